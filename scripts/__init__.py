@@ -1,0 +1,1 @@
+"""Process helpers: the `make run` launcher and the embedded Redis it (and the tests) start."""

@@ -1,0 +1,9 @@
+"""`python -m scripts.migrate`: upgrade the configured database to the newest migration."""
+
+from config import load_settings
+from store.migrate import upgrade_to_head
+
+if __name__ == "__main__":
+    url = load_settings().database_url
+    upgrade_to_head(url)
+    print(f"database at head: {url.split('@')[-1]}")

@@ -1,0 +1,34 @@
+"""Persistence: typed models, per-process engines and the queries the web and workers need."""
+
+from store.db import dispose_all, get_engine, open_session, session_scope
+from store.models import (
+    DONE,
+    FAILED,
+    FINAL_STATUSES,
+    OPEN_STATUSES,
+    PROCESSING,
+    QUEUED,
+    Base,
+    Batch,
+    DigitResult,
+    Recognition,
+    utcnow,
+)
+
+__all__ = [
+    "DONE",
+    "FAILED",
+    "FINAL_STATUSES",
+    "OPEN_STATUSES",
+    "PROCESSING",
+    "QUEUED",
+    "Base",
+    "Batch",
+    "DigitResult",
+    "Recognition",
+    "dispose_all",
+    "get_engine",
+    "open_session",
+    "session_scope",
+    "utcnow",
+]

@@ -1,0 +1,149 @@
+"""SQLAlchemy 2.0 typed models. The schema changes only through Alembic migrations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
+
+QUEUED, PROCESSING, DONE, FAILED = "queued", "processing", "done", "failed"
+FINAL_STATUSES = (DONE, FAILED)
+OPEN_STATUSES = (QUEUED, PROCESSING)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime; use store.models.utcnow()")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict: JSON, list: JSON}
+
+
+class Batch(Base):
+    """One upload of many images. Counters, not row counts, so polling is cheap at any size."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    status: Mapped[str] = mapped_column(String(16), default=QUEUED)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    chunk_size: Mapped[int] = mapped_column(Integer, default=64)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    items: Mapped[list[Recognition]] = relationship(
+        back_populates="batch", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Recognition(Base):
+    """One submitted image: its bytes, where it is in its life, and what was found in it."""
+
+    __tablename__ = "recognitions"
+    __table_args__ = (
+        Index("ix_recognitions_batch_seq", "batch_id", "seq"),
+        Index("ix_recognitions_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    seq: Mapped[int | None] = mapped_column(Integer)  # upload order inside its batch
+    filename: Mapped[str | None] = mapped_column(String(1024))
+    source: Mapped[str] = mapped_column(String(16), default="api")  # api | draw | upload | batch
+    status: Mapped[str] = mapped_column(String(16), default=QUEUED)
+    error: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    image: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    image_mime: Mapped[str | None] = mapped_column(String(64))
+    image_size: Mapped[int] = mapped_column(Integer, default=0)
+    image_purged_at: Mapped[datetime | None]
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str | None] = mapped_column(String(256))
+    confidence: Mapped[float | None] = mapped_column(Float)  # the lowest digit confidence
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    batch: Mapped[Batch | None] = relationship(back_populates="items")
+    digits: Mapped[list[DigitResult]] = relationship(
+        back_populates="recognition",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="DigitResult.position",
+    )
+
+
+class DigitResult(Base):
+    """One digit found in a recognition, left to right."""
+
+    __tablename__ = "digits"
+    __table_args__ = (UniqueConstraint("recognition_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recognition_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("recognitions.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    label: Mapped[int] = mapped_column(Integer)
+    confidence: Mapped[float] = mapped_column(Float)
+    probabilities: Mapped[list] = mapped_column(JSON)
+    box_x: Mapped[int] = mapped_column(Integer)
+    box_y: Mapped[int] = mapped_column(Integer)
+    box_w: Mapped[int] = mapped_column(Integer)
+    box_h: Mapped[int] = mapped_column(Integer)
+    normalized: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))  # 28x28 PNG
+
+    recognition: Mapped[Recognition] = relationship(back_populates="digits")
+
+    @property
+    def box(self) -> list[int]:
+        return [self.box_x, self.box_y, self.box_w, self.box_h]

@@ -1,0 +1,35 @@
+"""Flask app factory: `create_app(config=None)`; gunicorn runs `web:create_app()`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import Flask
+
+from config import load_settings
+from worker.celery_app import celery_init_app
+
+
+def create_app(config: Mapping[str, object] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(load_settings().flask_config())
+    if config:
+        app.config.from_mapping(config)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    celery_init_app(app)
+    return app
+
+
+def register_blueprints(app: Flask) -> None:
+    from web import api, health, pages
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(pages.bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from web.errors import register
+
+    register(app)
