@@ -12,7 +12,7 @@ $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
-	$(PY) -m pip install -q --no-deps --no-build-isolation -e . || $(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip install -q --no-deps --config-settings editable_mode=compat -e .
 	touch $@
 
 run: venv  ## migrate, then start web, workers, beat and Flower (embedded Redis/SQLite by default)

@@ -108,7 +108,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             return default
         try:
             return parse(raw)
-        except ValueError as exc:
+        except (ValueError, ConfigError) as exc:
             raise ConfigError(f"{name}={raw!r}: {exc}") from exc
 
     return Settings(

@@ -1,0 +1,132 @@
+"""Real processes for tests: a Celery worker and a gunicorn web server, as `make run` runs them."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
+
+
+def mnist_test_digits(count: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(MNIST) as data:
+        return data["x_test"][offset : offset + count], data["y_test"][offset : offset + count]
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", image)
+    assert ok
+    return buf.tobytes()
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+    extra: dict = field(default_factory=dict)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+
+def service_env(database_url: str, redis_url: str, model_path: str | None, **extra: str) -> dict:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        PYTHONUNBUFFERED="1",
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+    )
+    if model_path:
+        env["MODEL_PATH"] = str(model_path)
+    env.update(extra)
+    return env
+
+
+def _spawn(cmd: list[str], env: dict, log_path: Path) -> subprocess.Popen:
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _wait_for(predicate, proc: Process, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"{proc.name} exited early:\n{proc.log()[-4000:]}")
+        if predicate():
+            return
+        time.sleep(0.1)
+    proc.stop()
+    raise RuntimeError(f"{proc.name}: {what} not seen in {timeout}s:\n{proc.log()[-4000:]}")
+
+
+def start_worker(
+    env: dict,
+    log_dir: Path,
+    queues: str = "interactive,bulk,maintenance",
+    name: str | None = None,
+    concurrency: int = 1,
+) -> Process:
+    """A real `celery worker` subprocess; returns once it reports ready."""
+    name = name or f"test-{uuid.uuid4().hex[:8]}"
+    log_path = log_dir / f"worker-{name}.log"
+    cmd = [
+        sys.executable, "-m", "celery", "-A", "worker.entry", "worker",
+        "--queues", queues, "--concurrency", str(concurrency), "--prefetch-multiplier", "1",
+        "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+    ]  # fmt: skip
+    proc = Process(name, _spawn(cmd, env, log_path), log_path)
+    _wait_for(lambda: " ready." in proc.log(), proc, 60, "'ready.'")
+    return proc
+
+
+def start_web(env: dict, log_dir: Path, port: int) -> Process:
+    """gunicorn with the production config, on a free loopback port."""
+    log_path = log_dir / f"web-{port}.log"
+    env = {**env, "WEB_BIND": f"127.0.0.1:{port}", "WEB_WORKERS": "1"}
+    cmd = [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py", "web:create_app()"]
+    proc = Process(
+        "web", _spawn(cmd, env, log_path), log_path, extra={"url": f"http://127.0.0.1:{port}"}
+    )
+
+    def up() -> bool:
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    _wait_for(up, proc, 60, "/healthz")
+    return proc
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()

@@ -1,0 +1,48 @@
+"""Schema and storage: migrations agree with the models; writes are idempotent."""
+
+from __future__ import annotations
+
+import uuid
+
+from store import DONE, Batch, Recognition, session_scope
+from store.migrate import pending_diff
+from store.queries import DigitOutcome, Outcome, claim, store_outcomes
+
+
+def test_models_and_migrations_agree(database_url):
+    assert pending_diff(database_url) == []
+
+
+def test_outcomes_stored_twice_count_once(database_url):
+    with session_scope(database_url) as session:
+        batch = Batch(total=2)
+        session.add(batch)
+        session.flush()
+        items = [Recognition(batch=batch, seq=i, image=b"x", image_size=1) for i in range(2)]
+        session.add_all(items)
+    ids = [r.id for r in items]
+    with session_scope(database_url) as session:
+        assert {rid for rid, _ in claim(session, ids)} == set(ids)
+    outcomes = [
+        Outcome(ids[0], digits=[DigitOutcome(7, 0.9, [0.01] * 9 + [0.91], (1, 2, 3, 4))]),
+        Outcome(ids[1], error="not an image", error_code="unreadable_image"),
+    ]
+    for attempt in range(2):
+        with session_scope(database_url) as session:
+            finished = store_outcomes(session, outcomes)
+        assert finished == (ids if attempt == 0 else [])
+    with session_scope(database_url) as session:
+        stored = session.get(Batch, batch.id)
+        assert (stored.done, stored.failed, stored.status) == (1, 1, DONE)
+        first = session.get(Recognition, ids[0])
+        assert first.text == "7" and [d.box for d in first.digits] == [[1, 2, 3, 4]]
+        assert session.get(Recognition, ids[1]).error == "not an image"
+        # a finished item is not claimed again
+        assert claim(session, ids) == []
+
+
+def test_ids_are_random_uuids(database_url):
+    with session_scope(database_url) as session:
+        recs = [Recognition(image=b"x", image_size=1) for _ in range(3)]
+        session.add_all(recs)
+    assert all(isinstance(r.id, uuid.UUID) and r.id.version == 4 for r in recs)
