@@ -22,10 +22,12 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
 
 def register_blueprints(app: Flask) -> None:
-    from web import api, health, pages
+    from web import api, api_batches, health, metrics, pages
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_batches.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(pages.bp)
 
 

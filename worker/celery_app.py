@@ -33,7 +33,7 @@ def celery_config(app: Flask) -> dict:
         "worker_hijack_root_logger": False,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
-        "include": ["worker.tasks"],
+        "include": ["worker.tasks", "worker.maintenance"],
         "beat_schedule": beat_schedule(app),
         "timezone": "UTC",
     }

@@ -1,0 +1,1 @@
+"""Periodic maintenance tasks run by Celery beat: retention cleanup and stuck-work requeue."""
