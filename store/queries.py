@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from store.models import (
@@ -154,3 +154,77 @@ def bump_batch(
         .where(Batch.id == batch_id, Batch.done + Batch.failed >= Batch.total)
         .values(status=DONE, finished_at=now)
     )
+
+
+# ---------------------------------------------------------------- batches
+
+# While a batch is still being uploaded its `total` is one more than the items stored so far,
+# so the workers' "done + failed >= total" check cannot finish it before the upload ends.
+UPLOAD_PLACEHOLDER = 1
+
+
+def add_batch_items(
+    session: Session, batch_id: uuid.UUID, rows: Sequence[dict], *, failed: int
+) -> None:
+    """Insert `rows` (Recognition column values) and count them into the batch."""
+    if not rows:
+        return
+    session.execute(insert(Recognition), list(rows))
+    session.execute(
+        update(Batch)
+        .where(Batch.id == batch_id)
+        .values(total=Batch.total + len(rows), failed=Batch.failed + failed)
+    )
+
+
+def finish_batch_upload(session: Session, batch_id: uuid.UUID, *, now: datetime) -> None:
+    """Drop the upload placeholder; a batch whose items are all final already is done."""
+    session.execute(
+        update(Batch).where(Batch.id == batch_id).values(total=Batch.total - UPLOAD_PLACEHOLDER)
+    )
+    session.execute(
+        update(Batch)
+        .where(Batch.id == batch_id, Batch.done + Batch.failed >= Batch.total)
+        .values(status=DONE, started_at=func.coalesce(Batch.started_at, now), finished_at=now)
+    )
+
+
+def batch_items_page(
+    session: Session, batch_id: uuid.UUID, *, status: str | None, page: int, per_page: int
+) -> tuple[list[Recognition], int]:
+    """One page of a batch's items in upload order, and how many match `status`."""
+    where = [Recognition.batch_id == batch_id]
+    if status:
+        where.append(Recognition.status == status)
+    total = session.scalar(select(func.count()).select_from(Recognition).where(*where)) or 0
+    items = session.scalars(
+        select(Recognition)
+        .options(selectinload(Recognition.digits))
+        .where(*where)
+        .order_by(Recognition.seq)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return list(items), total
+
+
+def batch_rows_after(
+    session: Session, batch_id: uuid.UUID, after_seq: int, limit: int, status: str | None = None
+) -> list:
+    """Keyset pagination for exports: the next `limit` items (summary columns) after a seq."""
+    where = [Recognition.batch_id == batch_id, Recognition.seq > after_seq]
+    if status:
+        where.append(Recognition.status == status)
+    return session.execute(
+        select(
+            Recognition.seq,
+            Recognition.filename,
+            Recognition.status,
+            Recognition.text,
+            Recognition.confidence,
+            Recognition.error,
+        )
+        .where(*where)
+        .order_by(Recognition.seq)
+        .limit(limit)
+    ).all()

@@ -86,6 +86,52 @@ SCHEMAS = {
             "finished_at": {"type": ["string", "null"], "format": "date-time"},
         },
     },
+    "BatchAccepted": {
+        "type": "object",
+        "required": ["id", "status", "total", "url"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "status": {"type": "string", "enum": ["queued"]},
+            "total": {"type": "integer", "description": "items stored (zip members included)"},
+            "url": {"type": "string"},
+        },
+    },
+    "Batch": {
+        "type": "object",
+        "required": [
+            "id",
+            "status",
+            "total",
+            "done",
+            "failed",
+            "created_at",
+            "finished_at",
+            "results_url",
+        ],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "status": {"type": "string", "enum": ["queued", "processing", "done"]},
+            "total": {"type": "integer"},
+            "done": {"type": "integer"},
+            "failed": {"type": "integer"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "started_at": {"type": ["string", "null"], "format": "date-time"},
+            "finished_at": {"type": ["string", "null"], "format": "date-time"},
+            "url": {"type": "string"},
+            "results_url": {"type": "string"},
+        },
+    },
+    "BatchResults": {
+        "type": "object",
+        "required": ["items", "page", "per_page", "total", "pages"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Recognition"}},
+            "page": {"type": "integer"},
+            "per_page": {"type": "integer"},
+            "total": {"type": "integer", "description": "items matching the status filter"},
+            "pages": {"type": "integer"},
+        },
+    },
 }
 
 PATHS: dict[str, dict] = {
@@ -188,6 +234,98 @@ PATHS: dict[str, dict] = {
         "get": {
             "summary": "The loaded model's metadata",
             "responses": {"200": {"description": "Metadata"}, "503": _error("No model")},
+        }
+    },
+    "/api/v1/batches": {
+        "post": {
+            "summary": "Upload many images (files, folders, .zip archives) as one batch",
+            "description": "The body is parsed as a stream; limits: BATCH_MAX_BYTES in all, "
+            "BATCH_MAX_FILES items (zip members included), MAX_IMAGE_BYTES per image. Files "
+            "that are not images become failed items; nested archives are not opened; "
+            "__MACOSX/, ._* , .DS_Store, Thumbs.db and desktop.ini entries are skipped.",
+            "parameters": [
+                {
+                    "name": "chunk_size",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                    "description": "items per worker task (default BATCH_CHUNK_SIZE)",
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["files"],
+                            "properties": {
+                                "files": {
+                                    "type": "array",
+                                    "items": {"type": "string", "format": "binary"},
+                                    "description": "images and/or .zip archives; a file name "
+                                    "may be a relative path (folder uploads)",
+                                }
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "202": _json("Stored and queued; poll the Location header", "BatchAccepted"),
+                "400": _error("No files, a malformed body or a bad chunk_size"),
+                "413": _error("Over BATCH_MAX_BYTES, BATCH_MAX_FILES or MAX_IMAGE_BYTES"),
+                "415": _error("Not multipart/form-data"),
+                "503": _error("The work queue is unavailable"),
+            },
+        }
+    },
+    "/api/v1/batches/{id}": {
+        "get": {
+            "summary": "A batch's progress (counters; cheap to poll)",
+            "parameters": [ID],
+            "responses": {"200": _json("The batch", "Batch"), "404": _error("Unknown id")},
+        }
+    },
+    "/api/v1/batches/{id}/results": {
+        "get": {
+            "summary": "A batch's items in upload order: JSON pages, or the whole CSV",
+            "parameters": [
+                ID,
+                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                {
+                    "name": "per_page",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                },
+                {
+                    "name": "status",
+                    "in": "query",
+                    "schema": {
+                        "type": "string",
+                        "enum": ["queued", "processing", "done", "failed"],
+                    },
+                },
+                {
+                    "name": "format",
+                    "in": "query",
+                    "schema": {"type": "string", "enum": ["json", "csv"]},
+                    "description": "csv: every item, header filename,status,text,confidence,error",
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "A page of items, or the CSV",
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/BatchResults"}
+                        },
+                        "text/csv": {},
+                    },
+                },
+                "400": _error("Bad paging, status or format"),
+                "404": _error("Unknown id"),
+            },
         }
     },
     "/api/v1/openapi.json": {
