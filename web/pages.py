@@ -1,7 +1,120 @@
-"""HTML pages (draw, upload, batch, history, model). They use only the JSON API."""
+"""HTML pages (draw, upload, batch, history, model). They use only the JSON API.
+
+Two small helper routes serve what the JSON API does not: the confusion-matrix picture written
+next to the model, and the preprocessing steps applied to a bundled example digit. Neither loads
+the model (the web process never does).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import base64
+import functools
+import logging
+import uuid
+from pathlib import Path
 
+from flask import Blueprint, abort, current_app, jsonify, render_template, send_file
+
+log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+EXAMPLE_DIGIT = STATIC_DIR / "img" / "example-digit.png"
+CONFUSION_NAMES = ("confusion.png", "confusion_matrix.png", "confusion-matrix.png")
+
+
+@bp.get("/")
+def draw():
+    return render_template("draw.html", page="draw")
+
+
+@bp.get("/batches/new")
+def upload():
+    return render_template("upload.html", page="upload")
+
+
+@bp.get("/batches/<batch_id>")
+def batch(batch_id: str):
+    try:
+        key = str(uuid.UUID(batch_id))
+    except ValueError:
+        abort(404)
+    return render_template("batch.html", page="batch", batch_id=key)
+
+
+@bp.get("/history")
+def history():
+    return render_template("history.html", page="history")
+
+
+@bp.get("/model")
+def model():
+    return render_template("model.html", page="model")
+
+
+# ---------------------------------------------------------------- model page helpers
+
+
+def _model_path() -> Path:
+    configured = current_app.config.get("MODEL_PATH")
+    if configured:
+        return Path(configured)
+    try:
+        import recognizer
+
+        return Path(recognizer.DEFAULT_MODEL_PATH)
+    except Exception:  # the recognizer package may be mid-edit; fall back to models/
+        log.debug("recognizer not importable for the model path", exc_info=True)
+    return Path(__file__).resolve().parent.parent / "models" / "digits.skops"
+
+
+def _confusion_file() -> Path | None:
+    """The confusion-matrix PNG next to the model: `<stem>.confusion.png`, `confusion.png`, ..."""
+    model = _model_path()
+    names = [f"{model.stem}.confusion.png", f"{model.stem}-confusion.png", *CONFUSION_NAMES]
+    for name in names:
+        if (model.parent / name).is_file():
+            return model.parent / name
+    found = sorted(model.parent.glob("*confusion*.png")) if model.parent.is_dir() else []
+    return found[0] if found else None
+
+
+@bp.get("/model/confusion.png")
+def confusion_png():
+    path = _confusion_file()
+    if path is None:
+        abort(404)
+    return send_file(path, mimetype="image/png", max_age=300)
+
+
+def _data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+@functools.cache
+def _steps_for(example: bytes) -> list[dict]:
+    import recognizer  # preprocess_steps does not load the model
+
+    return [
+        {"name": str(name), "description": str(description), "image": _data_url(png)}
+        for name, description, png in recognizer.preprocess_steps(example)
+    ]
+
+
+@bp.get("/model/steps.json")
+def steps_json():
+    example = EXAMPLE_DIGIT.read_bytes()
+    try:
+        steps = _steps_for(example)
+    except Exception as exc:
+        log.warning("preprocess_steps failed: %s", exc)
+        return (
+            jsonify(
+                error={
+                    "code": "steps_unavailable",
+                    "message": "The preprocessing steps are not available right now.",
+                }
+            ),
+            503,
+        )
+    return jsonify(example=_data_url(example), steps=steps)
