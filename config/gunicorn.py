@@ -8,3 +8,6 @@ worker_class = "gthread"
 threads = int(os.environ.get("WEB_THREADS", "8"))
 timeout = 120
 accesslog = None
+# gunicorn's control socket defaults to one path per user: several servers (tests, make run)
+# on one machine would fight over it, and nothing here uses it.
+control_socket_disable = True
