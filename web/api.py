@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 import recognizer
+from recognizer.model import metadata_path
 from store import FINAL_STATUSES, QUEUED, Batch, DigitResult, Recognition, events, open_session
 from store.queries import as_uuid, get_recognition
 from web import history
@@ -256,11 +257,13 @@ def history_view():
 def model_metadata() -> dict:
     """The shipped model's metadata JSON, read from disk: the web never loads the model."""
     configured = current_app.config.get("MODEL_PATH")
-    path = Path(configured) if configured else recognizer.DEFAULT_MODEL_PATH
-    for candidate in (path.with_suffix(".json"), path.parent / "metadata.json"):
-        if candidate.is_file():
-            return json.loads(candidate.read_text())
-    raise ApiError(503, "model_unavailable", f"No model metadata next to {path.name}.")
+    path = metadata_path(Path(configured) if configured else recognizer.DEFAULT_MODEL_PATH)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ApiError(
+            503, "model_unavailable", f"No readable model metadata at {path.name}."
+        ) from exc
 
 
 @bp.get("/model")
