@@ -132,3 +132,113 @@ def test_batch_page_reports_an_unreachable_service(page):
     expect(alert).to_be_visible(timeout=10_000)
     expect(alert).to_contain_text("Could not reach the service")
     expect(alert).to_contain_text("Retrying")
+
+
+def test_upload_errors_are_shown(page, tmp_path):
+    (tmp_path / "one.png").write_bytes(cv2.imencode(".png", np.zeros((28, 28), np.uint8))[1])
+    page.route(
+        "**/api/v1/batches",
+        lambda route: route.fulfill(
+            status=413,
+            json={"error": {"code": "batch_too_large", "message": "The batch is too large."}},
+        ),
+    )
+    page.goto("/batches/new")
+    page.set_input_files("#pick-files", str(tmp_path / "one.png"))
+    expect(page.locator("#summary")).to_contain_text("1 file selected")
+    page.click("#upload")
+    alert = page.locator("#error")
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text("The upload was refused: The batch is too large.")
+    expect(page.locator("#upload")).to_be_enabled()  # the selection is kept for another try
+    page.unroute("**/api/v1/batches")
+    page.route("**/api/v1/batches", lambda route: route.abort("connectionrefused"))
+    page.click("#upload")
+    expect(alert).to_contain_text("Could not reach the service")
+    assert page.url.endswith("/batches/new")
+
+
+def test_batch_progress_rate_and_paging_against_a_scripted_api(page):
+    """The batch API scripted by the test: live progress, rate and ETA, then paging and filter."""
+    bid = "0d5c1f7a-0000-4000-8000-000000000002"
+    state = {"done": 0, "status": "processing", "calls": 0}
+    requested = []
+
+    def batch(route):
+        state["calls"] += 1
+        if state["status"] == "processing":
+            state["done"] = min(100, state["done"] + 5)
+        route.fulfill(
+            json={
+                "id": bid,
+                "status": state["status"],
+                "total": 120,
+                "done": state["done"],
+                "failed": 3 if state["status"] == "done" else 0,
+                "created_at": "2026-01-01T10:00:00Z",
+                "started_at": "2026-01-01T10:00:01Z",
+                "finished_at": "2026-01-01T10:01:01Z" if state["status"] == "done" else None,
+                "results_url": f"/api/v1/batches/{bid}/results",
+            }
+        )
+
+    def results(route):
+        from urllib.parse import parse_qs, urlparse
+
+        q = {k: v[0] for k, v in parse_qs(urlparse(route.request.url).query).items()}
+        requested.append(q)
+        n = int(q.get("page", 1))
+        failed = q.get("status") == "failed"
+        total = 3 if failed else 120
+        count = 3 if failed else (20 if n == 3 else 50)
+        items = [
+            {
+                "id": f"r{n}-{i}",
+                "filename": f"p{n}/img{i}.png",
+                "status": "failed" if failed else "done",
+                "text": None if failed else str(i % 10),
+                "confidence": None if failed else 0.95,
+                "error": "no digit found" if failed else None,
+                "image_url": None,
+            }
+            for i in range(count)
+        ]
+        route.fulfill(
+            json={
+                "items": items,
+                "page": n,
+                "per_page": 50,
+                "total": total,
+                "pages": -(-total // 50),
+            }
+        )
+
+    page.route(f"**/api/v1/batches/{bid}", batch)
+    page.route(f"**/api/v1/batches/{bid}/results?*", results)
+    page.goto(f"/batches/{bid}")
+    expect(page.locator("#status-badge")).to_have_text("processing")
+    expect(page.locator("#stat-eta")).to_have_text(re.compile(r"\d+ (s|min)"), timeout=8_000)
+    expect(page.locator("#stat-rate")).to_have_text(re.compile(r"\d"))
+    expect(page.locator("#results")).to_be_hidden()
+    assert 0 < int(page.locator("#progress").get_attribute("value")) < 100
+
+    state["status"], state["done"] = "done", 117
+    expect(page.locator("#progress")).to_have_attribute("value", "100", timeout=5_000)
+    expect(page.locator("#stat-rate")).to_have_text("2.0")  # 120 images in 60 s
+    expect(page.locator("#results-body tr")).to_have_count(50)
+    expect(page.locator("#page-info")).to_have_text("Page 1 of 3")
+    expect(page.locator("#prev")).to_be_disabled()
+    page.click("#next")
+    expect(page.locator("#page-info")).to_have_text("Page 2 of 3")
+    expect(page.locator("#results-body tr").first).to_contain_text("p2/img0.png")
+    expect(page).to_have_url(re.compile(r"\?page=2$"))
+    page.click("#next")
+    expect(page.locator("#results-body tr")).to_have_count(20)
+    expect(page.locator("#next")).to_be_disabled()
+    page.check("#only-failed")
+    expect(page.locator("#results-body tr")).to_have_count(3)
+    expect(page.locator("#results-body .reason").first).to_have_text("no digit found")
+    assert requested[-1] == {"page": "1", "per_page": "50", "status": "failed"}
+    calls = state["calls"]
+    page.wait_for_timeout(1500)
+    assert state["calls"] == calls  # polling stopped once the batch was done

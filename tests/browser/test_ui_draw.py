@@ -147,3 +147,44 @@ def test_server_error_and_rejected_image_are_readable(page):
         "**/api/v1/recognitions?*", reply(415, "unsupported_image", "Not a supported image: nope")
     )
     _recognize_expecting_error(page, "Not a supported image: nope")
+
+
+def test_low_confidence_answer_says_not_sure(page):
+    """A (mocked) answer under 70% confidence is flagged, in text and on the box."""
+    open_draw(page)
+    rid = "5f0c3e7e-0000-4000-8000-000000000001"
+    probs = [0.02, 0.01, 0.01, 0.40, 0.01, 0.48, 0.02, 0.01, 0.03, 0.01]
+    done = {
+        "id": rid,
+        "status": "done",
+        "error": None,
+        "error_code": None,
+        "text": "5",
+        "confidence": 0.48,
+        "digits": [
+            {
+                "label": 5,
+                "confidence": 0.48,
+                "probabilities": probs,
+                "box": [200, 40, 200, 240],
+                "normalized_url": "/static/img/example-digit.png",
+            }
+        ],
+        "width": 640,
+        "height": 320,
+        "url": f"/api/v1/recognitions/{rid}",
+    }
+    queued = {"id": rid, "status": "queued", "url": done["url"]}
+    page.route(
+        "**/api/v1/recognitions?*",
+        lambda route: route.fulfill(status=202, json=queued),
+    )
+    page.route("**/api/v1/recognitions/*", lambda route: route.fulfill(json=done))
+    draw_digit(page, 8, left=180)
+    page.click("#recognize")
+    expect(page.locator("#answer-text")).to_have_text("5")
+    expect(page.locator("#unsure")).to_be_visible()
+    expect(page.locator("#unsure")).to_contain_text("Not sure")
+    expect(page.locator("#status")).to_contain_text("(not sure)")
+    expect(page.locator("#prob-chart li.is-top .prob-digit")).to_have_text("5")
+    expect(page.locator("#prob-chart li").nth(3)).to_contain_text("40.0%")

@@ -160,3 +160,39 @@ def test_draw_on_a_phone_with_touch(chromium, base_url, screenshot_dir):
         page.screenshot(path=str(screenshot_dir / "draw-phone.png"), full_page=True)
     finally:
         ctx.close()
+
+
+def test_model_page_renders_any_metadata_shape(page):
+    """Training-CLI-shaped metadata: accuracy, a per-class list, nested and unknown keys."""
+    meta = {
+        "version": "20260101-000000-abcdef12",
+        "test_accuracy": 0.9912,
+        "test_size": 10000,
+        "sklearn_version": "1.9.1",
+        "training_data_sha256": "ab" * 32,
+        "per_class": [
+            {"class": c, "precision": 0.99 - c / 1000, "recall": 0.98, "support": 1000}
+            for c in range(10)
+        ],
+        "something_new": {"nested": True, "count": 3},
+        "confusion": [[0] * 10 for _ in range(10)],
+    }
+    page.route("**/api/v1/model", lambda route: route.fulfill(json=meta))
+    page.goto("/model")
+    meta_list = page.locator("#meta")
+    expect(meta_list).to_contain_text("Test accuracy")
+    expect(meta_list).to_contain_text("99.12%")
+    expect(meta_list).to_contain_text("scikit-learn version")
+    expect(meta_list).to_contain_text("Something new")
+    table = page.locator("#per-class table")
+    expect(table.locator("tbody tr")).to_have_count(10)
+    expect(table.locator("thead")).to_contain_text("Precision")
+    expect(table.locator("thead")).to_contain_text("Recall")
+    expect(table.locator("tbody tr").first).to_contain_text("99.0%")
+
+
+def test_model_page_without_metadata_shows_an_error(page):
+    body = {"error": {"code": "model_unavailable", "message": "No model metadata."}}
+    page.route("**/api/v1/model", lambda route: route.fulfill(status=503, json=body))
+    page.goto("/model")
+    expect(page.locator("#error")).to_contain_text("No model metadata.")
