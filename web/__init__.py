@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from flask import Flask
 
 from config import load_settings
+from config.logging import configure_logging
 from worker.celery_app import celery_init_app
 
 
@@ -15,6 +16,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.config.from_mapping(load_settings().flask_config())
     if config:
         app.config.from_mapping(config)
+    configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     register_blueprints(app)
     register_errorhandlers(app)
     celery_init_app(app)

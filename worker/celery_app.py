@@ -5,6 +5,8 @@ from __future__ import annotations
 from celery import Celery, Task
 from flask import Flask
 
+from config.logging import connect_celery_signals
+
 INTERACTIVE_QUEUE = "interactive"
 BULK_QUEUE = "bulk"
 MAINTENANCE_QUEUE = "maintenance"
@@ -40,14 +42,20 @@ def celery_config(app: Flask) -> dict:
 
 
 def beat_schedule(app: Flask) -> dict:
+    # `expires`: a run not started before the next one is due is dropped, so maintenance
+    # messages do not pile up while the bulk workers are down or busy.
+    cleanup_every = float(app.config["CLEANUP_INTERVAL"])
+    stuck_every = float(app.config["STUCK_CHECK_INTERVAL"])
     return {
         "cleanup-old-data": {
             "task": "maintenance.cleanup",
-            "schedule": float(app.config["CLEANUP_INTERVAL"]),
+            "schedule": cleanup_every,
+            "options": {"expires": cleanup_every},
         },
         "requeue-stuck-work": {
             "task": "maintenance.requeue_stuck",
-            "schedule": float(app.config["STUCK_CHECK_INTERVAL"]),
+            "schedule": stuck_every,
+            "options": {"expires": stuck_every},
         },
     }
 
@@ -58,6 +66,7 @@ def celery_init_app(app: Flask) -> Celery:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
+    connect_celery_signals(lambda: (app.config["LOG_LEVEL"], app.config["LOG_FORMAT"]))
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(celery_config(app))
     celery_app.set_default()

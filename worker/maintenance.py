@@ -1,1 +1,157 @@
-"""Periodic maintenance tasks run by Celery beat: retention cleanup and stuck-work requeue."""
+"""Periodic maintenance tasks run by Celery beat: retention cleanup and stuck-work requeue.
+
+Both run on the `maintenance` queue (consumed by the bulk workers). A Redis lock keeps two runs
+of the same task from overlapping; each run works in bounded chunks and is idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+
+from celery import shared_task
+from flask import Flask, current_app
+
+from store import maintenance
+from store.events import redis_client
+from worker.celery_app import BULK_QUEUE, INTERACTIVE_QUEUE
+
+log = logging.getLogger(__name__)
+
+# Kombu's Redis transport keeps messages sent with a priority in extra lists named
+# "<queue>\x06\x16<priority>" (priority steps 0, 3, 6, 9); a queue's depth is their sum.
+PRIORITY_SEPARATOR = "\x06\x16"
+PRIORITY_STEPS = (3, 6, 9)
+
+
+def queue_lists(queue: str) -> list[str]:
+    return [queue] + [f"{queue}{PRIORITY_SEPARATOR}{p}" for p in PRIORITY_STEPS]
+
+
+def queue_depth(redis_url: str, queue: str) -> int:
+    client = redis_client(redis_url)
+    with client.pipeline(transaction=False) as pipe:
+        for name in queue_lists(queue):
+            pipe.llen(name)
+        return sum(int(n) for n in pipe.execute())
+
+
+@contextlib.contextmanager
+def single_run(name: str, ttl: int) -> Iterator[bool]:
+    """Yield True if this process got the lock for `name` (held at most `ttl` seconds)."""
+    lock = redis_client(current_app.config["REDIS_URL"]).lock(
+        f"digits:lock:{name}", timeout=max(ttl, 60), blocking=False
+    )
+    got = lock.acquire(blocking=False)
+    try:
+        yield got
+    finally:
+        if got:
+            with contextlib.suppress(Exception):
+                lock.release()
+
+
+def cleanup_now(app: Flask, *, dry_run: bool = False) -> maintenance.CleanupReport:
+    """The retention cleanup with the app's settings (used by the task and `digits cleanup`)."""
+    return maintenance.run_cleanup(
+        app.config["DATABASE_URL"],
+        image_retention=int(app.config["IMAGE_RETENTION"]),
+        result_retention=int(app.config["RESULT_RETENTION"]),
+        chunk=int(app.config["CLEANUP_CHUNK_SIZE"]),
+        dry_run=dry_run,
+    )
+
+
+def requeue_stuck_now(app: Flask) -> maintenance.StuckReport:
+    """Requeue (or fail, after MAX_ATTEMPTS) the work no worker is doing, with the app's
+    settings. Stale *queued* items are only re-sent while the queue they would wait in is
+    empty: then no message can be carrying them, and a long healthy backlog is never
+    duplicated."""
+    celery = app.extensions["celery"]
+    redis_url = app.config["REDIS_URL"]
+
+    def send_single(rid: uuid.UUID) -> None:
+        celery.send_task("recognitions.recognize", args=[str(rid)])
+
+    def send_batch(batch_id: uuid.UUID, ids: list[uuid.UUID]) -> None:
+        celery.send_task("batches.recognize_chunk", args=[str(batch_id), [str(i) for i in ids]])
+
+    def queued_for(single: bool) -> bool:
+        return queue_depth(redis_url, INTERACTIVE_QUEUE if single else BULK_QUEUE) == 0
+
+    return maintenance.requeue_stuck(
+        app.config["DATABASE_URL"],
+        timeout=int(app.config["STUCK_TIMEOUT"]),
+        max_attempts=int(app.config["MAX_ATTEMPTS"]),
+        send_single=send_single,
+        send_batch=send_batch,
+        queued_for=queued_for,
+        chunk=int(app.config["CLEANUP_CHUNK_SIZE"]),
+        batch_chunk=int(app.config["BATCH_CHUNK_SIZE"]),
+    )
+
+
+@shared_task(name="maintenance.cleanup", ignore_result=True)
+def cleanup() -> dict | None:
+    app = current_app._get_current_object()
+    with single_run("cleanup", int(app.config["CLEANUP_INTERVAL"]) * 2) as mine:
+        if not mine:
+            log.info("cleanup already running elsewhere; skipped", extra={"task": "cleanup"})
+            return None
+        started = time.perf_counter()
+        report = cleanup_now(app)
+        log.info(
+            "cleanup %s",
+            report.summary(),
+            extra={
+                "task": "maintenance.cleanup",
+                **report.as_dict(),
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+        return report.as_dict()
+
+
+@shared_task(name="maintenance.requeue_stuck", ignore_result=True)
+def requeue_stuck() -> dict | None:
+    app = current_app._get_current_object()
+    with single_run("requeue_stuck", int(app.config["STUCK_CHECK_INTERVAL"]) * 2) as mine:
+        if not mine:
+            return None
+        started = time.perf_counter()
+        report = requeue_stuck_now(app)
+        counts = report.counts()
+        duration = round((time.perf_counter() - started) * 1000, 1)
+        for rid in report.requeued:
+            log.warning(
+                "requeued stuck recognition %s",
+                rid,
+                extra={"task": "maintenance.requeue_stuck", "recognition_id": str(rid)},
+            )
+        for batch_id, ids in report.requeued_batch_items.items():
+            log.warning(
+                "requeued %d stuck items of batch %s",
+                len(ids),
+                batch_id,
+                extra={
+                    "task": "maintenance.requeue_stuck",
+                    "batch_id": str(batch_id),
+                    "items": len(ids),
+                },
+            )
+        for rid in report.failed:
+            log.warning(
+                "gave up on recognition %s after the maximum attempts",
+                rid,
+                extra={"task": "maintenance.requeue_stuck", "recognition_id": str(rid)},
+            )
+        level = logging.DEBUG if not any(counts.values()) else logging.WARNING
+        log.log(
+            level,
+            "stuck check: {requeued} requeued, {failed} failed".format(**counts),
+            extra={"task": "maintenance.requeue_stuck", **counts, "duration_ms": duration},
+        )
+        return counts

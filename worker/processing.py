@@ -8,9 +8,10 @@ import uuid
 from collections.abc import Sequence
 
 from flask import current_app
+from sqlalchemy import select
 
 import recognizer
-from store import events, session_scope
+from store import Recognition, events, session_scope, stats
 from store.queries import DigitOutcome, Outcome, claim, store_outcomes
 from worker.model import get_model
 
@@ -53,16 +54,58 @@ def process(ids: Sequence[object]) -> list[uuid.UUID]:
     ]
     with session_scope(db_url) as session:
         finished = store_outcomes(session, outcomes)
+        rows = _finished_rows(session, finished)
     try:
         events.publish_finished(current_app.config["REDIS_URL"], finished)
     except Exception:  # a missed wake-up only delays a waiting client until its next check
         log.warning("could not publish finished ids", exc_info=True)
+    _record_metrics(rows, outcomes)
+    ids = {"recognition_id": str(keys[0])} if len(keys) == 1 else {}
     log.info(
         "processed %d items",
         len(outcomes),
         extra={
+            **ids,
             "items": len(outcomes),
+            "finished": len(finished),
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
         },
     )
     return finished
+
+
+def _finished_rows(session, finished: list[uuid.UUID]) -> list:
+    if not finished:
+        return []
+    return session.execute(
+        select(
+            Recognition.id,
+            Recognition.batch_id,
+            Recognition.status,
+            Recognition.created_at,
+            Recognition.finished_at,
+        ).where(Recognition.id.in_(finished))
+    ).all()
+
+
+def _record_metrics(rows: list, outcomes: list[Outcome]) -> None:
+    """End-to-end latency and finished counters in Redis, read by the web's /metrics."""
+    if not rows:
+        return
+    digits = {o.recognition_id: len(o.digits) for o in outcomes}
+    try:
+        stats.record_finished(
+            current_app.config["REDIS_URL"],
+            (
+                (
+                    "batch" if r.batch_id else "single",
+                    r.status,
+                    r.created_at,
+                    r.finished_at,
+                    digits.get(r.id, 0),
+                )
+                for r in rows
+            ),
+        )
+    except Exception:  # metrics must never fail the work itself
+        log.warning("could not record metrics", exc_info=True)

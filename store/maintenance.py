@@ -1,0 +1,358 @@
+"""Retention cleanup and stuck-work detection, in bounded chunks.
+
+Every step selects at most `chunk` ids, changes exactly those rows, commits and goes on: no
+table-wide lock and no long transaction, so the web and the workers keep writing meanwhile.
+Every step is idempotent (a second run finds nothing left to do) and never touches an item
+that is still queued or processing, nor a batch that still has such items.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, delete, exists, func, or_, select, update
+
+from store.db import session_scope
+from store.models import (
+    FINAL_STATUSES,
+    OPEN_STATUSES,
+    PROCESSING,
+    QUEUED,
+    Batch,
+    DigitResult,
+    Recognition,
+    utcnow,
+)
+from store.queries import Outcome, store_outcomes
+
+# A guard against a loop that could not make progress (it never should: every chunk moves its
+# rows out of the selection). 100k chunks of 500 is 50 million rows per run.
+MAX_CHUNKS = 100_000
+
+
+@dataclass
+class CleanupReport:
+    """What a cleanup run removed (or, with `dry_run`, would remove)."""
+
+    dry_run: bool = False
+    images_purged: int = 0  # recognitions whose uploaded image bytes were dropped
+    image_bytes_purged: int = 0
+    recognitions_deleted: int = 0  # single items and batch items together
+    digits_deleted: int = 0
+    batches_deleted: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def removed_anything(self) -> bool:
+        return any(v for k, v in self.as_dict().items() if k != "dry_run")
+
+    def summary(self) -> str:
+        verb = "would remove" if self.dry_run else "removed"
+        return (
+            f"{verb}: images of {self.images_purged} recognitions "
+            f"({self.image_bytes_purged} bytes), {self.recognitions_deleted} recognitions "
+            f"with {self.digits_deleted} digits, {self.batches_deleted} batches"
+        )
+
+
+def _final_before(cutoff: datetime):
+    return and_(Recognition.status.in_(FINAL_STATUSES), Recognition.created_at < cutoff)
+
+
+def _open_items_of_batch():
+    return exists().where(Recognition.batch_id == Batch.id, Recognition.status.in_(OPEN_STATUSES))
+
+
+# ---------------------------------------------------------------- images
+
+
+def purge_images(url: str, cutoff: datetime, chunk: int, *, dry_run: bool = False) -> tuple:
+    """Drop the image bytes (and the digits' normalized PNGs) of finished items created before
+    `cutoff`. Returns (items, bytes)."""
+    where = and_(_final_before(cutoff), Recognition.image_purged_at.is_(None))
+    if dry_run:
+        with session_scope(url) as session:
+            row = session.execute(
+                select(func.count(), func.coalesce(func.sum(Recognition.image_size), 0)).where(
+                    where
+                )
+            ).one()
+        return int(row[0]), int(row[1])
+    items = size = 0
+    for _ in range(MAX_CHUNKS):
+        with session_scope(url) as session:
+            rows = session.execute(
+                select(Recognition.id, Recognition.image_size).where(where).limit(chunk)
+            ).all()
+            if not rows:
+                break
+            ids = [r.id for r in rows]
+            now = utcnow()
+            moved = session.execute(
+                update(Recognition)
+                .where(Recognition.id.in_(ids), where)
+                .values(image=None, image_purged_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            session.execute(
+                update(DigitResult)
+                .where(DigitResult.recognition_id.in_(ids))
+                .values(normalized=None)
+                .execution_options(synchronize_session=False)
+            )
+        items += moved
+        size += sum(r.image_size or 0 for r in rows)
+        if len(rows) < chunk or moved == 0:
+            break
+    return items, size
+
+
+# ---------------------------------------------------------------- results
+
+
+def _delete_items(session, ids: list[uuid.UUID]) -> tuple[int, int]:
+    """Delete finished items `ids` and their digits (explicitly, not relying on FK cascades)."""
+    digits = session.execute(
+        delete(DigitResult)
+        .where(
+            DigitResult.recognition_id.in_(
+                select(Recognition.id).where(
+                    Recognition.id.in_(ids), Recognition.status.in_(FINAL_STATUSES)
+                )
+            )
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    items = session.execute(
+        delete(Recognition)
+        .where(Recognition.id.in_(ids), Recognition.status.in_(FINAL_STATUSES))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return items, digits
+
+
+def _count_digits(session, where) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(DigitResult)
+        .join(Recognition, Recognition.id == DigitResult.recognition_id)
+        .where(where)
+    )
+
+
+def delete_results(
+    url: str, cutoff: datetime, chunk: int, *, dry_run: bool = False
+) -> tuple[int, int, int]:
+    """Delete finished single recognitions and closed batches created before `cutoff`, with
+    their digits. Returns (recognitions, digits, batches)."""
+    singles = and_(_final_before(cutoff), Recognition.batch_id.is_(None))
+    old_batches = and_(Batch.created_at < cutoff, ~_open_items_of_batch())
+    if dry_run:
+        with session_scope(url) as session:
+            in_batches = Recognition.batch_id.in_(select(Batch.id).where(old_batches))
+            recs = session.scalar(
+                select(func.count()).select_from(Recognition).where(or_(singles, in_batches))
+            )
+            digits = _count_digits(session, or_(singles, in_batches))
+            batches = session.scalar(select(func.count()).select_from(Batch).where(old_batches))
+        return int(recs or 0), int(digits or 0), int(batches or 0)
+
+    recs = digits = batches = 0
+    # single recognitions, a chunk at a time
+    for _ in range(MAX_CHUNKS):
+        with session_scope(url) as session:
+            ids = list(session.scalars(select(Recognition.id).where(singles).limit(chunk)))
+            if not ids:
+                break
+            n_items, n_digits = _delete_items(session, ids)
+        recs, digits = recs + n_items, digits + n_digits
+        if len(ids) < chunk or n_items == 0:
+            break
+    # closed batches: their items a chunk at a time, then the batch row itself
+    for _ in range(MAX_CHUNKS):
+        with session_scope(url) as session:
+            batch_ids = list(session.scalars(select(Batch.id).where(old_batches).limit(chunk)))
+        if not batch_ids:
+            break
+        for batch_id in batch_ids:
+            for _ in range(MAX_CHUNKS):
+                with session_scope(url) as session:
+                    ids = list(
+                        session.scalars(
+                            select(Recognition.id)
+                            .where(
+                                Recognition.batch_id == batch_id,
+                                Recognition.status.in_(FINAL_STATUSES),
+                            )
+                            .limit(chunk)
+                        )
+                    )
+                    if not ids:
+                        break
+                    n_items, n_digits = _delete_items(session, ids)
+                recs, digits = recs + n_items, digits + n_digits
+                if len(ids) < chunk or n_items == 0:
+                    break
+            with session_scope(url) as session:
+                # re-checked here: never delete a batch that (still) has open items
+                batches += session.execute(
+                    delete(Batch)
+                    .where(Batch.id == batch_id, ~_open_items_of_batch())
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+        if len(batch_ids) < chunk:
+            break
+    return recs, digits, batches
+
+
+def run_cleanup(
+    url: str,
+    *,
+    image_retention: int,
+    result_retention: int,
+    chunk: int = 500,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> CleanupReport:
+    """The whole retention cleanup: old images first, then old results (seconds of retention)."""
+    now = now or utcnow()
+    chunk = max(1, int(chunk))
+    report = CleanupReport(dry_run=dry_run)
+    report.images_purged, report.image_bytes_purged = purge_images(
+        url, now - timedelta(seconds=image_retention), chunk, dry_run=dry_run
+    )
+    report.recognitions_deleted, report.digits_deleted, report.batches_deleted = delete_results(
+        url, now - timedelta(seconds=result_retention), chunk, dry_run=dry_run
+    )
+    return report
+
+
+# ---------------------------------------------------------------- stuck work
+
+
+@dataclass
+class StuckReport:
+    requeued: list[uuid.UUID] = field(default_factory=list)  # single items re-sent
+    requeued_batch_items: dict[uuid.UUID, list[uuid.UUID]] = field(default_factory=dict)
+    failed: list[uuid.UUID] = field(default_factory=list)  # gave up after max attempts
+
+    def counts(self) -> dict:
+        return {
+            "requeued": len(self.requeued)
+            + sum(len(v) for v in self.requeued_batch_items.values()),
+            "requeued_batches": len(self.requeued_batch_items),
+            "failed": len(self.failed),
+        }
+
+
+def stale_condition(cutoff: datetime, *, include_queued: bool = True):
+    """Items processing since before `cutoff` (their worker died), and, with `include_queued`,
+    items queued since before it that no message may carry (e.g. the web died between its
+    commit and its send). A requeued item's `started_at` is the time it was requeued."""
+    processing = and_(Recognition.status == PROCESSING, Recognition.started_at < cutoff)
+    if not include_queued:
+        return processing
+    queued = and_(
+        Recognition.status == QUEUED,
+        func.coalesce(Recognition.started_at, Recognition.created_at) < cutoff,
+    )
+    return or_(processing, queued)
+
+
+def find_stale(url: str, cutoff: datetime, *, limit: int, queued_for: Callable) -> list:
+    """Up to `limit` stale items as rows (id, batch_id, status, attempts).
+
+    `queued_for(single: bool) -> bool` says whether stale queued items of that kind should be
+    considered at all (the caller checks that the broker queue they would wait in is empty, so
+    a long but healthy backlog is never re-sent).
+    """
+    conditions = [and_(Recognition.status == PROCESSING, Recognition.started_at < cutoff)]
+    queued_stale = and_(
+        Recognition.status == QUEUED,
+        func.coalesce(Recognition.started_at, Recognition.created_at) < cutoff,
+    )
+    if queued_for(True):
+        conditions.append(and_(queued_stale, Recognition.batch_id.is_(None)))
+    if queued_for(False):
+        conditions.append(and_(queued_stale, Recognition.batch_id.is_not(None)))
+    with session_scope(url) as session:
+        return session.execute(
+            select(Recognition.id, Recognition.batch_id, Recognition.status, Recognition.attempts)
+            .where(or_(*conditions))
+            .limit(limit)
+        ).all()
+
+
+def requeue_stuck(
+    url: str,
+    *,
+    timeout: int,
+    max_attempts: int,
+    send_single: Callable[[uuid.UUID], None],
+    send_batch: Callable[[uuid.UUID, list[uuid.UUID]], None],
+    queued_for: Callable[[bool], bool] = lambda single: True,
+    chunk: int = 500,
+    batch_chunk: int = 64,
+    now: datetime | None = None,
+) -> StuckReport:
+    """Requeue stale items (back to queued, then re-sent) or, after `max_attempts` claims,
+    fail them with the reason. The database is updated first and the message sent after the
+    commit: if a send fails the item stays queued and is picked up again one timeout later."""
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=timeout)
+    report = StuckReport()
+    seen: set[uuid.UUID] = set()
+    for _ in range(MAX_CHUNKS):
+        rows = [
+            r
+            for r in find_stale(url, cutoff, limit=chunk, queued_for=queued_for)
+            if r.id not in seen
+        ]
+        if not rows:
+            break
+        seen.update(r.id for r in rows)
+        give_up = [r for r in rows if r.attempts >= max_attempts]
+        retry = [r for r in rows if r.attempts < max_attempts]
+        with session_scope(url) as session:
+            if give_up:
+                outcomes = [
+                    Outcome(
+                        r.id,
+                        error=(
+                            f"gave up after {r.attempts} attempts: no worker finished it within "
+                            f"{timeout} s (the worker probably died)"
+                        ),
+                        error_code="stuck",
+                    )
+                    for r in give_up
+                ]
+                report.failed += store_outcomes(session, outcomes)
+            moved: list = []
+            if retry:
+                moved = session.execute(
+                    update(Recognition)
+                    .where(
+                        Recognition.id.in_([r.id for r in retry]),
+                        stale_condition(cutoff),
+                    )
+                    .values(status=QUEUED, started_at=now)
+                    .returning(Recognition.id, Recognition.batch_id)
+                    .execution_options(synchronize_session=False)
+                ).all()
+        for row in moved:
+            if row.batch_id is None:
+                send_single(row.id)
+                report.requeued.append(row.id)
+            else:
+                report.requeued_batch_items.setdefault(row.batch_id, []).append(row.id)
+        if len(rows) < chunk:
+            break
+    for batch_id, ids in report.requeued_batch_items.items():
+        for start in range(0, len(ids), max(1, batch_chunk)):
+            send_batch(batch_id, ids[start : start + batch_chunk])
+    return report

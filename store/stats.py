@@ -1,0 +1,60 @@
+"""Service counters kept in Redis, shared by every process.
+
+gunicorn runs several web processes and Celery several workers, so in-process Prometheus
+counters would each see a slice. Workers record here (HINCRBY, one pipeline per task) and the
+web's /metrics renders the totals (web.metrics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from store.events import redis_client
+
+PREFIX = "digits:metrics"
+FINISHED_KEY = f"{PREFIX}:finished"  # fields "<kind>:<status>" -> items
+DIGITS_KEY = f"{PREFIX}:digits"  # fields "<kind>" -> digits found
+# End-to-end latency (created_at -> finished_at) in seconds, per kind ("single" | "batch").
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600)
+KINDS = ("single", "batch")
+
+
+def latency_key(kind: str) -> str:
+    return f"{PREFIX}:latency:{kind}"
+
+
+def bucket_field(seconds: float) -> str:
+    """The field of the first bucket holding `seconds` (counts are per bucket, not cumulative)."""
+    for le in LATENCY_BUCKETS:
+        if seconds <= le:
+            return repr(float(le))
+    return "+Inf"
+
+
+def record_finished(
+    redis_url: str,
+    items: Iterable[tuple[str, str, datetime | None, datetime | None, int]],
+) -> None:
+    """Count finished items: (kind, status, created_at, finished_at, digits) per item."""
+    client = redis_client(redis_url)
+    with client.pipeline(transaction=False) as pipe:
+        queued = False
+        for kind, status, created, finished, digits in items:
+            pipe.hincrby(FINISHED_KEY, f"{kind}:{status}", 1)
+            if digits:
+                pipe.hincrby(DIGITS_KEY, kind, digits)
+            if created is not None and finished is not None:
+                seconds = max(0.0, (finished - created).total_seconds())
+                key = latency_key(kind)
+                pipe.hincrby(key, bucket_field(seconds), 1)
+                pipe.hincrby(key, "count", 1)
+                pipe.hincrbyfloat(key, "sum", seconds)
+            queued = True
+        if queued:
+            pipe.execute()
+
+
+def read_hash(redis_url: str, key: str) -> dict[str, str]:
+    raw = redis_client(redis_url).hgetall(key)
+    return {k.decode(): v.decode() for k, v in raw.items()}

@@ -1,0 +1,82 @@
+"""Flower as the Procfile runs it: a real `celery flower` subprocess with basic auth."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from scripts.embedded import free_port
+from tests.support import ROOT, Process, _spawn, _wait_for
+
+USER, PASSWORD = "ops", "s3cret-pass"
+
+
+@pytest.fixture(scope="module")
+def flower(service_environment, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("flower")
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "celery", "-A", "worker.entry", "flower",
+        "--address=127.0.0.1", f"--port={port}", f"--basic-auth={USER}:{PASSWORD}",
+        "--persistent=True", f"--db={tmp / 'flower.db'}",
+    ]  # fmt: skip
+    proc = Process(
+        "flower", _spawn(cmd, service_environment, tmp / "flower.log"), tmp / "flower.log"
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return requests.get(f"{base}/healthcheck", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    _wait_for(up, proc, 60, "/healthcheck")
+    proc.extra.update(url=base, db=tmp / "flower.db", dir=tmp)
+    yield proc
+    proc.stop()
+
+
+def test_flower_requires_basic_auth(flower):
+    base = flower.extra["url"]
+    for path in ("/", "/workers", "/tasks", "/api/workers", "/api/tasks"):
+        anonymous = requests.get(base + path, timeout=5)
+        assert anonymous.status_code == 401, (path, anonymous.status_code)
+        if not path.startswith("/api/"):  # Flower's API 401s carry no challenge header
+            assert anonymous.headers["WWW-Authenticate"].startswith("Basic")
+        wrong = requests.get(base + path, auth=(USER, "wrong"), timeout=5)
+        assert wrong.status_code == 401, path
+        assert requests.get(base + path, auth=(USER, PASSWORD), timeout=10).status_code == 200
+
+
+def test_flower_metrics_and_healthcheck_are_open(flower):
+    """Observed with Flower 2.2: /metrics and /healthcheck answer without credentials (their
+    handlers do not require a user), so a Prometheus can scrape Flower directly."""
+    base = flower.extra["url"]
+    metrics = requests.get(f"{base}/metrics", timeout=5)
+    assert metrics.status_code == 200
+    assert "flower_" in metrics.text or "# HELP" in metrics.text
+    assert requests.get(f"{base}/healthcheck", timeout=5).text == "OK"
+
+
+def test_flower_keeps_its_state_in_the_db_file(service_environment, flower):
+    flower.stop()  # persistent mode writes its state on shutdown
+    assert list(flower.extra["dir"].glob("flower.db*")), list(flower.extra["dir"].iterdir())
+
+
+def test_procfile_flower_refuses_to_start_without_credentials(tmp_path):
+    line = next(
+        line.split(":", 1)[1]
+        for line in (ROOT / "Procfile").read_text().splitlines()
+        if line.startswith("flower:")
+    )
+    env = {"PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin", "FLOWER_USER": "admin"}
+    result = subprocess.run(
+        ["sh", "-c", line], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode != 0
+    assert "FLOWER_USER and FLOWER_PASSWORD must be set" in result.stderr
+    assert not (tmp_path / "var").exists()
