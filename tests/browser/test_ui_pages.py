@@ -14,7 +14,7 @@ from tests.browser.strokes import digit_strokes, mnist_test
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["/", "/batches/new", "/history", "/model"]
+PAGES = ["/", "/batches/new", "/batches/00000000-0000-4000-8000-000000000000", "/history", "/model"]
 
 
 def _submit_from_this_browser(context) -> None:

@@ -3,6 +3,7 @@
 
 (function () {
   const STALL_MS = 60000; // abort an upload that makes no progress for this long
+  const SERVER_MS = 300000; // after the last byte: how long the service may take to answer
   const LIST_LIMIT = 200;
 
   const form = document.getElementById("upload-form");
@@ -201,9 +202,10 @@
     const request = new XMLHttpRequest();
     xhr = request;
     let lastProgress = Date.now();
+    let limit = STALL_MS;
     let lastAnnounced = -1;
     const watchdog = setInterval(() => {
-      if (Date.now() - lastProgress > STALL_MS) {
+      if (Date.now() - lastProgress > limit) {
         clearInterval(watchdog);
         request.abort();
         uploadError("The upload stalled: the service stopped answering. Please try again.");
@@ -226,6 +228,7 @@
     };
     request.upload.onload = () => {
       lastProgress = Date.now();
+      limit = SERVER_MS;
       setProgress(1, "Upload complete, creating the batch…");
       progressStatus.textContent = "Upload complete, creating the batch.";
     };
