@@ -87,10 +87,10 @@ class EmbeddedRedis:
             try:
                 client.ping()
                 return self.url
-            except redis.ConnectionError:
+            except redis.ConnectionError as exc:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"embedded redis-server did not start on port {self.port}")
+                    raise RuntimeError(f"redis-server did not start on port {self.port}") from exc
                 time.sleep(0.05)
 
     def stop(self) -> None:

@@ -57,7 +57,7 @@ def main() -> int:
         print(f"database: {settings.database_url.split('@')[-1]}  (migrating to head)")
         upgrade_to_head(settings.database_url)
         print(f"broker:   {env['REDIS_URL'] if redis else 'REDIS_URL from the environment'}")
-        print("web:      http://127.0.0.1:5000/")
+        print(f"web:      http://{env.get('WEB_BIND', '127.0.0.1:5000')}/")
         print(
             f"flower:   http://{settings.flower_address}:{settings.flower_port}/  "
             f"user {env['FLOWER_USER']!r} password {env['FLOWER_PASSWORD']!r}"
