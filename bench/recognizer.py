@@ -1,0 +1,114 @@
+"""Recognizer benchmark: throughput, peak memory and (optionally) accuracy targets.
+
+    python -m bench.recognizer               # speed + memory
+    python -m bench.recognizer --accuracy    # + MNIST-PNG, canvas and 4-digit accuracy
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import resource
+import sys
+import time
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DEFAULT_DATA = os.environ.get("DIGITS_MNIST", str(ROOT.parent / "shared" / "data" / "mnist.npz"))
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def _throughput(model, blobs: list[bytes], batch: int) -> float:
+    model.recognize_many(blobs[:batch])  # warm-up
+    t = time.perf_counter()
+    for s in range(0, len(blobs), batch):
+        model.recognize_many(blobs[s : s + batch])
+    return len(blobs) / (time.perf_counter() - t)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.recognizer", description=__doc__)
+    ap.add_argument("--data", default=DEFAULT_DATA)
+    ap.add_argument("--model", default=None, help="model path [default: shipped model]")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--n-small", type=int, default=6400, help="28x28 PNGs to time")
+    ap.add_argument("--n-canvas", type=int, default=640, help="400x400 canvas PNGs to time")
+    ap.add_argument("--accuracy", action="store_true", help="also measure the accuracy targets")
+    ap.add_argument("--n-acc", type=int, default=10000, help="test digits for accuracy")
+    ap.add_argument("--n-multi", type=int, default=1000, help="4-digit canvases for accuracy")
+    args = ap.parse_args(argv)
+
+    import cv2
+
+    from recognizer import load_model
+    from recognizer.evaluate import encode_png_batch
+    from recognizer.synth import canvas_png, multi_digit_canvas
+
+    rss0 = peak_rss_mb()
+    t = time.perf_counter()
+    model = load_model(args.model)
+    load_s = time.perf_counter() - t
+    rss_model = peak_rss_mb()
+    d = np.load(args.data)
+    x, y = d["x_test"], d["y_test"]
+    rng = np.random.default_rng(2026)
+
+    rows = []
+    small = encode_png_batch(x[np.arange(args.n_small) % len(x)])
+    rows.append(("28x28 PNG", _throughput(model, small, args.batch)))
+    canv = [canvas_png(x[i % len(x)], rng) for i in range(args.n_canvas)]
+    rows.append(("400x400 canvas PNG", _throughput(model, canv, args.batch)))
+
+    print(f"model {model.version}  loaded in {load_s:.2f}s  "
+          f"({os.path.getsize(model.metadata.get('model_file') and (ROOT / 'models' / model.metadata['model_file']) if args.model is None else args.model) / 1e6:.1f} MB file)")
+    print(f"cv2 threads {cv2.getNumThreads()}, batch {args.batch}, one process")
+    print(f"{'input':<22}{'images/s':>12}")
+    for name, ips in rows:
+        print(f"{name:<22}{ips:>12.0f}")
+
+    rss_speed = peak_rss_mb()
+    if args.accuracy:
+        n = min(args.n_acc, len(x))
+        preds = np.full(n, -1)
+        for s in range(0, n, 256):
+            for i, r in enumerate(model.recognize_many(encode_png_batch(x[s : s + 256]))):
+                if len(r.digits) == 1:
+                    preds[s + i] = r.digits[0].label
+        acc_png = float((preds == y[:n]).mean())
+        rng = np.random.default_rng(7)
+        preds = np.full(n, -1)
+        for s in range(0, n, 256):
+            blobs = [canvas_png(x[i], rng) for i in range(s, min(n, s + 256))]
+            for i, r in enumerate(model.recognize_many(blobs)):
+                if len(r.digits) == 1:
+                    preds[s + i] = r.digits[0].label
+        acc_canvas = float((preds == y[:n]).mean())
+        rng = np.random.default_rng(11)
+        ok = 0
+        for s in range(0, args.n_multi, 64):
+            blobs, truth = [], []
+            for _ in range(min(64, args.n_multi - s)):
+                idx = rng.choice(len(x), 4, replace=False)
+                png, _boxes = multi_digit_canvas(x[idx], rng)
+                blobs.append(png)
+                truth.append("".join(str(int(v)) for v in y[idx]))
+            texts = [r.text for r in model.recognize_many(blobs)]
+            ok += sum(t == u for t, u in zip(texts, truth, strict=True))
+        print(f"{'accuracy target':<34}{'measured':>10}")
+        print(f"{'MNIST test as PNG (n=%d)' % n:<34}{acc_png * 100:>9.2f}%")
+        print(f"{'canvas 400x400 RGBA (n=%d)' % n:<34}{acc_canvas * 100:>9.2f}%")
+        print(f"{'4-digit string (n=%d)' % args.n_multi:<34}{ok / args.n_multi * 100:>9.2f}%")
+    print(f"peak RSS: {rss_speed:.0f} MB after the speed runs (before loading the model "
+          f"{rss0:.0f} MB, after load {rss_model:.0f} MB)")
+    if args.accuracy:
+        print(f"peak RSS after the accuracy runs: {peak_rss_mb():.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

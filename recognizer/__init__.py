@@ -1,0 +1,43 @@
+"""Handwritten digit recognition: decode, segment, normalize, classify.
+
+Pure library (OpenCV + NumPy + scikit-learn); no web, queue or database code.
+"""
+
+from .errors import (
+    ImageTooLarge,
+    ModelError,
+    ModelVersionMismatch,
+    RecognizerError,
+    UnreadableImage,
+)
+from .imageio import DEFAULT_MAX_PIXELS, SUPPORTED_FORMATS, ImageInfo, image_info
+from .model import (
+    DEFAULT_MODEL_PATH,
+    Digit,
+    Model,
+    ModelVersionWarning,
+    Recognition,
+    load_model,
+    train_model,
+)
+from .steps import preprocess_steps
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MODEL_PATH",
+    "SUPPORTED_FORMATS",
+    "Digit",
+    "ImageInfo",
+    "ImageTooLarge",
+    "Model",
+    "ModelError",
+    "ModelVersionMismatch",
+    "ModelVersionWarning",
+    "Recognition",
+    "RecognizerError",
+    "UnreadableImage",
+    "image_info",
+    "load_model",
+    "preprocess_steps",
+    "train_model",
+]

@@ -1,0 +1,135 @@
+"""``digits`` command line: a click group.  Other modules add their own subcommands to ``main``.
+
+    digits train --data ../shared/data/mnist.npz --out models/
+    digits evaluate --data ../shared/data/mnist.npz
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import time
+
+import click
+
+
+@click.group()
+def main() -> None:
+    """Handwritten digit recognizer."""
+
+
+def _load_npz(path: str, limit: int | None, test_limit: int | None):
+    import numpy as np
+
+    d = np.load(path)
+    xtr, ytr = d["x_train"], d["y_train"]
+    xte, yte = d["x_test"], d["y_test"]
+    if limit:
+        xtr, ytr = xtr[:limit], ytr[:limit]
+    if test_limit:
+        xte, yte = xte[:test_limit], yte[:test_limit]
+    return xtr, ytr, xte, yte
+
+
+def _evaluate(model, xte, yte, label: str):
+    from .evaluate import metrics, predict_png_path
+
+    with click.progressbar(length=len(xte), label=label) as bar:
+        preds = predict_png_path(model, xte, progress=bar.update)
+    return metrics(yte, preds)
+
+
+def _print_metrics(m: dict) -> None:
+    click.echo(f"accuracy: {m['accuracy'] * 100:.2f}%  ({m['n']} images, "
+               f"{m['not_one_digit']} not read as exactly one digit)")
+    click.echo("class  precision  recall  support")
+    for pc in m["per_class"]:
+        click.echo(f"{pc['class']:>5}  {pc['precision'] * 100:8.2f}%  {pc['recall'] * 100:5.2f}%"
+                   f"  {pc['support']:>7}")
+
+
+def _write_evaluation(m: dict, model, directory: pathlib.Path, confusion: str | None,
+                      json_out: str | None, data_sha256: str) -> None:
+    from .evaluate import confusion_png
+
+    cpath = pathlib.Path(confusion) if confusion else directory / "confusion.png"
+    jpath = pathlib.Path(json_out) if json_out else directory / "evaluation.json"
+    cpath.parent.mkdir(parents=True, exist_ok=True)
+    cpath.write_bytes(confusion_png(m, f"model {model.version}"))
+    report = dict(m)
+    report.update(
+        model_version=model.version,
+        data_sha256=data_sha256,
+        path="PNG bytes -> decode -> segment -> normalize -> classify",
+        evaluated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+    jpath.write_text(json.dumps(report, indent=2) + "\n")
+    click.echo(f"wrote {cpath} and {jpath}")
+
+
+@main.command()
+@click.option("--data", default="../shared/data/mnist.npz", show_default=True,
+              type=click.Path(exists=True, dir_okay=False), help="MNIST .npz")
+@click.option("--out", default=None, type=click.Path(file_okay=False),
+              help="output directory [default: the package's models/]")
+@click.option("--limit", type=int, default=None, help="train on the first N images only")
+@click.option("--test-limit", type=int, default=None, help="evaluate on the first N test images")
+@click.option("--augment", type=int, default=1, show_default=True,
+              help="rotated/stretched copies of each training image")
+@click.option("--redraw", type=int, default=1, show_default=True,
+              help="canvas-style (thick brush) redrawn copies of each training image")
+@click.option("--C", "C", type=float, default=10.0, show_default=True, help="SVC C")
+@click.option("--pca", type=int, default=120, show_default=True, help="PCA dimensions (0: none)")
+@click.option("--seed", type=int, default=0, show_default=True)
+def train(data, out, limit, test_limit, augment, redraw, C, pca, seed):
+    """Train on the npz's training set, evaluate on its test set, save to OUT."""
+    from .model import MODELS_DIR, sha256_file, train_model
+
+    t0 = time.time()
+    digest = sha256_file(data)
+    xtr, ytr, xte, yte = _load_npz(data, limit, test_limit)
+    click.echo(f"data {data} sha256 {digest[:16]}...: {len(xtr)} train, {len(xte)} test")
+
+    def progress(msg: str) -> None:
+        click.echo(f"[{time.time() - t0:6.1f}s] {msg}")
+
+    model = train_model(xtr, ytr, progress=progress, augment=augment, redraw=redraw, C=C,
+                        pca=pca, seed=seed, data_sha256=digest)
+    m = _evaluate(model, xte, yte, "evaluating on the test set (PNG path)")
+    model.metadata["test_accuracy"] = m["accuracy"]
+    model.metadata["test_size"] = m["n"]
+    model.metadata["per_class"] = m["per_class"]
+    model.metadata["total_seconds"] = round(time.time() - t0, 1)
+    outdir = pathlib.Path(out) if out else MODELS_DIR
+    path = model.save(outdir)
+    _print_metrics(m)
+    _write_evaluation(m, model, outdir, None, None, digest)
+    click.echo(f"saved {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.time() - t0:.0f}s")
+
+
+@main.command()
+@click.option("--data", default="../shared/data/mnist.npz", show_default=True,
+              type=click.Path(exists=True, dir_okay=False), help="MNIST .npz")
+@click.option("--model", "model_path", default=None, type=click.Path(exists=True),
+              help="model file [default: the shipped model]")
+@click.option("--limit", type=int, default=None, help="evaluate on the first N test images")
+@click.option("--confusion", default=None, type=click.Path(dir_okay=False),
+              help="confusion-matrix PNG [default: next to the model]")
+@click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False),
+              help="per-class figures JSON [default: evaluation.json next to the model]")
+def evaluate(data, model_path, limit, confusion, json_out):
+    """Accuracy, per-class precision/recall and a confusion matrix on the test set."""
+    from .model import DEFAULT_MODEL_PATH, load_model, sha256_file
+
+    path = pathlib.Path(model_path) if model_path else DEFAULT_MODEL_PATH
+    model = load_model(path)
+    click.echo(f"model {path} version {model.version}")
+    _, _, xte, yte = _load_npz(data, None, limit)
+    m = _evaluate(model, xte, yte, "evaluating (PNG path)")
+    _print_metrics(m)
+    directory = path if path.is_dir() else path.parent
+    _write_evaluation(m, model, directory, confusion, json_out, sha256_file(data))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

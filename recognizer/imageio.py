@@ -1,0 +1,191 @@
+"""Header inspection and decoding of image bytes into a white-ink-on-black grayscale image."""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .errors import ImageTooLarge, UnreadableImage
+
+DEFAULT_MAX_PIXELS = 40_000_000
+
+_MIME = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "GIF": "image/gif",
+    "BMP": "image/bmp",
+    "WEBP": "image/webp",
+    "TIFF": "image/tiff",
+}
+SUPPORTED_FORMATS = tuple(_MIME)
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str
+    width: int
+    height: int
+    mime: str
+
+
+def _fast_header(data: bytes) -> tuple[str, int, int] | None:
+    """Tiny parsers for the common formats; None means "ask Pillow"."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24 and data[12:16] == b"IHDR":
+        w, h = struct.unpack(">II", data[16:24])
+        return "PNG", w, h
+    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
+        w, h = struct.unpack("<HH", data[6:10])
+        return "GIF", w, h
+    return None
+
+
+def _pillow_header(data: bytes) -> tuple[str, int, int]:
+    try:
+        from PIL import Image
+    except Exception as exc:  # pragma: no cover - pillow is a dependency
+        raise UnreadableImage(f"cannot inspect image header: {exc}") from exc
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            saved = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None  # we apply our own limit below
+            try:
+                with Image.open(io.BytesIO(data)) as im:  # lazy: parses the header only
+                    fmt = (im.format or "").upper()
+                    w, h = im.size
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
+    except Exception as exc:
+        raise UnreadableImage(f"not a recognised image: {type(exc).__name__}") from exc
+    if fmt == "MPO":  # multi-picture JPEG
+        fmt = "JPEG"
+    return fmt, int(w), int(h)
+
+
+def image_info(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
+    """Format and size from the header only (cheap, no full decode).
+
+    Raises UnreadableImage for bytes that are not a supported image and ImageTooLarge when
+    width*height exceeds ``max_pixels``."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise UnreadableImage(f"expected bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) < 8:
+        raise UnreadableImage("empty or truncated data")
+    head = _fast_header(data) or _pillow_header(data)
+    fmt, w, h = head
+    if fmt not in _MIME:
+        raise UnreadableImage(f"unsupported image format {fmt or 'unknown'}")
+    if w <= 0 or h <= 0:
+        raise UnreadableImage(f"invalid image size {w}x{h}")
+    if max_pixels is not None and w * h > max_pixels:
+        raise ImageTooLarge(
+            f"image is {w}x{h} = {w * h} pixels, limit is {max_pixels}",
+            width=w,
+            height=h,
+            max_pixels=max_pixels,
+        )
+    return ImageInfo(fmt, w, h, _MIME[fmt])
+
+
+def _to_uint8(img: np.ndarray) -> np.ndarray:
+    if img.dtype == np.uint8:
+        return img
+    if img.dtype == np.uint16:
+        return (img >> 8).astype(np.uint8)
+    if img.dtype.kind == "f":
+        mx = float(np.nanmax(img)) if img.size else 1.0
+        scale = 255.0 if mx <= 1.0 else 255.0 / max(mx, 1e-6)
+        return np.clip(np.nan_to_num(img) * scale, 0, 255).astype(np.uint8)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def decode_gray(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, ImageInfo]:
+    """Decode to a single-channel uint8 image with transparency composited as background."""
+    info = image_info(data, max_pixels)
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        raise UnreadableImage(f"could not decode {info.format}: {exc.err}") from exc
+    except Exception as exc:
+        raise UnreadableImage(f"could not decode {info.format}: {exc}") from exc
+    if img is None or img.size == 0:
+        raise UnreadableImage(f"could not decode {info.format} data")
+    try:
+        img = _to_uint8(img)
+        if img.ndim == 2:
+            gray = img
+        elif img.ndim == 3 and img.shape[2] == 1:
+            gray = img[:, :, 0]
+        elif img.ndim == 3 and img.shape[2] == 3:
+            gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        elif img.ndim == 3 and img.shape[2] in (2, 4):
+            if img.shape[2] == 2:
+                color, alpha = img[:, :, 0], img[:, :, 1]
+            else:
+                color = cv2.cvtColor(np.ascontiguousarray(img[:, :, :3]), cv2.COLOR_BGR2GRAY)
+                alpha = img[:, :, 3]
+            gray = composite_alpha(color, alpha)
+        else:
+            raise UnreadableImage(f"unsupported pixel layout {img.shape}")
+    except cv2.error as exc:
+        raise UnreadableImage(f"could not convert {info.format}: {exc.err}") from exc
+    return np.ascontiguousarray(gray), info
+
+
+def composite_alpha(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Composite a gray+alpha image so that transparent pixels become background.
+
+    If most of the image is transparent the opaque pixels are the ink, and we composite onto a
+    background contrasting with them; otherwise the opaque pixels contain the paper, and we
+    composite onto the paper colour (median of the opaque pixels)."""
+    amin = int(alpha.min())
+    if amin == 255:
+        return color
+    opaque = alpha >= 128
+    n_opaque = int(np.count_nonzero(opaque))
+    if n_opaque == 0:
+        return np.zeros_like(color)  # fully transparent: empty
+    if n_opaque < 0.5 * alpha.size:
+        a = alpha.astype(np.float32)
+        mean_ink = float((color.astype(np.float32) * a).sum() / max(a.sum(), 1.0))
+        bg = 255.0 if mean_ink < 128 else 0.0
+    else:
+        bg = float(np.median(color[opaque]))
+    a = alpha.astype(np.float32) * (1.0 / 255.0)
+    out = color.astype(np.float32) * a + bg * (1.0 - a)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def to_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Return (ink, inverted): white ink on black with the background level removed.
+
+    Polarity comes from the image: the border pixels' median decides the background unless the
+    border is mixed, in which case the majority (median) of all pixels decides."""
+    h, w = gray.shape
+    if h >= 3 and w >= 3:
+        border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
+    else:
+        border = gray.ravel()
+    k = border.size // 2
+    bmed = float(np.partition(border, k)[k])
+    lo, hi = int(gray.min()), int(gray.max())
+    mid = (lo + hi) / 2.0
+    dark_frac = float(np.count_nonzero(border < mid)) / border.size
+    if 0.3 < dark_frac < 0.7:  # mixed border: decide by the majority of all pixels
+        flat = gray.ravel()
+        bmed = float(np.partition(flat, flat.size // 2)[flat.size // 2])
+    inverted = bmed > mid
+    level = int(round(bmed))
+    if inverted:
+        ink = (level - np.minimum(gray, level)).astype(np.uint8)
+    elif level > 0:
+        ink = cv2.subtract(gray, level)
+    else:
+        ink = gray
+    return ink, inverted

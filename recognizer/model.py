@@ -1,0 +1,437 @@
+"""The classifier: an RBF SVC on gradient features, predicted with our own vectorized kernel code.
+
+The fitted scikit-learn ``SVC`` is what gets saved (skops) and trained; at load time its support
+vectors, dual coefficients and intercepts are turned into two matrices so that a batch of N digits
+costs one (N x D) @ (D x S) product, one exp and one (N x S) @ (S x 45) product -- all BLAS,
+instead of libsvm's one-sample-at-a-time prediction.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import pathlib
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from . import features as F
+from .errors import ImageTooLarge, ModelError, ModelVersionMismatch, RecognizerError, UnreadableImage
+from .imageio import DEFAULT_MAX_PIXELS
+from .pipeline import extract_bytes, normalize_training_images
+
+MODELS_DIR = pathlib.Path(__file__).resolve().parent.parent / "models"
+MODEL_FILENAME = "digits.skops"
+DEFAULT_MODEL_PATH = MODELS_DIR / MODEL_FILENAME
+#: the only non-default types a model file may contain (checked before loading)
+TRUSTED_TYPES = [
+    "sklearn.svm._classes.SVC",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.decomposition._pca.PCA",
+]
+#: scale of the pairwise decision values before coupling them into probabilities
+PROB_SCALE = 2.0
+PREDICT_CHUNK = 512
+
+
+def metadata_path(model_path: str | os.PathLike) -> pathlib.Path:
+    return pathlib.Path(model_path).with_suffix(".json")
+
+
+class ModelVersionWarning(UserWarning):
+    pass
+
+
+@dataclass(frozen=True)
+class Digit:
+    label: int
+    confidence: float
+    probabilities: list[float]
+    box: tuple[int, int, int, int]
+    normalized: np.ndarray = field(repr=False, compare=False)
+
+    def normalized_png(self) -> bytes:
+        ok, buf = cv2.imencode(".png", np.ascontiguousarray(self.normalized, dtype=np.uint8))
+        return buf.tobytes() if ok else b""
+
+    def to_dict(self) -> dict:
+        return {
+            "label": self.label,
+            "confidence": self.confidence,
+            "probabilities": list(self.probabilities),
+            "box": list(self.box),
+        }
+
+
+@dataclass
+class Recognition:
+    digits: list[Digit]
+    width: int
+    height: int
+    error: str | None = None
+    error_code: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(str(d.label) for d in self.digits)
+
+    @property
+    def ok(self) -> bool:
+        return self.error_code is None
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "width": self.width,
+            "height": self.height,
+            "digits": [d.to_dict() for d in self.digits],
+            "error": self.error,
+            "error_code": self.error_code,
+        }
+
+
+class _KernelSVC:
+    """Vectorized prediction from a fitted multi-class RBF SVC (one-vs-one), optionally preceded
+    by a PCA (a ``Pipeline([("pca", PCA), ("svc", SVC)])``)."""
+
+    def __init__(self, estimator):
+        from sklearn.pipeline import Pipeline
+
+        pca = None
+        svc = estimator
+        if isinstance(estimator, Pipeline):
+            steps = [est for _, est in estimator.steps]
+            if len(steps) != 2:
+                raise ModelError("expected a PCA -> SVC pipeline")
+            pca, svc = steps
+        if getattr(svc, "kernel", None) != "rbf" or not hasattr(svc, "support_vectors_"):
+            raise ModelError("model must be a fitted RBF SVC (optionally after a PCA)")
+        if pca is not None:
+            if getattr(pca, "whiten", False):
+                raise ModelError("whitened PCA is not supported")
+            comp = np.asarray(pca.components_, dtype=np.float32)
+            self.proj = np.ascontiguousarray(comp.T)  # (D, k)
+            self.shift = (np.asarray(pca.mean_, dtype=np.float32) @ self.proj)[None, :]
+        else:
+            self.proj = None
+        self.classes = np.asarray(svc.classes_)
+        k = len(self.classes)
+        sv = np.asarray(svc.support_vectors_, dtype=np.float32)
+        self.sv_t = np.ascontiguousarray(sv.T)
+        self.sv_sq = np.einsum("ij,ij->i", sv, sv)
+        self.gamma = float(svc._gamma)
+        n_sv = np.asarray(svc.n_support_)
+        start = np.concatenate([[0], np.cumsum(n_sv)])
+        dual = np.asarray(svc.dual_coef_)
+        pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+        w = np.zeros((sv.shape[0], len(pairs)), np.float32)
+        for p, (i, j) in enumerate(pairs):
+            si, sj = slice(start[i], start[i + 1]), slice(start[j], start[j + 1])
+            w[si, p] = dual[j - 1, si]
+            w[sj, p] = dual[i, sj]
+        self.w = w
+        self.intercept = np.asarray(svc.intercept_, dtype=np.float32)
+        self.pi = np.array([p[0] for p in pairs])
+        self.pj = np.array([p[1] for p in pairs])
+
+    def decision(self, x: np.ndarray) -> np.ndarray:
+        """(N, D) -> (N, n_pairs) one-vs-one decision values (positive favours the first class)."""
+        x = np.asarray(x, dtype=np.float32)
+        if self.proj is not None:
+            x = x @ self.proj - self.shift
+        d2 = (x * x).sum(1)[:, None] + self.sv_sq[None, :] - 2.0 * (x @ self.sv_t)
+        np.maximum(d2, 0, out=d2)
+        d2 *= -self.gamma
+        np.exp(d2, out=d2)
+        return d2 @ self.w + self.intercept
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        dec = self.decision(x) * PROB_SCALE
+        k = len(self.classes)
+        # pairwise coupling: score_i = sum_j log sigmoid(s * d_ij)
+        lp = -np.logaddexp(0.0, -dec)  # log sigmoid(d): evidence for i over j
+        ln = -np.logaddexp(0.0, dec)  # log sigmoid(-d): evidence for j over i
+        score = np.zeros((x.shape[0], k), np.float64)
+        np.add.at(score.T, self.pi, lp.T)
+        np.add.at(score.T, self.pj, ln.T)
+        score -= score.max(1, keepdims=True)
+        p = np.exp(score)
+        p /= p.sum(1, keepdims=True)
+        return p
+
+
+class Model:
+    """A fitted estimator plus its metadata; all prediction goes through ``predict_many``."""
+
+    def __init__(self, estimator, metadata: dict | None = None):
+        self.estimator = estimator
+        self.metadata = dict(metadata or {})
+        self._kernel = _KernelSVC(estimator)
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata.get("version", "unversioned"))
+
+    # -- prediction -------------------------------------------------------------------------
+    def predict_many(self, images28: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 28, 28) normalized digits -> (labels (N,) int, probabilities (N, 10) float)."""
+        x = np.asarray(images28)
+        if x.ndim == 2:
+            x = x[None]
+        n = x.shape[0]
+        if n == 0:
+            return np.zeros(0, np.int64), np.zeros((0, len(self._kernel.classes)))
+        probs = np.empty((n, len(self._kernel.classes)))
+        for s in range(0, n, PREDICT_CHUNK):
+            feats = F.extract(x[s : s + PREDICT_CHUNK])
+            probs[s : s + PREDICT_CHUNK] = self._kernel.predict_proba(feats)
+        labels = self._kernel.classes[probs.argmax(1)].astype(np.int64)
+        return labels, probs
+
+    def recognize(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Recognition:
+        """Raises UnreadableImage / ImageTooLarge for bad input."""
+        rec = self.recognize_many([data], max_pixels=max_pixels)[0]
+        if rec.error_code == ImageTooLarge.code:
+            raise ImageTooLarge(rec.error or "image too large")
+        if rec.error_code is not None:
+            raise UnreadableImage(rec.error or "unreadable image")
+        return rec
+
+    def recognize_many(
+        self, blobs: Sequence[bytes], max_pixels: int = DEFAULT_MAX_PIXELS
+    ) -> list[Recognition]:
+        """Never raises for bad input: each bad item gets error/error_code and no digits.
+
+        All digits of all images are classified in one vectorized call."""
+        extracted = []
+        for data in blobs:
+            try:
+                extracted.append(extract_bytes(data, max_pixels))
+            except RecognizerError as exc:
+                extracted.append(exc)
+            except Exception as exc:  # never let one bad item take down the batch
+                extracted.append(UnreadableImage(f"could not process image: {type(exc).__name__}"))
+        stacks = [e.digits for e in extracted if not isinstance(e, Exception) and len(e.digits)]
+        allx = np.concatenate(stacks) if stacks else np.zeros((0, 28, 28), np.uint8)
+        labels, probs = self.predict_many(allx)
+        out, k = [], 0
+        for e in extracted:
+            if isinstance(e, Exception):
+                out.append(
+                    Recognition([], 0, 0, error=getattr(e, "message", str(e)), error_code=e.code)
+                )
+                continue
+            digits = []
+            for box, img in zip(e.boxes, e.digits, strict=True):
+                p = probs[k]
+                digits.append(
+                    Digit(
+                        label=int(labels[k]),
+                        confidence=float(p.max()),
+                        probabilities=[float(v) for v in p],
+                        box=tuple(int(v) for v in box),
+                        normalized=img,
+                    )
+                )
+                k += 1
+            out.append(Recognition(digits, e.width, e.height))
+        return out
+
+    # -- persistence ------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike, filename: str = MODEL_FILENAME) -> pathlib.Path:
+        import zipfile
+
+        import skops.io as sio
+
+        directory = pathlib.Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / filename
+        tmp = path.with_suffix(".skops.tmp")
+        sio.dump(self.estimator, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+        os.replace(tmp, path)
+        meta = dict(self.metadata)
+        meta["model_file"] = path.name
+        meta["model_bytes"] = path.stat().st_size
+        meta["model_sha256"] = sha256_file(path)
+        self.metadata = meta
+        metadata_path(path).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        return path
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_sklearn_version(metadata: dict, path: str | os.PathLike = "") -> None:
+    """Same major.minor: warn on a patch difference; different major.minor: raise."""
+    import sklearn
+
+    saved = metadata.get("sklearn_version")
+    now = sklearn.__version__
+    if saved is None:
+        warnings.warn(
+            f"model {path} has no sklearn_version in its metadata; cannot check compatibility",
+            ModelVersionWarning,
+            stacklevel=3,
+        )
+        return
+    if saved == now:
+        return
+    if saved.split(".")[:2] != now.split(".")[:2]:
+        raise ModelVersionMismatch(
+            f"model {path} was trained with scikit-learn {saved} but {now} is installed; "
+            f"retrain it (digits train) or install scikit-learn=={saved}"
+        )
+    warnings.warn(
+        f"model {path} was trained with scikit-learn {saved}, running {now}",
+        ModelVersionWarning,
+        stacklevel=3,
+    )
+
+
+def load_model(path: str | os.PathLike | None = None) -> Model:
+    """Load a model saved by ``Model.save`` (skops, explicit trusted types, version check)."""
+    import skops.io as sio
+
+    path = pathlib.Path(path) if path is not None else DEFAULT_MODEL_PATH
+    if path.is_dir():
+        path = path / MODEL_FILENAME
+    if not path.exists():
+        raise ModelError(f"model file not found: {path}")
+    mpath = metadata_path(path)
+    metadata = json.loads(mpath.read_text()) if mpath.exists() else {}
+    check_sklearn_version(metadata, path)
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:
+        raise ModelError(f"not a readable skops model file: {path}: {exc}") from exc
+    unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    if unexpected:
+        raise ModelError(f"model file {path} contains untrusted types: {unexpected}")
+    estimator = sio.load(path, trusted=TRUSTED_TYPES)
+    return Model(estimator, metadata)
+
+
+# -- training -------------------------------------------------------------------------------
+def augment_images(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random small rotation (+-12 deg) and horizontal stretch (0.8..1.2) of raw digits."""
+    out = np.empty_like(x)
+    h, w = x.shape[1:3]
+    c = ((w - 1) / 2.0, (h - 1) / 2.0)
+    for i, img in enumerate(x):
+        m = cv2.getRotationMatrix2D(c, float(rng.uniform(-12, 12)), 1.0)
+        sx = float(rng.uniform(0.8, 1.2))
+        m[0, :] *= sx
+        m[0, 2] += c[0] * (1 - sx)
+        out[i] = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR)
+    return out
+
+
+def _features_chunked(x: np.ndarray) -> np.ndarray:
+    return np.concatenate([F.extract(x[i : i + 1000]) for i in range(0, len(x), 1000)])
+
+
+def redraw_images(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Canvas-style copies: each digit re-drawn ~64 px tall with a brush of 15-30 px at 200 px
+    (see ``synth.render_stroke``), as a user would draw it."""
+    from .synth import render_stroke
+
+    out = []
+    for img in x:
+        cov = render_stroke(img, 3.2, float(rng.uniform(4.8, 9.6)))
+        out.append(np.clip(cov * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    return out
+
+
+def train_model(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    progress: Callable[[str], None] | None = None,
+    augment: int = 1,
+    redraw: int = 0,
+    C: float = 10.0,
+    pca: int | None = 120,
+    seed: int = 0,
+    data_sha256: str | None = None,
+    **extra_metadata,
+) -> Model:
+    """Fit the recognizer on raw single-digit images (N, h, w) uint8 white-on-black.
+
+    Every image -- plus ``augment`` rotated/stretched copies and ``redraw`` canvas-style
+    re-drawn copies of it -- is put through the same normalization as inference, then gradient
+    features, then (optionally) PCA, then an RBF SVC."""
+    import sklearn
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import Pipeline
+    from sklearn.svm import SVC
+
+    say = progress or (lambda msg: None)
+    x = np.asarray(x)
+    y = np.asarray(y).astype(np.int64)
+    t0 = time.time()
+    rng = np.random.default_rng(seed)
+    say(f"normalizing {len(x)} training images")
+    sets = [normalize_training_images(x)]
+    for a in range(augment):
+        say(f"rotation/stretch copy {a + 1}/{augment}")
+        sets.append(normalize_training_images(augment_images(x, rng)))
+    for a in range(redraw):
+        say(f"canvas-style redrawn copy {a + 1}/{redraw}")
+        sets.append(normalize_training_images(redraw_images(x, rng)))
+    xn = np.concatenate(sets)
+    yn = np.tile(y, len(sets))
+    del sets
+    say(f"extracting features of {len(xn)} images")
+    feats = _features_chunked(xn)
+    del xn
+    steps = []
+    k = min(pca or 0, feats.shape[1], len(feats))
+    if k:
+        say(f"PCA {feats.shape[1]} -> {k} dimensions")
+        p = PCA(n_components=k, random_state=seed).fit(feats[:: max(1, len(feats) // 40000)])
+        steps.append(("pca", p))
+        z = p.transform(feats).astype(np.float32)
+    else:
+        z = feats
+    gamma = float(1.0 / (z.shape[1] * z.var()))
+    say(f"fitting RBF SVC (C={C}, gamma={gamma:.4f}) on {z.shape[0]}x{z.shape[1]}")
+    svc = SVC(C=C, gamma=gamma, kernel="rbf", cache_size=2000, random_state=seed)
+    svc.fit(z, yn)
+    steps.append(("svc", svc))
+    estimator = Pipeline(steps) if len(steps) > 1 else svc
+    elapsed = time.time() - t0
+    say(f"fitted in {elapsed:.0f}s with {svc.support_vectors_.shape[0]} support vectors")
+    created = _dt.datetime.now(_dt.UTC).replace(microsecond=0)
+    metadata = {
+        "version": created.strftime("%Y%m%d-%H%M%S") + (f"-{data_sha256[:8]}" if data_sha256 else ""),
+        "created": created.isoformat(),
+        "sklearn_version": sklearn.__version__,
+        "numpy_version": np.__version__,
+        "opencv_version": cv2.__version__,
+        "training_data_sha256": data_sha256,
+        "train_size": int(len(x)),
+        "augment_copies": int(augment),
+        "redraw_copies": int(redraw),
+        "training_images": int(len(yn)),
+        "features": F.DESCRIPTION,
+        "feature_dim": int(feats.shape[1]),
+        "pca_components": int(k),
+        "classifier": f"RBF SVC C={C} gamma={gamma:.5f}, vectorized one-vs-one prediction, "
+        "probabilities by pairwise coupling",
+        "n_support_vectors": int(svc.support_vectors_.shape[0]),
+        "training_seconds": round(elapsed, 1),
+        "normalization": "stroke-width normalized, 20x20 box, center of mass in 28x28",
+    }
+    metadata.update(extra_metadata)
+    return Model(estimator, metadata)

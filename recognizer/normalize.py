@@ -1,0 +1,90 @@
+"""MNIST-style normalization of one digit crop, including stroke-width normalization.
+
+crop -> rescale so the box's longer side is WORK px -> binarize -> estimate stroke width from the
+distance transform -> grow/shrink strokes to TARGET_WIDTH (sub-pixel, anti-aliased) -> re-crop ->
+INTER_AREA into 20x20 keeping the aspect ratio -> center of mass at the center of 28x28.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+WORK = 64  # working resolution: longer side of the box
+PAD = 12  # room for growing strokes
+#: target stroke width at WORK resolution (about the median of MNIST digits)
+TARGET_WIDTH = 8.3
+#: never erode away more than this fraction of the estimated width
+MAX_ERODE_FRACTION = 0.3
+
+
+def stroke_width(binary: np.ndarray, dt_in: np.ndarray | None = None) -> float:
+    """Mean stroke width of a 0/1 image: a stroke of width w has mean inside distance ~ w/4 + 1/2."""
+    if dt_in is None:
+        dt_in = cv2.distanceTransform(binary, cv2.DIST_L2, cv2.DIST_MASK_5)
+    n = int(np.count_nonzero(binary))
+    if n == 0:
+        return 0.0
+    return max(1.0, 4.0 * (float(dt_in.sum()) / n - 0.5))
+
+
+def normalize_digit(
+    crop: np.ndarray, target_width: float | None = TARGET_WIDTH, debug: bool = False
+):
+    """Normalize a white-on-black uint8 crop to a 28x28 uint8 MNIST-like digit.
+
+    Returns the 28x28 image, or (image, steps) with ``debug=True`` where ``steps`` is a dict of
+    intermediate images (float or uint8) for display."""
+    steps = {} if debug else None
+    h, w = crop.shape
+    out = np.zeros((28, 28), np.uint8)
+    if h == 0 or w == 0 or int(crop.max()) == 0:
+        return (out, steps) if debug else out
+    s = WORK / max(h, w)
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    interp = cv2.INTER_LINEAR if s > 1 else cv2.INTER_AREA
+    r = cv2.resize(crop, (nw, nh), interpolation=interp)
+    r = cv2.copyMakeBorder(r, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=0)
+    thr = 0.45 * float(r.max())
+    b = (r > thr).astype(np.uint8)
+    dt_in = cv2.distanceTransform(b, cv2.DIST_L2, cv2.DIST_MASK_5)
+    width = stroke_width(b, dt_in)
+    if debug:
+        steps["rescaled"] = r
+        steps["binary"] = b * 255
+        steps["width"] = width
+    if target_width is None:
+        soft = b.astype(np.float32)
+    else:
+        d = (target_width - width) / 2.0
+        d = max(d, -MAX_ERODE_FRACTION * width)
+        if d >= 0:
+            dt_out = cv2.distanceTransform(1 - b, cv2.DIST_L2, cv2.DIST_MASK_5)
+            soft = np.clip(d + 1.0 - dt_out, 0.0, 1.0)
+        else:
+            soft = np.clip(dt_in + d, 0.0, 1.0)
+    if debug:
+        steps["stroke"] = (soft * 255).astype(np.uint8)
+    x, y, bw, bh = cv2.boundingRect((soft > 0).astype(np.uint8))
+    if bw == 0 or bh == 0:
+        return (out, steps) if debug else out
+    soft = soft[y : y + bh, x : x + bw]
+    s2 = 20.0 / max(bw, bh)
+    fw, fh = max(1, round(bw * s2)), max(1, round(bh * s2))
+    small = cv2.resize(soft, (fw, fh), interpolation=cv2.INTER_AREA)
+    small = np.clip(small * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if debug:
+        steps["fit20"] = small
+    m = cv2.moments(small)
+    if m["m00"] > 0:
+        cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
+    else:
+        cx, cy = (fw - 1) / 2.0, (fh - 1) / 2.0
+    ox, oy = int(round(13.5 - cx)), int(round(13.5 - cy))
+    # paste with clipping
+    sx0, sy0 = max(0, -ox), max(0, -oy)
+    dx0, dy0 = max(0, ox), max(0, oy)
+    cw, ch = min(fw - sx0, 28 - dx0), min(fh - sy0, 28 - dy0)
+    if cw > 0 and ch > 0:
+        out[dy0 : dy0 + ch, dx0 : dx0 + cw] = small[sy0 : sy0 + ch, sx0 : sx0 + cw]
+    return (out, steps) if debug else out

@@ -1,0 +1,55 @@
+"""Bytes -> gray -> ink -> segments -> normalized 28x28 digits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .errors import UnreadableImage
+from .imageio import DEFAULT_MAX_PIXELS, decode_gray, to_ink
+from .normalize import normalize_digit
+from .segment import Segmentation, segment
+
+
+@dataclass
+class Extracted:
+    width: int
+    height: int
+    boxes: list[tuple[int, int, int, int]]  # original pixels
+    digits: np.ndarray  # (k, 28, 28) uint8
+
+
+def extract_gray(gray: np.ndarray, single: bool = False) -> tuple[Extracted, Segmentation]:
+    H, W = gray.shape
+    ink, _ = to_ink(gray)
+    seg = segment(ink, single=single)
+    boxes = []
+    arr = np.empty((len(seg.segments), 28, 28), np.uint8)
+    for i, s in enumerate(seg.segments):
+        boxes.append(seg.original_box(s, W, H))
+        arr[i] = normalize_digit(seg.crop(s))
+    return Extracted(W, H, boxes, arr), seg
+
+
+def extract_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Extracted:
+    """Raises UnreadableImage / ImageTooLarge; never lets cv2 errors escape."""
+    gray, _info = decode_gray(data, max_pixels)
+    try:
+        ex, _ = extract_gray(gray)
+    except cv2.error as exc:
+        raise UnreadableImage(f"image processing failed: {exc.err}") from exc
+    return ex
+
+
+def normalize_training_images(x: np.ndarray, progress=None) -> np.ndarray:
+    """Apply the inference normalization to single-digit images (N, h, w) uint8 white-on-black."""
+    out = np.zeros((len(x), 28, 28), np.uint8)
+    for i, img in enumerate(x):
+        ex, _ = extract_gray(np.ascontiguousarray(img), single=True)
+        if len(ex.digits):
+            out[i] = ex.digits[0]
+        if progress is not None and (i + 1) % 1000 == 0:
+            progress(1000)
+    return out

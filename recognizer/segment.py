@@ -1,0 +1,158 @@
+"""Split a white-ink-on-black image into digits, left to right."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+#: segmentation works on images whose longer side is at most this (boxes are scaled back)
+WORK_MAX_SIDE = 1024
+#: an image whose strongest ink is below this (0..255 above background) holds no digits
+MIN_CONTRAST = 40
+
+
+@dataclass
+class Segment:
+    box: tuple[int, int, int, int]  # x, y, w, h in working-image pixels
+    labels: tuple[int, ...]  # connected-component labels that make up this digit
+    area: int
+
+
+@dataclass
+class Segmentation:
+    ink: np.ndarray  # working image, white ink on black, background removed
+    binary: np.ndarray  # uint8 0/255 threshold of ink
+    labels: np.ndarray  # int32 component labels
+    scale: float  # working pixels per original pixel
+    segments: list[Segment]
+    n_labels: int = 0  # number of connected components (excluding background)
+
+    def original_box(self, seg: Segment, width: int, height: int) -> tuple[int, int, int, int]:
+        x, y, w, h = seg.box
+        if self.scale == 1.0:
+            return (int(x), int(y), int(w), int(h))
+        s = 1.0 / self.scale
+        x0, y0 = int(np.floor(x * s)), int(np.floor(y * s))
+        x1, y1 = min(width, int(np.ceil((x + w) * s))), min(height, int(np.ceil((y + h) * s)))
+        return (x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+
+    def crop(self, seg: Segment, pad: int = 0) -> np.ndarray:
+        """Ink inside the segment's box, with pixels of other digits masked out."""
+        x, y, w, h = seg.box
+        H, W = self.ink.shape
+        x0, y0, x1, y1 = max(0, x - pad), max(0, y - pad), min(W, x + w + pad), min(H, y + h + pad)
+        ink = self.ink[y0:y1, x0:x1]
+        if len(seg.labels) >= self.n_labels:
+            return ink  # this digit holds every component: nothing to mask
+        lab = self.labels[y0:y1, x0:x1]
+        present = np.unique(lab)
+        others = [v for v in present.tolist() if v != 0 and v not in seg.labels]
+        if not others:
+            return ink
+        mine = np.isin(lab, seg.labels).astype(np.uint8)
+        # keep the anti-aliased fringe around our strokes, drop other digits' pixels
+        mine = cv2.dilate(mine, np.ones((3, 3), np.uint8))
+        return np.where(mine > 0, ink, 0).astype(np.uint8)
+
+
+def _merge(boxes: np.ndarray, areas: np.ndarray, ref_h: float) -> list[list[int]]:
+    """Greedy union of component boxes that belong to the same digit."""
+    groups = [[i] for i in range(len(boxes))]
+    gb = [tuple(b) for b in boxes]  # x0, y0, x1, y1
+    ga = [int(a) for a in areas]
+    changed = True
+    while changed and len(groups) > 1:
+        changed = False
+        for i in range(len(groups)):
+            if changed:
+                break
+            for j in range(i + 1, len(groups)):
+                a, b = gb[i], gb[j]
+                ov = min(a[2], b[2]) - max(a[0], b[0])  # horizontal overlap (negative = gap)
+                wn = min(a[2] - a[0], b[2] - b[0])
+                vgap = max(a[1], b[1]) - min(a[3], b[3])  # vertical gap (negative = overlap)
+                small = min(a[3] - a[1], b[3] - b[1]) < 0.55 * ref_h
+                hgap = -ov
+                vov = -vgap  # vertical overlap
+                hn = min(a[3] - a[1], b[3] - b[1])
+                minor = min(ga[i], ga[j]) < 0.3 * max(ga[i], ga[j])
+                merge = False
+                if vgap < 0.45 * ref_h and ov >= 0.5 * wn:
+                    merge = True  # one above the other: bar of a 5, broken loop...
+                elif vov < 0.3 * hn and hgap < 0.3 * ref_h and vgap < 0.3 * ref_h:
+                    merge = True  # diagonal neighbours (bar of a 5 up and to the right)
+                elif hn < 0.55 * ref_h and hgap < 0.1 * ref_h and vgap < 0.2 * ref_h:
+                    merge = True  # small fragment touching a neighbour
+                elif minor and hgap < 0.25 * ref_h and vgap < 0.2 * ref_h:
+                    merge = True  # small fragment next to a bigger piece
+                if merge:
+                    groups[i] = groups[i] + groups[j]
+                    gb[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    ga[i] += ga[j]
+                    del groups[j], gb[j], ga[j]
+                    changed = True
+                    break
+    return groups
+
+
+def segment(ink: np.ndarray, single: bool = False) -> Segmentation:
+    """Find the digits in ``ink`` (uint8, white on black, background ~0).
+
+    With ``single=True`` every kept component is merged into one digit (used for training images
+    that are known to hold exactly one digit)."""
+    H, W = ink.shape
+    scale = 1.0
+    if max(H, W) > WORK_MAX_SIDE:
+        scale = WORK_MAX_SIDE / max(H, W)
+        ink = cv2.resize(
+            ink, (max(1, round(W * scale)), max(1, round(H * scale))), interpolation=cv2.INTER_AREA
+        )
+    mx = int(ink.max()) if ink.size else 0
+    if mx < MIN_CONTRAST:
+        z = np.zeros(ink.shape, np.uint8)
+        return Segmentation(ink, z, z.astype(np.int32), scale, [])
+    t, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    t = max(t, 0.25 * mx, MIN_CONTRAST / 2)
+    _, binary = cv2.threshold(ink, t, 255, cv2.THRESH_BINARY)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    if n <= 1:
+        return Segmentation(ink, binary, labels, scale, [])
+    stats = stats[1:]
+    areas = stats[:, cv2.CC_STAT_AREA]
+    amax = int(areas.max())
+    keep = areas >= max(2, 0.02 * amax)
+    # thin slivers (scanner lines, pen slips): much thinner than the main strokes
+    long_side = np.maximum(stats[:, 2], stats[:, 3]).astype(np.float64)
+    thickness = areas / long_side
+    main_thick = thickness[int(np.argmax(areas))]
+    keep &= ~((areas < 0.3 * amax) & (thickness < 0.4 * main_thick) & (thickness < 1.25))
+    keep = np.nonzero(keep)[0]
+    if len(keep) > 300:  # pathological noise: keep the biggest
+        keep = keep[np.argsort(-areas[keep])[:300]]
+    st = stats[keep]
+    boxes = np.stack(
+        [st[:, 0], st[:, 1], st[:, 0] + st[:, 2], st[:, 1] + st[:, 3]], axis=1
+    ).astype(np.int64)
+    big = areas[keep] >= 0.1 * amax
+    extent = float(boxes[:, 3].max() - boxes[:, 1].min())
+    ref_h = max(float(st[big, 3].max()), 0.7 * extent)
+    if single:
+        groups = [list(range(len(keep)))]
+    else:
+        groups = _merge(boxes, areas[keep], ref_h)
+    segs = []
+    for g in groups:
+        b = boxes[g]
+        x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+        area = int(areas[keep][g].sum())
+        segs.append(
+            Segment((int(x0), int(y0), int(x1 - x0), int(y1 - y0)), tuple(int(keep[i]) + 1 for i in g), area)
+        )
+    if len(segs) > 1:
+        gmax_a = max(s.area for s in segs)
+        gmax_h = max(s.box[3] for s in segs)
+        segs = [s for s in segs if not (s.area < 0.08 * gmax_a and s.box[3] < 0.4 * gmax_h)]
+    segs.sort(key=lambda s: s.box[0] + s.box[2] / 2.0)
+    return Segmentation(ink, binary, labels, scale, segs, n_labels=n - 1)

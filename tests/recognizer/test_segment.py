@@ -1,0 +1,84 @@
+import cv2
+import numpy as np
+import pytest
+
+from recognizer.imageio import to_ink
+from recognizer.pipeline import extract_bytes, extract_gray
+
+from recognizer_testutil import first_of, paper_image, png
+
+
+@pytest.mark.parametrize("dark_on_light", [True, False])
+def test_2026_four_digits_in_order(mnist, dark_on_light):
+    digits = [first_of(mnist, 2), first_of(mnist, 0), first_of(mnist, 2, 1), first_of(mnist, 6)]
+    img, boxes = paper_image(digits, dark_on_light=dark_on_light)
+    ex = extract_bytes(png(img))
+    assert len(ex.digits) == 4
+    assert (ex.width, ex.height) == (img.shape[1], img.shape[0])
+    for (x, y, w, h), (bx, by, bw, bh) in zip(ex.boxes, boxes, strict=True):
+        assert abs(x - bx) <= 3 and abs(y - by) <= 3 and abs(w - bw) <= 6 and abs(h - bh) <= 6
+    assert all(d.shape == (28, 28) and d.dtype == np.uint8 for d in ex.digits)
+
+
+def test_polarity_both_ways_same_result(mnist):
+    img, _ = paper_image([first_of(mnist, 5)])
+    a = extract_bytes(png(img))
+    b = extract_bytes(png(255 - img))
+    assert len(a.digits) == len(b.digits) == 1
+    assert np.abs(a.digits[0].astype(int) - b.digits[0].astype(int)).mean() < 3
+    ink, inverted = to_ink(img)
+    assert inverted and ink.max() > 200 and np.median(ink) == 0
+
+
+def test_gray_paper_and_ink_levels(mnist):
+    img, _ = paper_image([first_of(mnist, 8)])
+    scanned = (80 + img.astype(np.float32) * 0.6).astype(np.uint8)  # gray paper, gray ink
+    assert len(extract_bytes(png(scanned)).digits) == 1
+
+
+def test_empty_images_give_no_digits():
+    for img in (np.full((60, 80), 255, np.uint8), np.zeros((60, 80), np.uint8),
+                np.full((10, 10), 128, np.uint8), np.zeros((400, 400, 4), np.uint8)):
+        ex = extract_bytes(png(img))
+        assert ex.digits.shape == (0, 28, 28) and ex.boxes == []
+    noisy = np.full((100, 100), 250, np.uint8)
+    noisy += np.random.default_rng(0).integers(0, 5, noisy.shape).astype(np.uint8)
+    assert len(extract_bytes(png(noisy)).digits) == 0
+
+
+def test_fragments_merged_and_specks_dropped():
+    img = np.full((200, 160), 255, np.uint8)
+    # a "5" drawn with a separate top bar
+    cv2.line(img, (50, 40), (110, 40), 0, 10)
+    cv2.line(img, (50, 52), (48, 95), 0, 10)
+    cv2.ellipse(img, (80, 125), (35, 32), 0, -120, 160, 0, 10)
+    # a few specks of noise
+    for x, y in ((10, 10), (150, 180), (140, 20)):
+        cv2.circle(img, (x, y), 1, 0, -1)
+    ex = extract_bytes(png(img))
+    assert len(ex.digits) == 1
+    x, y, w, h = ex.boxes[0]
+    assert 35 <= x <= 50 and 30 <= y <= 40 and h >= 120
+
+
+def test_dotted_stroke_is_one_digit():
+    img = np.zeros((120, 100), np.uint8)
+    for y in range(15, 105, 9):  # a "1" drawn as a dotted line
+        cv2.circle(img, (50, y), 3, 255, -1)
+    assert len(extract_bytes(png(img)).digits) == 1
+
+
+def test_box_in_original_pixels_for_large_images(mnist):
+    img, boxes = paper_image([first_of(mnist, 3), first_of(mnist, 9)], scale=40, gap=300)
+    assert max(img.shape) > 1024  # segmentation works on a downscaled copy
+    ex, _ = extract_gray(img)
+    assert len(ex.boxes) == 2
+    for (x, y, w, h), (bx, by, bw, bh) in zip(ex.boxes, boxes, strict=True):
+        # within one MNIST pixel (40 px here) of the upscaled digit's extent
+        assert abs(x - bx) <= 40 and abs(y - by) <= 40 and abs(w - bw) <= 40 and abs(h - bh) <= 40
+
+
+def test_mnist_digits_each_one_segment(mnist):
+    x = mnist["x_test"][:300]
+    counts = [len(extract_gray(im)[0].digits) for im in x]
+    assert sum(c == 1 for c in counts) >= 299
