@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from store.models import (
@@ -87,53 +87,104 @@ def store_outcomes(session: Session, outcomes: Sequence[Outcome]) -> list[uuid.U
 
     Items already final (a redelivered task) are left alone, and batch counters only move
     for the transitions made here, so counts stay right when a task runs twice.
+
+    Set-based, so a chunk costs a few statements rather than a few per item: one UPDATE (with
+    CASE per column) moves the still-open items and RETURNs which ones moved, then one DELETE
+    and one multi-row INSERT for their digits. This keeps the write transaction short, which
+    matters on SQLite, where it holds the database's only write lock.
     """
     now = utcnow()
     finished: list[uuid.UUID] = []
     per_batch: dict[uuid.UUID, list[int]] = {}
+    unique: dict[uuid.UUID, Outcome] = {}
     for outcome in outcomes:
-        confidence = min((d.confidence for d in outcome.digits), default=None)
-        moved = session.execute(
-            update(Recognition)
-            .where(Recognition.id == outcome.recognition_id, Recognition.status.in_(OPEN_STATUSES))
-            .values(
-                status=outcome.status,
-                error=outcome.error,
-                error_code=outcome.error_code,
-                text="".join(str(d.label) for d in outcome.digits) if not outcome.error else None,
-                confidence=confidence,
-                model_version=outcome.model_version,
-                finished_at=now,
-            )
-            .returning(Recognition.batch_id)
-        ).first()
-        if moved is None:
+        unique.setdefault(outcome.recognition_id, outcome)
+    items = list(unique.values())
+    for start in range(0, len(items), STORE_SLICE):
+        part = items[start : start + STORE_SLICE]
+        moved = _move_to_final(session, part, now)
+        if not moved:
             continue
-        finished.append(outcome.recognition_id)
-        session.execute(
-            delete(DigitResult).where(DigitResult.recognition_id == outcome.recognition_id)
-        )
-        session.add_all(
-            DigitResult(
-                recognition_id=outcome.recognition_id,
-                position=i,
-                label=d.label,
-                confidence=d.confidence,
-                probabilities=[round(float(p), 6) for p in d.probabilities],
-                box_x=int(d.box[0]),
-                box_y=int(d.box[1]),
-                box_w=int(d.box[2]),
-                box_h=int(d.box[3]),
-                normalized=d.normalized_png,
-            )
-            for i, d in enumerate(outcome.digits)
-        )
-        if moved.batch_id is not None:
-            counts = per_batch.setdefault(moved.batch_id, [0, 0])
-            counts[0 if outcome.status == DONE else 1] += 1
+        ids = [o.recognition_id for o in part if o.recognition_id in moved]
+        finished += ids
+        session.execute(delete(DigitResult).where(DigitResult.recognition_id.in_(ids)))
+        digits = [
+            {
+                "recognition_id": o.recognition_id,
+                "position": i,
+                "label": d.label,
+                "confidence": d.confidence,
+                "probabilities": [round(float(p), 6) for p in d.probabilities],
+                "box_x": int(d.box[0]),
+                "box_y": int(d.box[1]),
+                "box_w": int(d.box[2]),
+                "box_h": int(d.box[3]),
+                "normalized": d.normalized_png,
+            }
+            for o in part
+            if o.recognition_id in moved
+            for i, d in enumerate(o.digits)
+        ]
+        if digits:
+            session.execute(insert(DigitResult), digits)
+        for o in part:
+            batch_id = moved.get(o.recognition_id)
+            if batch_id is not None:
+                counts = per_batch.setdefault(batch_id, [0, 0])
+                counts[0 if o.status == DONE else 1] += 1
     for batch_id, (done, failed) in per_batch.items():
         bump_batch(session, batch_id, done=done, failed=failed, now=now)
     return finished
+
+
+STORE_SLICE = 200  # outcomes per UPDATE (bound parameters stay far below backend limits)
+
+
+def _move_to_final(
+    session: Session, outcomes: Sequence[Outcome], now: datetime
+) -> dict[uuid.UUID, uuid.UUID | None]:
+    """Move the still-open items among `outcomes` to their final values in one statement;
+    return {id: batch_id} of those this statement moved."""
+
+    def per_item(column, values: dict[uuid.UUID, object]):
+        # CAST: with only NULLs in a CASE, PostgreSQL could not tell its type otherwise
+        return cast(case(values, value=Recognition.id), column.type)
+
+    ids = [o.recognition_id for o in outcomes]
+    rows = session.execute(
+        update(Recognition)
+        .where(Recognition.id.in_(ids), Recognition.status.in_(OPEN_STATUSES))
+        .values(
+            status=per_item(Recognition.status, {o.recognition_id: o.status for o in outcomes}),
+            error=per_item(Recognition.error, {o.recognition_id: o.error for o in outcomes}),
+            error_code=per_item(
+                Recognition.error_code, {o.recognition_id: o.error_code for o in outcomes}
+            ),
+            text=per_item(
+                Recognition.text,
+                {
+                    o.recognition_id: (
+                        "".join(str(d.label) for d in o.digits) if not o.error else None
+                    )
+                    for o in outcomes
+                },
+            ),
+            confidence=per_item(
+                Recognition.confidence,
+                {
+                    o.recognition_id: min((float(d.confidence) for d in o.digits), default=None)
+                    for o in outcomes
+                },
+            ),
+            model_version=per_item(
+                Recognition.model_version, {o.recognition_id: o.model_version for o in outcomes}
+            ),
+            finished_at=now,
+        )
+        .returning(Recognition.id, Recognition.batch_id)
+        .execution_options(synchronize_session="fetch")
+    ).all()
+    return {row.id: row.batch_id for row in rows}
 
 
 def bump_batch(
