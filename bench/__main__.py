@@ -6,9 +6,9 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench import recognizer
+    from bench import recognizer, service
 
-    benches = [("recognizer", recognizer.main)]
+    benches = [("recognizer", recognizer.main), ("service", service.main)]
     rc = 0
     for name, fn in benches:
         print(f"== {name} ==", flush=True)

@@ -305,7 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-n", type=int, default=10_000, help="MNIST test PNGs [10000]")
     ap.add_argument("--drawings", type=int, default=200, help="interactive samples [200]")
     ap.add_argument("--skip-chunk1", action="store_true", help="skip the chunk-size-1 run")
-    args = ap.parse_args(argv)
+    args, unknown = ap.parse_known_args(argv)  # `python -m bench` passes every bench its args
+    if unknown:
+        print(f"(bench.service ignores {' '.join(unknown)})", flush=True)
 
     started_at = datetime.now(UTC)
     print(f"load before: {os.getloadavg()}  cores: {os.cpu_count()}", flush=True)
