@@ -23,7 +23,7 @@
     created: "Created",
     created_at: "Created",
     trained_at: "Trained",
-    training_data_sha256: "Training data hash",
+    training_data_sha256: "Training data SHA-256",
     training_data_hash: "Training data hash",
     train_data_hash: "Training data hash",
     data_hash: "Training data hash",
@@ -33,9 +33,15 @@
     numpy_version: "NumPy version",
     opencv_version: "OpenCV version",
     python_version: "Python version",
-    train_size: "Training images",
-    n_train: "Training images",
+    train_size: "Training set (images)",
+    n_train: "Training set (images)",
+    training_images: "Trained on (with copies)",
+    redraw_copies: "Redrawn copies",
+    pca_components: "PCA components",
     augment_copies: "Augmented copies",
+    model_file: "Model file",
+    model_bytes: "Model size (bytes)",
+    model_sha256: "Model SHA-256",
     features: "Features",
     feature_dim: "Feature size",
     normalization: "Normalization",
@@ -187,7 +193,7 @@
   function watchConfusion() {
     const img = $("confusion");
     const missing = () => {
-      img.hidden = true;
+      $("confusion-link").hidden = true;
       $("confusion-missing").hidden = false;
     };
     if (img.complete && img.naturalWidth === 0) missing();
