@@ -188,7 +188,10 @@ def submit(
                 timeout=(10, 600),
             )
         except requests.RequestException as exc:
-            raise _unreachable(base, exc) from None
+            raise click.ClickException(
+                f"the upload to {base} failed ({type(exc).__name__}): the service stopped or "
+                "closed the connection; check that it is running and try again."
+            ) from None
     if response.status_code != 202:
         raise click.ClickException(f"the upload was refused: {_error_message(response)}")
     batch = response.json()
