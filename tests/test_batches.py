@@ -267,3 +267,22 @@ def test_batch_is_remembered_in_history(client):
     bid = response.get_json()["id"]
     history = client.get("/api/v1/history").get_json()
     assert bid in [b["id"] for b in history["batches"]]
+
+
+def test_broker_down_is_503_and_leaves_nothing_behind(database_url, model_path):
+    from scripts.embedded import free_port
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+            "MODEL_PATH": model_path,
+        }
+    )
+    images, _ = mnist_test_digits(2)
+    before = (_count_batches(database_url), _count_items(database_url))
+    files = [(f"{i}.png", png_bytes(image)) for i, image in enumerate(images)]
+    response = post_batch(app.test_client(), files)
+    assert response.status_code == 503 and error_of(response) == "queue_unavailable"
+    assert (_count_batches(database_url), _count_items(database_url)) == before
