@@ -117,7 +117,10 @@ window.App = (function () {
 
   function percent(value, digits = 0) {
     if (value === null || value === undefined || Number.isNaN(value)) return "–";
-    return (value * 100).toFixed(digits) + "%";
+    let text = (value * 100).toFixed(digits);
+    // never round a value below 1 up to "100%": 0.996 reads as 99.6%, not certainty
+    if (value < 1 && parseFloat(text) >= 100) text = (Math.floor(value * 1000) / 10).toFixed(1);
+    return text + "%";
   }
 
   function formatDate(iso) {
