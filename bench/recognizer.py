@@ -1,7 +1,7 @@
 """Recognizer benchmark: throughput, peak memory and (optionally) accuracy targets.
 
-    python -m bench.recognizer               # speed + memory
-    python -m bench.recognizer --accuracy    # + MNIST-PNG, canvas and 4-digit accuracy
+python -m bench.recognizer               # speed + memory
+python -m bench.recognizer --accuracy    # + MNIST-PNG, canvas and 4-digit accuracy
 """
 
 from __future__ import annotations
@@ -64,8 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     canv = [canvas_png(x[i % len(x)], rng) for i in range(args.n_canvas)]
     rows.append(("400x400 canvas PNG", _throughput(model, canv, args.batch)))
 
-    print(f"model {model.version}  loaded in {load_s:.2f}s  "
-          f"({os.path.getsize(model.metadata.get('model_file') and (ROOT / 'models' / model.metadata['model_file']) if args.model is None else args.model) / 1e6:.1f} MB file)")
+    from recognizer import DEFAULT_MODEL_PATH
+
+    mpath = args.model or DEFAULT_MODEL_PATH
+    print(
+        f"model {model.version} ({os.path.getsize(mpath) / 1e6:.1f} MB file) "
+        f"loaded in {load_s:.2f}s"
+    )
     print(f"cv2 threads {cv2.getNumThreads()}, batch {args.batch}, one process")
     print(f"{'input':<22}{'images/s':>12}")
     for name, ips in rows:
@@ -100,11 +105,13 @@ def main(argv: list[str] | None = None) -> int:
             texts = [r.text for r in model.recognize_many(blobs)]
             ok += sum(t == u for t, u in zip(texts, truth, strict=True))
         print(f"{'accuracy target':<34}{'measured':>10}")
-        print(f"{'MNIST test as PNG (n=%d)' % n:<34}{acc_png * 100:>9.2f}%")
-        print(f"{'canvas 400x400 RGBA (n=%d)' % n:<34}{acc_canvas * 100:>9.2f}%")
-        print(f"{'4-digit string (n=%d)' % args.n_multi:<34}{ok / args.n_multi * 100:>9.2f}%")
-    print(f"peak RSS: {rss_speed:.0f} MB after the speed runs (before loading the model "
-          f"{rss0:.0f} MB, after load {rss_model:.0f} MB)")
+        print(f"{f'MNIST test as PNG (n={n})':<34}{acc_png * 100:>9.2f}%")
+        print(f"{f'canvas 400x400 RGBA (n={n})':<34}{acc_canvas * 100:>9.2f}%")
+        print(f"{f'4-digit string (n={args.n_multi})':<34}{ok / args.n_multi * 100:>9.2f}%")
+    print(
+        f"peak RSS: {rss_speed:.0f} MB after the speed runs (before loading the model "
+        f"{rss0:.0f} MB, after load {rss_model:.0f} MB)"
+    )
     if args.accuracy:
         print(f"peak RSS after the accuracy runs: {peak_rss_mb():.0f} MB")
     return 0

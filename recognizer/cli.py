@@ -1,7 +1,7 @@
 """``digits`` command line: a click group.  Other modules add their own subcommands to ``main``.
 
-    digits train --data ../shared/data/mnist.npz --out models/
-    digits evaluate --data ../shared/data/mnist.npz
+digits train --data ../shared/data/mnist.npz --out models/
+digits evaluate --data ../shared/data/mnist.npz
 """
 
 from __future__ import annotations
@@ -40,16 +40,26 @@ def _evaluate(model, xte, yte, label: str):
 
 
 def _print_metrics(m: dict) -> None:
-    click.echo(f"accuracy: {m['accuracy'] * 100:.2f}%  ({m['n']} images, "
-               f"{m['not_one_digit']} not read as exactly one digit)")
+    click.echo(
+        f"accuracy: {m['accuracy'] * 100:.2f}%  ({m['n']} images, "
+        f"{m['not_one_digit']} not read as exactly one digit)"
+    )
     click.echo("class  precision  recall  support")
     for pc in m["per_class"]:
-        click.echo(f"{pc['class']:>5}  {pc['precision'] * 100:8.2f}%  {pc['recall'] * 100:5.2f}%"
-                   f"  {pc['support']:>7}")
+        click.echo(
+            f"{pc['class']:>5}  {pc['precision'] * 100:8.2f}%  {pc['recall'] * 100:5.2f}%"
+            f"  {pc['support']:>7}"
+        )
 
 
-def _write_evaluation(m: dict, model, directory: pathlib.Path, confusion: str | None,
-                      json_out: str | None, data_sha256: str) -> None:
+def _write_evaluation(
+    m: dict,
+    model,
+    directory: pathlib.Path,
+    confusion: str | None,
+    json_out: str | None,
+    data_sha256: str,
+) -> None:
     from .evaluate import confusion_png
 
     cpath = pathlib.Path(confusion) if confusion else directory / "confusion.png"
@@ -68,16 +78,35 @@ def _write_evaluation(m: dict, model, directory: pathlib.Path, confusion: str | 
 
 
 @main.command()
-@click.option("--data", default="../shared/data/mnist.npz", show_default=True,
-              type=click.Path(exists=True, dir_okay=False), help="MNIST .npz")
-@click.option("--out", default=None, type=click.Path(file_okay=False),
-              help="output directory [default: the package's models/]")
+@click.option(
+    "--data",
+    default="../shared/data/mnist.npz",
+    show_default=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="MNIST .npz",
+)
+@click.option(
+    "--out",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="output directory [default: the package's models/]",
+)
 @click.option("--limit", type=int, default=None, help="train on the first N images only")
 @click.option("--test-limit", type=int, default=None, help="evaluate on the first N test images")
-@click.option("--augment", type=int, default=1, show_default=True,
-              help="rotated/stretched copies of each training image")
-@click.option("--redraw", type=int, default=1, show_default=True,
-              help="canvas-style (thick brush) redrawn copies of each training image")
+@click.option(
+    "--augment",
+    type=int,
+    default=1,
+    show_default=True,
+    help="rotated/stretched copies of each training image",
+)
+@click.option(
+    "--redraw",
+    type=int,
+    default=1,
+    show_default=True,
+    help="canvas-style (thick brush) redrawn copies of each training image",
+)
 @click.option("--C", "C", type=float, default=10.0, show_default=True, help="SVC C")
 @click.option("--pca", type=int, default=120, show_default=True, help="PCA dimensions (0: none)")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -93,8 +122,17 @@ def train(data, out, limit, test_limit, augment, redraw, C, pca, seed):
     def progress(msg: str) -> None:
         click.echo(f"[{time.time() - t0:6.1f}s] {msg}")
 
-    model = train_model(xtr, ytr, progress=progress, augment=augment, redraw=redraw, C=C,
-                        pca=pca, seed=seed, data_sha256=digest)
+    model = train_model(
+        xtr,
+        ytr,
+        progress=progress,
+        augment=augment,
+        redraw=redraw,
+        C=C,
+        pca=pca,
+        seed=seed,
+        data_sha256=digest,
+    )
     m = _evaluate(model, xte, yte, "evaluating on the test set (PNG path)")
     model.metadata["test_accuracy"] = m["accuracy"]
     model.metadata["test_size"] = m["n"]
@@ -108,15 +146,34 @@ def train(data, out, limit, test_limit, augment, redraw, C, pca, seed):
 
 
 @main.command()
-@click.option("--data", default="../shared/data/mnist.npz", show_default=True,
-              type=click.Path(exists=True, dir_okay=False), help="MNIST .npz")
-@click.option("--model", "model_path", default=None, type=click.Path(exists=True),
-              help="model file [default: the shipped model]")
+@click.option(
+    "--data",
+    default="../shared/data/mnist.npz",
+    show_default=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="MNIST .npz",
+)
+@click.option(
+    "--model",
+    "model_path",
+    default=None,
+    type=click.Path(exists=True),
+    help="model file [default: the shipped model]",
+)
 @click.option("--limit", type=int, default=None, help="evaluate on the first N test images")
-@click.option("--confusion", default=None, type=click.Path(dir_okay=False),
-              help="confusion-matrix PNG [default: next to the model]")
-@click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False),
-              help="per-class figures JSON [default: evaluation.json next to the model]")
+@click.option(
+    "--confusion",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="confusion-matrix PNG [default: next to the model]",
+)
+@click.option(
+    "--json",
+    "json_out",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="per-class figures JSON [default: evaluation.json next to the model]",
+)
 def evaluate(data, model_path, limit, confusion, json_out):
     """Accuracy, per-class precision/recall and a confusion matrix on the test set."""
     from .model import DEFAULT_MODEL_PATH, load_model, sha256_file

@@ -83,19 +83,66 @@ def confusion_png(m: dict, title: str = "") -> bytes:
             cv2.rectangle(img, (x0, y0), (x0 + cell, y0 + cell), (200, 200, 200), 1)
             txt = str(int(cm[i, j]))
             (tw, th), _ = cv2.getTextSize(txt, font, 0.42, 1)
-            cv2.putText(img, txt, (x0 + (cell - tw) // 2, y0 + (cell + th) // 2), font, 0.42,
-                        (0, 0, 0), 1, cv2.LINE_AA)
-        cv2.putText(img, str(i), (left - 25, top + i * cell + cell // 2 + 6), font, 0.6, (0, 0, 0),
-                    1, cv2.LINE_AA)
-        cv2.putText(img, str(i), (left + i * cell + cell // 2 - 6, top - 10), font, 0.6, (0, 0, 0),
-                    1, cv2.LINE_AA)
+            cv2.putText(
+                img,
+                txt,
+                (x0 + (cell - tw) // 2, y0 + (cell + th) // 2),
+                font,
+                0.42,
+                (0, 0, 0),
+                1,
+                cv2.LINE_AA,
+            )
+        cv2.putText(
+            img,
+            str(i),
+            (left - 25, top + i * cell + cell // 2 + 6),
+            font,
+            0.6,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
+        cv2.putText(
+            img,
+            str(i),
+            (left + i * cell + cell // 2 - 6, top - 10),
+            font,
+            0.6,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
         pc = m["per_class"][i]
-        cv2.putText(img, f"P {pc['precision'] * 100:5.1f} R {pc['recall'] * 100:5.1f}",
-                    (left + k * cell + 8, top + i * cell + cell // 2 + 5), font, 0.4, (60, 60, 60),
-                    1, cv2.LINE_AA)
+        cv2.putText(
+            img,
+            f"P {pc['precision'] * 100:5.1f} R {pc['recall'] * 100:5.1f}",
+            (left + k * cell + 8, top + i * cell + cell // 2 + 5),
+            font,
+            0.4,
+            (60, 60, 60),
+            1,
+            cv2.LINE_AA,
+        )
     head = title or "confusion matrix"
-    cv2.putText(img, f"{head}  accuracy {m['accuracy'] * 100:.2f}% (n={m['n']})", (10, 28), font,
-                0.6, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(img, "rows: true digit   columns: predicted digit", (10, 55), font, 0.45,
-                (90, 90, 90), 1, cv2.LINE_AA)
+    cv2.putText(
+        img,
+        f"{head}  accuracy {m['accuracy'] * 100:.2f}% (n={m['n']})",
+        (10, 28),
+        font,
+        0.6,
+        (0, 0, 0),
+        1,
+        cv2.LINE_AA,
+    )
+    cv2.putText(
+        img,
+        "rows: true digit   columns: predicted digit",
+        (10, 55),
+        font,
+        0.45,
+        (90, 90, 90),
+        1,
+        cv2.LINE_AA,
+    )
     return cv2.imencode(".png", img)[1].tobytes()

@@ -128,8 +128,8 @@ def decode_gray(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.n
             if img.shape[2] == 2:
                 color, alpha = img[:, :, 0], img[:, :, 1]
             else:
-                color = cv2.cvtColor(np.ascontiguousarray(img[:, :, :3]), cv2.COLOR_BGR2GRAY)
-                alpha = img[:, :, 3]
+                color = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY)
+                alpha = np.ascontiguousarray(img[:, :, 3])
             gray = composite_alpha(color, alpha)
         else:
             raise UnreadableImage(f"unsupported pixel layout {img.shape}")
@@ -147,16 +147,19 @@ def composite_alpha(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     amin = int(alpha.min())
     if amin == 255:
         return color
-    opaque = alpha >= 128
-    n_opaque = int(np.count_nonzero(opaque))
+    opaque = (alpha >= 128).astype(np.uint8)
+    n_opaque = cv2.countNonZero(opaque)
     if n_opaque == 0:
         return np.zeros_like(color)  # fully transparent: empty
     if n_opaque < 0.5 * alpha.size:
-        a = alpha.astype(np.float32)
-        mean_ink = float((color.astype(np.float32) * a).sum() / max(a.sum(), 1.0))
-        bg = 255.0 if mean_ink < 128 else 0.0
+        mean_ink = cv2.mean(color, mask=opaque)[0]
+        bg = 255 if mean_ink < 128 else 0
     else:
-        bg = float(np.median(color[opaque]))
+        bg = int(round(float(np.median(color[opaque > 0]))))
+    if bg == 0:  # color * a
+        return cv2.multiply(color, alpha, scale=1.0 / 255.0)
+    if bg == 255:  # 255 - (255 - color) * a
+        return cv2.subtract(255, cv2.multiply(cv2.subtract(255, color), alpha, scale=1.0 / 255.0))
     a = alpha.astype(np.float32) * (1.0 / 255.0)
     out = color.astype(np.float32) * a + bg * (1.0 - a)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)

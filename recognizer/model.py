@@ -8,6 +8,7 @@ instead of libsvm's one-sample-at-a-time prediction.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -22,7 +23,13 @@ import cv2
 import numpy as np
 
 from . import features as F
-from .errors import ImageTooLarge, ModelError, ModelVersionMismatch, RecognizerError, UnreadableImage
+from .errors import (
+    ImageTooLarge,
+    ModelError,
+    ModelVersionMismatch,
+    RecognizerError,
+    UnreadableImage,
+)
 from .imageio import DEFAULT_MAX_PIXELS
 from .pipeline import extract_bytes, normalize_training_images
 
@@ -42,6 +49,19 @@ PREDICT_CHUNK = 512
 
 def metadata_path(model_path: str | os.PathLike) -> pathlib.Path:
     return pathlib.Path(model_path).with_suffix(".json")
+
+
+@contextlib.contextmanager
+def _single_threaded_cv2():
+    """OpenCV's thread pool costs more than it saves on the small per-digit images."""
+    before = cv2.getNumThreads()
+    if before != 1:
+        cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        if before != 1:
+            cv2.setNumThreads(before)
 
 
 class ModelVersionWarning(UserWarning):
@@ -112,6 +132,12 @@ class _KernelSVC:
             pca, svc = steps
         if getattr(svc, "kernel", None) != "rbf" or not hasattr(svc, "support_vectors_"):
             raise ModelError("model must be a fitted RBF SVC (optionally after a PCA)")
+        n_in = getattr(pca if pca is not None else svc, "n_features_in_", None)
+        if n_in is not None and n_in != F.feature_dim():
+            raise ModelError(
+                f"model expects {n_in} features but this code computes {F.feature_dim()} "
+                f"({F.DESCRIPTION}); retrain the model"
+            )
         if pca is not None:
             if getattr(pca, "whiten", False):
                 raise ModelError("whitened PCA is not supported")
@@ -210,13 +236,16 @@ class Model:
 
         All digits of all images are classified in one vectorized call."""
         extracted = []
-        for data in blobs:
-            try:
-                extracted.append(extract_bytes(data, max_pixels))
-            except RecognizerError as exc:
-                extracted.append(exc)
-            except Exception as exc:  # never let one bad item take down the batch
-                extracted.append(UnreadableImage(f"could not process image: {type(exc).__name__}"))
+        with _single_threaded_cv2():
+            for data in blobs:
+                try:
+                    extracted.append(extract_bytes(data, max_pixels))
+                except RecognizerError as exc:
+                    extracted.append(exc)
+                except Exception as exc:  # never let one bad item take down the batch
+                    extracted.append(
+                        UnreadableImage(f"could not process image: {type(exc).__name__}")
+                    )
         stacks = [e.digits for e in extracted if not isinstance(e, Exception) and len(e.digits)]
         allx = np.concatenate(stacks) if stacks else np.zeros((0, 28, 28), np.uint8)
         labels, probs = self.predict_many(allx)
@@ -414,7 +443,8 @@ def train_model(
     say(f"fitted in {elapsed:.0f}s with {svc.support_vectors_.shape[0]} support vectors")
     created = _dt.datetime.now(_dt.UTC).replace(microsecond=0)
     metadata = {
-        "version": created.strftime("%Y%m%d-%H%M%S") + (f"-{data_sha256[:8]}" if data_sha256 else ""),
+        "version": created.strftime("%Y%m%d-%H%M%S")
+        + (f"-{data_sha256[:8]}" if data_sha256 else ""),
         "created": created.isoformat(),
         "sklearn_version": sklearn.__version__,
         "numpy_version": np.__version__,
@@ -426,6 +456,8 @@ def train_model(
         "training_images": int(len(yn)),
         "features": F.DESCRIPTION,
         "feature_dim": int(feats.shape[1]),
+        "feature_grid": F.GRID,
+        "feature_sigma": F.SIGMA,
         "pca_components": int(k),
         "classifier": f"RBF SVC C={C} gamma={gamma:.5f}, vectorized one-vs-one prediction, "
         "probabilities by pairwise coupling",

@@ -19,7 +19,7 @@ MAX_ERODE_FRACTION = 0.3
 
 
 def stroke_width(binary: np.ndarray, dt_in: np.ndarray | None = None) -> float:
-    """Mean stroke width of a 0/1 image: a stroke of width w has mean inside distance ~ w/4 + 1/2."""
+    """Mean stroke width of a 0/1 image (a stroke of width w has mean inside distance w/4 + 1/2)."""
     if dt_in is None:
         dt_in = cv2.distanceTransform(binary, cv2.DIST_L2, cv2.DIST_MASK_5)
     n = int(np.count_nonzero(binary))

@@ -73,7 +73,6 @@ def _merge(boxes: np.ndarray, areas: np.ndarray, ref_h: float) -> list[list[int]
                 ov = min(a[2], b[2]) - max(a[0], b[0])  # horizontal overlap (negative = gap)
                 wn = min(a[2] - a[0], b[2] - b[0])
                 vgap = max(a[1], b[1]) - min(a[3], b[3])  # vertical gap (negative = overlap)
-                small = min(a[3] - a[1], b[3] - b[1]) < 0.55 * ref_h
                 hgap = -ov
                 vov = -vgap  # vertical overlap
                 hn = min(a[3] - a[1], b[3] - b[1])
@@ -119,6 +118,9 @@ def segment(ink: np.ndarray, single: bool = False) -> Segmentation:
     n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     if n <= 1:
         return Segmentation(ink, binary, labels, scale, [])
+    if n == 2:  # a single component: nothing to merge or drop
+        x, y, w, h, a = (int(v) for v in stats[1])
+        return Segmentation(ink, binary, labels, scale, [Segment((x, y, w, h), (1,), a)], 1)
     stats = stats[1:]
     areas = stats[:, cv2.CC_STAT_AREA]
     amax = int(areas.max())
@@ -132,23 +134,24 @@ def segment(ink: np.ndarray, single: bool = False) -> Segmentation:
     if len(keep) > 300:  # pathological noise: keep the biggest
         keep = keep[np.argsort(-areas[keep])[:300]]
     st = stats[keep]
-    boxes = np.stack(
-        [st[:, 0], st[:, 1], st[:, 0] + st[:, 2], st[:, 1] + st[:, 3]], axis=1
-    ).astype(np.int64)
+    boxes = np.stack([st[:, 0], st[:, 1], st[:, 0] + st[:, 2], st[:, 1] + st[:, 3]], axis=1).astype(
+        np.int64
+    )
     big = areas[keep] >= 0.1 * amax
     extent = float(boxes[:, 3].max() - boxes[:, 1].min())
     ref_h = max(float(st[big, 3].max()), 0.7 * extent)
-    if single:
-        groups = [list(range(len(keep)))]
-    else:
-        groups = _merge(boxes, areas[keep], ref_h)
+    groups = [list(range(len(keep)))] if single else _merge(boxes, areas[keep], ref_h)
     segs = []
     for g in groups:
         b = boxes[g]
         x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
         area = int(areas[keep][g].sum())
         segs.append(
-            Segment((int(x0), int(y0), int(x1 - x0), int(y1 - y0)), tuple(int(keep[i]) + 1 for i in g), area)
+            Segment(
+                (int(x0), int(y0), int(x1 - x0), int(y1 - y0)),
+                tuple(int(keep[i]) + 1 for i in g),
+                area,
+            )
         )
     if len(segs) > 1:
         gmax_a = max(s.area for s in segs)

@@ -21,7 +21,9 @@ def _png(img: np.ndarray, min_side: int = 0) -> bytes:
     h, w = img.shape[:2]
     if max(h, w) > DISPLAY_MAX:
         f = DISPLAY_MAX / max(h, w)
-        img = cv2.resize(img, (max(1, int(w * f)), max(1, int(h * f))), interpolation=cv2.INTER_AREA)
+        img = cv2.resize(
+            img, (max(1, int(w * f)), max(1, int(h * f))), interpolation=cv2.INTER_AREA
+        )
     elif min_side and max(h, w) < min_side:
         f = max(1, min_side // max(h, w))
         img = cv2.resize(img, (w * f, h * f), interpolation=cv2.INTER_NEAREST)
@@ -29,7 +31,9 @@ def _png(img: np.ndarray, min_side: int = 0) -> bytes:
     return buf.tobytes() if ok else b""
 
 
-def preprocess_steps(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[tuple[str, str, bytes]]:
+def preprocess_steps(
+    data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> list[tuple[str, str, bytes]]:
     """(step name, one-line description, PNG) for each stage, following the first digit.
 
     Raises UnreadableImage / ImageTooLarge like ``Model.recognize``."""
@@ -68,12 +72,18 @@ def _steps(gray, info) -> list[tuple[str, str, bytes]]:
         cv2.rectangle(vis, (x, y), (x + w - 1, y + h - 1), color, t)
     if max(vis.shape[:2]) < 112:
         f = 112 // max(vis.shape[:2])
-        vis = cv2.resize(cv2.cvtColor(seg.ink, cv2.COLOR_GRAY2BGR), None, fx=f, fy=f,
-                         interpolation=cv2.INTER_NEAREST)
+        vis = cv2.resize(
+            cv2.cvtColor(seg.ink, cv2.COLOR_GRAY2BGR),
+            None,
+            fx=f,
+            fy=f,
+            interpolation=cv2.INTER_NEAREST,
+        )
         for i, s in enumerate(seg.segments):
             x, y, w, h = (v * f for v in s.box)
-            cv2.rectangle(vis, (x, y), (x + w - 1, y + h - 1),
-                          (0, 0, 255) if i == 0 else (0, 200, 0), 1)
+            cv2.rectangle(
+                vis, (x, y), (x + w - 1, y + h - 1), (0, 0, 255) if i == 0 else (0, 200, 0), 1
+            )
     n = len(seg.segments)
     out.append(
         (
@@ -85,7 +95,9 @@ def _steps(gray, info) -> list[tuple[str, str, bytes]]:
     if not seg.segments:
         return out
     crop = seg.crop(seg.segments[0])
-    out.append(("crop", f"first digit cropped: {crop.shape[1]}x{crop.shape[0]} px", _png(crop, 112)))
+    out.append(
+        ("crop", f"first digit cropped: {crop.shape[1]}x{crop.shape[0]} px", _png(crop, 112))
+    )
     img28, st = normalize_digit(crop, debug=True)
     out.append(
         (
@@ -105,8 +117,13 @@ def _steps(gray, info) -> list[tuple[str, str, bytes]]:
     out.append(("center 28x28", "center of mass moved to the center of 28x28", _png(img28, 112)))
     x = img28.astype(np.float32)[None] / 255.0
     desk = F.deskew(x)
-    out.append(("deskew", "sheared so the main axis is vertical (moments)",
-                _png(np.clip(desk[0] * 255, 0, 255), 112)))
+    out.append(
+        (
+            "deskew",
+            "sheared so the main axis is vertical (moments)",
+            _png(np.clip(desk[0] * 255, 0, 255), 112),
+        )
+    )
     g = F.gradient_features(desk)[0].reshape(F.N_DIR, F.GRID, F.GRID)
     g = g / max(float(g.max()), 1e-6) * 255
     tiles = [cv2.resize(t, (56, 56), interpolation=cv2.INTER_NEAREST) for t in g]

@@ -87,8 +87,11 @@ def render_stroke(
     px = np.clip(np.round((sx + 0.5) * f - 0.5).astype(int) + m, 0, W - 1)
     pts[py, px] = 1
     # join neighbouring skeleton samples so the brush path is continuous
-    pts = cv2.dilate(pts, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)),
-                     iterations=max(1, int(np.ceil(f / 2))))
+    pts = cv2.dilate(
+        pts,
+        cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)),
+        iterations=max(1, int(np.ceil(f / 2))),
+    )
     dt = cv2.distanceTransform(1 - pts, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     r = brush / 2.0 - max(1, int(np.ceil(f / 2)))
     return np.clip(r + 0.5 - dt, 0.0, 1.0).astype(np.float32)
@@ -137,7 +140,9 @@ def canvas_rgba(
     h, w = cov.shape
     if max(h, w) > size - 4:
         f = (size - 4) / max(h, w)
-        cov = cv2.resize(cov, (max(1, int(w * f)), max(1, int(h * f))), interpolation=cv2.INTER_AREA)
+        cov = cv2.resize(
+            cov, (max(1, int(w * f)), max(1, int(h * f))), interpolation=cv2.INTER_AREA
+        )
         h, w = cov.shape
     x = int(rng.integers(0, size - w + 1))
     y = int(rng.integers(0, size - h + 1))
@@ -147,7 +152,9 @@ def canvas_rgba(
     return canvas, (x, y, w, h)
 
 
-def canvas_png(digit28: np.ndarray, rng: np.random.Generator | None = None, size: int = 400, **kw) -> bytes:
+def canvas_png(
+    digit28: np.ndarray, rng: np.random.Generator | None = None, size: int = 400, **kw
+) -> bytes:
     """PNG bytes of ``canvas_rgba``: a user-style drawing of one MNIST digit."""
     rng = rng if rng is not None else np.random.default_rng()
     canvas, _ = canvas_rgba(digit28, rng, size=size, **kw)

@@ -1,6 +1,5 @@
 import pathlib
 
-import cv2
 import numpy as np
 import pytest
 

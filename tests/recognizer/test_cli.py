@@ -8,15 +8,39 @@ from recognizer.cli import main
 def test_train_and_evaluate(mnist_path, tmp_path):
     runner = CliRunner()
     out = tmp_path / "m"
-    r = runner.invoke(main, ["train", "--data", str(mnist_path), "--out", str(out),
-                             "--limit", "1500", "--test-limit", "300", "--augment", "0"])
+    r = runner.invoke(
+        main,
+        [
+            "train",
+            "--data",
+            str(mnist_path),
+            "--out",
+            str(out),
+            "--limit",
+            "1500",
+            "--test-limit",
+            "300",
+            "--augment",
+            "0",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "fitting RBF SVC" in r.output and "accuracy:" in r.output
     assert (out / "digits.skops").exists() and (out / "digits.json").exists()
     meta = json.loads((out / "digits.json").read_text())
     assert meta["test_accuracy"] > 0.8 and len(meta["per_class"]) == 10
-    r = runner.invoke(main, ["evaluate", "--data", str(mnist_path), "--model",
-                             str(out / "digits.skops"), "--limit", "200"])
+    r = runner.invoke(
+        main,
+        [
+            "evaluate",
+            "--data",
+            str(mnist_path),
+            "--model",
+            str(out / "digits.skops"),
+            "--limit",
+            "200",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "precision" in r.output
     ev = json.loads((out / "evaluation.json").read_text())

@@ -6,12 +6,11 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from recognizer_testutil import first_of, paper_image, png
 
 from recognizer import ImageTooLarge, UnreadableImage, image_info
 from recognizer.imageio import decode_gray
 from recognizer.pipeline import extract_bytes
-
-from recognizer_testutil import first_of, paper_image, png
 
 
 def _encode(img: np.ndarray, fmt: str) -> bytes:
@@ -40,7 +39,12 @@ def test_formats_decode(mnist, fmt, name, mime):
     img, boxes = paper_image([first_of(mnist, 3)], scale=3)
     data = _encode(img, fmt)
     info = image_info(data)
-    assert (info.format, info.mime, info.width, info.height) == (name, mime, img.shape[1], img.shape[0])
+    assert (info.format, info.mime, info.width, info.height) == (
+        name,
+        mime,
+        img.shape[1],
+        img.shape[0],
+    )
     ex = extract_bytes(data)
     assert len(ex.digits) == 1  # GIF: first frame only (second frame is inverted)
     x, y, w, h = ex.boxes[0]
@@ -54,7 +58,9 @@ def test_color_image(mnist):
     assert len(extract_bytes(png(bgr)).digits) == 1
 
 
-@pytest.mark.parametrize("data", [b"", b"hello world", b"\x89PNG\r\n\x1a\n" + b"\0" * 40, b"GIF89a"])
+@pytest.mark.parametrize(
+    "data", [b"", b"hello world", b"\x89PNG\r\n\x1a\n" + b"\0" * 40, b"GIF89a"]
+)
 def test_not_an_image(data):
     with pytest.raises(UnreadableImage) as ei:
         extract_bytes(data)

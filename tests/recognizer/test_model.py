@@ -5,6 +5,7 @@ import warnings
 import cv2
 import numpy as np
 import pytest
+from recognizer_testutil import first_of, paper_image, png
 
 from recognizer import (
     ImageTooLarge,
@@ -19,14 +20,13 @@ from recognizer import (
 )
 from recognizer.evaluate import confusion_png, encode_png_batch, metrics, predict_png_path
 
-from recognizer_testutil import first_of, paper_image, png
-
 
 @pytest.fixture(scope="module")
 def tiny(mnist, tmp_path_factory):
     """A model trained on 2,000 MNIST images (a few seconds)."""
-    model = train_model(mnist["x_train"][:2000], mnist["y_train"][:2000], augment=0,
-                        data_sha256="0" * 64)
+    model = train_model(
+        mnist["x_train"][:2000], mnist["y_train"][:2000], augment=0, data_sha256="0" * 64
+    )
     directory = tmp_path_factory.mktemp("tiny")
     path = model.save(directory)
     return model, path
@@ -136,8 +136,17 @@ def test_preprocess_steps(mnist):
     img, _ = paper_image([first_of(mnist, 4), first_of(mnist, 2)])
     steps = preprocess_steps(png(img))
     names = [s[0] for s in steps]
-    for want in ("decode", "polarity", "segmentation", "crop", "stroke width", "fit 20x20",
-                 "center 28x28", "deskew", "features"):
+    for want in (
+        "decode",
+        "polarity",
+        "segmentation",
+        "crop",
+        "stroke width",
+        "fit 20x20",
+        "center 28x28",
+        "deskew",
+        "features",
+    ):
         assert want in names
     for _name, desc, data in steps:
         assert isinstance(desc, str) and desc

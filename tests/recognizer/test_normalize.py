@@ -1,10 +1,9 @@
 import cv2
 import numpy as np
+from recognizer_testutil import first_of
 
 from recognizer.normalize import TARGET_WIDTH, WORK, normalize_digit, stroke_width
 from recognizer.synth import canvas_png, multi_digit_canvas, render_stroke
-
-from recognizer_testutil import first_of
 
 
 def _com(img):
@@ -40,8 +39,9 @@ def test_empty_crop():
 
 def test_synth_canvas_and_multi(mnist):
     rng = np.random.default_rng(3)
-    im = cv2.imdecode(np.frombuffer(canvas_png(first_of(mnist, 1), rng), np.uint8),
-                      cv2.IMREAD_UNCHANGED)
+    im = cv2.imdecode(
+        np.frombuffer(canvas_png(first_of(mnist, 1), rng), np.uint8), cv2.IMREAD_UNCHANGED
+    )
     assert im.shape == (400, 400, 4) and im[..., 3].min() == 0 and im[..., 3].max() > 150
     data, boxes = multi_digit_canvas([first_of(mnist, k) for k in (2, 0, 2, 6)], rng)
     assert len(boxes) == 4 and all(boxes[i][0] < boxes[i + 1][0] for i in range(3))

@@ -1,11 +1,10 @@
 import cv2
 import numpy as np
 import pytest
+from recognizer_testutil import first_of, paper_image, png
 
 from recognizer.imageio import to_ink
 from recognizer.pipeline import extract_bytes, extract_gray
-
-from recognizer_testutil import first_of, paper_image, png
 
 
 @pytest.mark.parametrize("dark_on_light", [True, False])
@@ -37,8 +36,12 @@ def test_gray_paper_and_ink_levels(mnist):
 
 
 def test_empty_images_give_no_digits():
-    for img in (np.full((60, 80), 255, np.uint8), np.zeros((60, 80), np.uint8),
-                np.full((10, 10), 128, np.uint8), np.zeros((400, 400, 4), np.uint8)):
+    for img in (
+        np.full((60, 80), 255, np.uint8),
+        np.zeros((60, 80), np.uint8),
+        np.full((10, 10), 128, np.uint8),
+        np.zeros((400, 400, 4), np.uint8),
+    ):
         ex = extract_bytes(png(img))
         assert ex.digits.shape == (0, 28, 28) and ex.boxes == []
     noisy = np.full((100, 100), 250, np.uint8)

@@ -1,12 +1,11 @@
 """Checks on the model committed in models/ (skipped only if the file is absent)."""
 
 import numpy as np
+from recognizer_testutil import first_of
 
 from recognizer import DEFAULT_MODEL_PATH
 from recognizer.evaluate import predict_png_path
 from recognizer.synth import canvas_png, multi_digit_canvas
-
-from recognizer_testutil import first_of
 
 
 def test_metadata(shipped_model):
@@ -37,5 +36,5 @@ def test_reads_2026_canvas(shipped_model, mnist):
     data, boxes = multi_digit_canvas([first_of(mnist, k) for k in (2, 0, 2, 6)], rng)
     rec = shipped_model.recognize(data)
     assert rec.text == "2026"
-    for d, (x, y, w, h) in zip(rec.digits, boxes, strict=True):
+    for d, (x, _y, w, _h) in zip(rec.digits, boxes, strict=True):
         assert abs(d.box[0] - x) <= 3 and abs(d.box[2] - w) <= 6
