@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, cast, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from store.models import (
@@ -88,9 +88,9 @@ def store_outcomes(session: Session, outcomes: Sequence[Outcome]) -> list[uuid.U
     Items already final (a redelivered task) are left alone, and batch counters only move
     for the transitions made here, so counts stay right when a task runs twice.
 
-    Set-based, so a chunk costs a few statements rather than a few per item: one UPDATE (with
-    CASE per column) moves the still-open items and RETURNs which ones moved, then one DELETE
-    and one multi-row INSERT for their digits. This keeps the write transaction short, which
+    Set-based, so a chunk costs a few statements rather than a few per item: one UPDATE picks
+    the still-open items (RETURNING which), one executemany UPDATE stores their values, then one
+    DELETE and one multi-row INSERT for their digits. This keeps the write transaction short, which
     matters on SQLite, where it holds the database's only write lock.
     """
     now = utcnow()
@@ -143,48 +143,56 @@ STORE_SLICE = 200  # outcomes per UPDATE (bound parameters stay far below backen
 def _move_to_final(
     session: Session, outcomes: Sequence[Outcome], now: datetime
 ) -> dict[uuid.UUID, uuid.UUID | None]:
-    """Move the still-open items among `outcomes` to their final values in one statement;
-    return {id: batch_id} of those this statement moved."""
+    """Move the still-open items among `outcomes` to their final values; return
+    {id: batch_id} of those moved here.
 
-    def per_item(column, values: dict[uuid.UUID, object]):
-        # CAST: with only NULLs in a CASE, PostgreSQL could not tell its type otherwise
-        return cast(case(values, value=Recognition.id), column.type)
-
+    The first UPDATE is a no-op write that picks (and, until commit, locks) exactly the rows
+    still open — a concurrent run of the same task blocks on them, then finds them final —
+    so the per-item values can follow as one executemany with a cached statement.
+    """
     ids = [o.recognition_id for o in outcomes]
     rows = session.execute(
         update(Recognition)
         .where(Recognition.id.in_(ids), Recognition.status.in_(OPEN_STATUSES))
-        .values(
-            status=per_item(Recognition.status, {o.recognition_id: o.status for o in outcomes}),
-            error=per_item(Recognition.error, {o.recognition_id: o.error for o in outcomes}),
-            error_code=per_item(
-                Recognition.error_code, {o.recognition_id: o.error_code for o in outcomes}
-            ),
-            text=per_item(
-                Recognition.text,
-                {
-                    o.recognition_id: (
-                        "".join(str(d.label) for d in o.digits) if not o.error else None
-                    )
-                    for o in outcomes
-                },
-            ),
-            confidence=per_item(
-                Recognition.confidence,
-                {
-                    o.recognition_id: min((float(d.confidence) for d in o.digits), default=None)
-                    for o in outcomes
-                },
-            ),
-            model_version=per_item(
-                Recognition.model_version, {o.recognition_id: o.model_version for o in outcomes}
-            ),
-            finished_at=now,
-        )
+        .values(status=Recognition.status)
         .returning(Recognition.id, Recognition.batch_id)
-        .execution_options(synchronize_session="fetch")
+        .execution_options(synchronize_session=False)
     ).all()
-    return {row.id: row.batch_id for row in rows}
+    moved = {row.id: row.batch_id for row in rows}
+    if not moved:
+        return moved
+    table = Recognition.__table__
+    session.connection().execute(
+        table.update()
+        .where(table.c.id == bindparam("rid"))
+        .values(
+            status=bindparam("status"),
+            error=bindparam("error"),
+            error_code=bindparam("error_code"),
+            text=bindparam("text"),
+            confidence=bindparam("confidence"),
+            model_version=bindparam("model_version"),
+            finished_at=bindparam("finished_at"),
+        ),
+        [
+            {
+                "rid": o.recognition_id,
+                "status": o.status,
+                "error": o.error,
+                "error_code": o.error_code,
+                "text": "".join(str(d.label) for d in o.digits) if not o.error else None,
+                "confidence": min((float(d.confidence) for d in o.digits), default=None),
+                "model_version": o.model_version,
+                "finished_at": now,
+            }
+            for o in outcomes
+            if o.recognition_id in moved
+        ],
+    )
+    for obj in list(session.identity_map.values()):  # what this session holds is now stale
+        if isinstance(obj, Recognition) and obj.id in moved:
+            session.expire(obj)
+    return moved
 
 
 def bump_batch(
