@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from recognizer.cli import main
 from cli.cleanup import cleanup
 from cli.submit import submit
+from recognizer.cli import main
 
 main.add_command(submit)
 main.add_command(cleanup)
