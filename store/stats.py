@@ -7,6 +7,7 @@ web's /metrics renders the totals (web.metrics).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -36,23 +37,30 @@ def record_finished(
     redis_url: str,
     items: Iterable[tuple[str, str, datetime | None, datetime | None, int]],
 ) -> None:
-    """Count finished items: (kind, status, created_at, finished_at, digits) per item."""
-    client = redis_client(redis_url)
-    with client.pipeline(transaction=False) as pipe:
-        queued = False
-        for kind, status, created, finished, digits in items:
-            pipe.hincrby(FINISHED_KEY, f"{kind}:{status}", 1)
-            if digits:
-                pipe.hincrby(DIGITS_KEY, kind, digits)
-            if created is not None and finished is not None:
-                seconds = max(0.0, (finished - created).total_seconds())
-                key = latency_key(kind)
-                pipe.hincrby(key, bucket_field(seconds), 1)
-                pipe.hincrby(key, "count", 1)
-                pipe.hincrbyfloat(key, "sum", seconds)
-            queued = True
-        if queued:
-            pipe.execute()
+    """Count finished items: (kind, status, created_at, finished_at, digits) per item.
+
+    Summed in Python first, so a chunk of 64 items costs a handful of Redis commands.
+    """
+    counts: Counter[tuple[str, str]] = Counter()
+    latency_sums: Counter[str] = Counter()
+    for kind, status, created, finished, digits in items:
+        counts[FINISHED_KEY, f"{kind}:{status}"] += 1
+        if digits:
+            counts[DIGITS_KEY, kind] += digits
+        if created is not None and finished is not None:
+            seconds = max(0.0, (finished - created).total_seconds())
+            key = latency_key(kind)
+            counts[key, bucket_field(seconds)] += 1
+            counts[key, "count"] += 1
+            latency_sums[key] += seconds
+    if not counts:
+        return
+    with redis_client(redis_url).pipeline(transaction=False) as pipe:
+        for (key, field), amount in counts.items():
+            pipe.hincrby(key, field, amount)
+        for key, seconds in latency_sums.items():
+            pipe.hincrbyfloat(key, "sum", seconds)
+        pipe.execute()
 
 
 def read_hash(redis_url: str, key: str) -> dict[str, str]:

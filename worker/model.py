@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import worker_process_init
 from flask import current_app
 
 import recognizer
@@ -32,5 +32,6 @@ def _warm(**_: object) -> None:
         get_model()
 
 
-worker_process_init.connect(_warm, weak=False)  # prefork children
-worker_ready.connect(_warm, weak=False)  # solo/threads pools (the main process runs tasks)
+# Sent in each prefork child and by the solo pool, i.e. exactly in the processes that run tasks;
+# a prefork parent never loads a copy. (A threads pool loads lazily on its first task.)
+worker_process_init.connect(_warm, weak=False)
