@@ -67,17 +67,29 @@ def get_recognition(
 
 
 def claim(session: Session, ids: Sequence[uuid.UUID]) -> list[tuple[uuid.UUID, bytes | None]]:
-    """Mark the still-open items of `ids` as processing and return their image bytes."""
+    """Mark the still-open items of `ids` as processing and return their image bytes.
+
+    A batch counts as started when its first item is claimed, so its rate excludes queue time.
+    """
     rows = session.execute(
-        select(Recognition.id, Recognition.image).where(
+        select(Recognition.id, Recognition.image, Recognition.batch_id).where(
             Recognition.id.in_(ids), Recognition.status.in_(OPEN_STATUSES)
         )
     ).all()
-    if rows:
+    if not rows:
+        return []
+    now = utcnow()
+    session.execute(
+        update(Recognition)
+        .where(Recognition.id.in_([r.id for r in rows]), Recognition.status.in_(OPEN_STATUSES))
+        .values(status=PROCESSING, started_at=now, attempts=Recognition.attempts + 1)
+    )
+    batch_ids = {r.batch_id for r in rows if r.batch_id is not None}
+    if batch_ids:
         session.execute(
-            update(Recognition)
-            .where(Recognition.id.in_([r.id for r in rows]), Recognition.status.in_(OPEN_STATUSES))
-            .values(status=PROCESSING, started_at=utcnow(), attempts=Recognition.attempts + 1)
+            update(Batch)
+            .where(Batch.id.in_(batch_ids), Batch.started_at.is_(None))
+            .values(started_at=now, status=PROCESSING)
         )
     return [(r.id, r.image) for r in rows]
 
