@@ -77,14 +77,17 @@ def _write_evaluation(
     click.echo(f"wrote {cpath} and {jpath}")
 
 
-@main.command()
-@click.option(
+data_option = click.option(
     "--data",
     default="../shared/data/mnist.npz",
     show_default=True,
     type=click.Path(exists=True, dir_okay=False),
     help="MNIST .npz",
 )
+
+
+@main.command()
+@data_option
 @click.option(
     "--out",
     default=None,
@@ -146,13 +149,7 @@ def train(data, out, limit, test_limit, augment, redraw, C, pca, seed):
 
 
 @main.command()
-@click.option(
-    "--data",
-    default="../shared/data/mnist.npz",
-    show_default=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="MNIST .npz",
-)
+@data_option
 @click.option(
     "--model",
     "model_path",

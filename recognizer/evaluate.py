@@ -61,6 +61,13 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = 10) -> dict
     }
 
 
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def _label(img, text: str, org: tuple[int, int], scale: float, color: tuple[int, ...]) -> None:
+    cv2.putText(img, text, org, FONT, scale, color, 1, cv2.LINE_AA)
+
+
 def confusion_png(m: dict, title: str = "") -> bytes:
     """Confusion matrix as a PNG (rows: true class, columns: predicted class)."""
     cm = np.asarray(m["confusion"], np.int64)
@@ -68,7 +75,6 @@ def confusion_png(m: dict, title: str = "") -> bytes:
     cell, left, top = 54, 70, 90
     width, height = left + cell * k + 150, top + cell * k + 40
     img = np.full((height, width, 3), 255, np.uint8)
-    font = cv2.FONT_HERSHEY_SIMPLEX
     rownorm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     for i in range(k):
         for j in range(k):
@@ -82,67 +88,21 @@ def confusion_png(m: dict, title: str = "") -> bytes:
             cv2.rectangle(img, (x0, y0), (x0 + cell, y0 + cell), color, -1)
             cv2.rectangle(img, (x0, y0), (x0 + cell, y0 + cell), (200, 200, 200), 1)
             txt = str(int(cm[i, j]))
-            (tw, th), _ = cv2.getTextSize(txt, font, 0.42, 1)
-            cv2.putText(
-                img,
-                txt,
-                (x0 + (cell - tw) // 2, y0 + (cell + th) // 2),
-                font,
-                0.42,
-                (0, 0, 0),
-                1,
-                cv2.LINE_AA,
-            )
-        cv2.putText(
-            img,
-            str(i),
-            (left - 25, top + i * cell + cell // 2 + 6),
-            font,
-            0.6,
-            (0, 0, 0),
-            1,
-            cv2.LINE_AA,
-        )
-        cv2.putText(
-            img,
-            str(i),
-            (left + i * cell + cell // 2 - 6, top - 10),
-            font,
-            0.6,
-            (0, 0, 0),
-            1,
-            cv2.LINE_AA,
-        )
+            (tw, th), _ = cv2.getTextSize(txt, FONT, 0.42, 1)
+            _label(img, txt, (x0 + (cell - tw) // 2, y0 + (cell + th) // 2), 0.42, (0, 0, 0))
+        _label(img, str(i), (left - 25, top + i * cell + cell // 2 + 6), 0.6, (0, 0, 0))
+        _label(img, str(i), (left + i * cell + cell // 2 - 6, top - 10), 0.6, (0, 0, 0))
         pc = m["per_class"][i]
-        cv2.putText(
+        _label(
             img,
             f"P {pc['precision'] * 100:5.1f} R {pc['recall'] * 100:5.1f}",
             (left + k * cell + 8, top + i * cell + cell // 2 + 5),
-            font,
             0.4,
             (60, 60, 60),
-            1,
-            cv2.LINE_AA,
         )
     head = title or "confusion matrix"
-    cv2.putText(
-        img,
-        f"{head}  accuracy {m['accuracy'] * 100:.2f}% (n={m['n']})",
-        (10, 28),
-        font,
-        0.6,
-        (0, 0, 0),
-        1,
-        cv2.LINE_AA,
+    _label(
+        img, f"{head}  accuracy {m['accuracy'] * 100:.2f}% (n={m['n']})", (10, 28), 0.6, (0, 0, 0)
     )
-    cv2.putText(
-        img,
-        "rows: true digit   columns: predicted digit",
-        (10, 55),
-        font,
-        0.45,
-        (90, 90, 90),
-        1,
-        cv2.LINE_AA,
-    )
+    _label(img, "rows: true digit   columns: predicted digit", (10, 55), 0.45, (90, 90, 90))
     return cv2.imencode(".png", img)[1].tobytes()

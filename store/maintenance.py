@@ -145,6 +145,23 @@ def _count_digits(session, where) -> int:
     )
 
 
+def _delete_in_chunks(url: str, where, chunk: int) -> tuple[int, int]:
+    """Delete the recognitions matching `where`, `chunk` ids per short transaction.
+
+    Returns (recognitions, digits) deleted."""
+    recs = digits = 0
+    for _ in range(MAX_CHUNKS):
+        with session_scope(url) as session:
+            ids = list(session.scalars(select(Recognition.id).where(where).limit(chunk)))
+            if not ids:
+                break
+            n_items, n_digits = _delete_items(session, ids)
+        recs, digits = recs + n_items, digits + n_digits
+        if len(ids) < chunk or n_items == 0:
+            break
+    return recs, digits
+
+
 def delete_results(
     url: str, cutoff: datetime, chunk: int, *, dry_run: bool = False
 ) -> tuple[int, int, int]:
@@ -162,17 +179,8 @@ def delete_results(
             batches = session.scalar(select(func.count()).select_from(Batch).where(old_batches))
         return int(recs or 0), int(digits or 0), int(batches or 0)
 
-    recs = digits = batches = 0
-    # single recognitions, a chunk at a time
-    for _ in range(MAX_CHUNKS):
-        with session_scope(url) as session:
-            ids = list(session.scalars(select(Recognition.id).where(singles).limit(chunk)))
-            if not ids:
-                break
-            n_items, n_digits = _delete_items(session, ids)
-        recs, digits = recs + n_items, digits + n_digits
-        if len(ids) < chunk or n_items == 0:
-            break
+    batches = 0
+    recs, digits = _delete_in_chunks(url, singles, chunk)
     # closed batches: their items a chunk at a time, then the batch row itself
     for _ in range(MAX_CHUNKS):
         with session_scope(url) as session:
@@ -180,24 +188,11 @@ def delete_results(
         if not batch_ids:
             break
         for batch_id in batch_ids:
-            for _ in range(MAX_CHUNKS):
-                with session_scope(url) as session:
-                    ids = list(
-                        session.scalars(
-                            select(Recognition.id)
-                            .where(
-                                Recognition.batch_id == batch_id,
-                                Recognition.status.in_(FINAL_STATUSES),
-                            )
-                            .limit(chunk)
-                        )
-                    )
-                    if not ids:
-                        break
-                    n_items, n_digits = _delete_items(session, ids)
-                recs, digits = recs + n_items, digits + n_digits
-                if len(ids) < chunk or n_items == 0:
-                    break
+            of_batch = and_(
+                Recognition.batch_id == batch_id, Recognition.status.in_(FINAL_STATUSES)
+            )
+            n_items, n_digits = _delete_in_chunks(url, of_batch, chunk)
+            recs, digits = recs + n_items, digits + n_digits
             with session_scope(url) as session:
                 # re-checked here: never delete a batch that (still) has open items
                 batches += session.execute(
