@@ -294,7 +294,9 @@
     normalizedImg.src = d.normalized_url;
     normalizedImg.alt = `Digit ${selected + 1} (${d.label}) as the model saw it: a 28 by 28 pixel image`;
     chartCaption.textContent =
-      digits.length > 1 ? `Probabilities for digit ${selected + 1} (${d.label})` : `Probabilities for ${d.label}`;
+      digits.length > 1
+        ? `Probabilities for the digit read as ${d.label} (${selected + 1} of ${digits.length})`
+        : `Probabilities for ${d.label}`;
     renderChart(d);
     drawBoxes();
   }
