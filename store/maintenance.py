@@ -17,6 +17,7 @@ from sqlalchemy import and_, delete, exists, func, or_, select, update
 
 from store.db import session_scope
 from store.models import (
+    DONE,
     FINAL_STATUSES,
     OPEN_STATUSES,
     PROCESSING,
@@ -26,7 +27,7 @@ from store.models import (
     Recognition,
     utcnow,
 )
-from store.queries import Outcome, store_outcomes
+from store.queries import UPLOAD_PLACEHOLDER, Outcome, finish_batch_upload, store_outcomes
 
 # A guard against a loop that could not make progress (it never should: every chunk moves its
 # rows out of the selection). 100k chunks of 500 is 50 million rows per run.
@@ -235,14 +236,41 @@ class StuckReport:
     requeued: list[uuid.UUID] = field(default_factory=list)  # single items re-sent
     requeued_batch_items: dict[uuid.UUID, list[uuid.UUID]] = field(default_factory=dict)
     failed: list[uuid.UUID] = field(default_factory=list)  # gave up after max attempts
+    closed_uploads: list[uuid.UUID] = field(default_factory=list)  # batches whose upload died
 
     def counts(self) -> dict:
         return {
+            "closed_uploads": len(self.closed_uploads),
             "requeued": len(self.requeued)
             + sum(len(v) for v in self.requeued_batch_items.values()),
             "requeued_batches": len(self.requeued_batch_items),
             "failed": len(self.failed),
         }
+
+
+def close_abandoned_uploads(url: str, cutoff: datetime, now: datetime) -> list[uuid.UUID]:
+    """Finish the uploads that died half-way (e.g. the web process was killed mid-request).
+
+    While an upload runs, a batch's `total` counts one placeholder beyond its stored items, so
+    workers cannot mark it done early; an upload that never ended would keep its batch open for
+    ever. A batch still holding the placeholder, created before `cutoff` and with no item stored
+    since, gets it dropped here: it then finishes like any other batch with the items it has.
+    """
+    closed = []
+    with session_scope(url) as session:
+        candidates = session.execute(
+            select(Batch.id, Batch.total).where(Batch.status != DONE, Batch.created_at < cutoff)
+        ).all()
+        for batch_id, total in candidates:
+            count, last = session.execute(
+                select(func.count(), func.max(Recognition.created_at)).where(
+                    Recognition.batch_id == batch_id
+                )
+            ).one()
+            if total == count + UPLOAD_PLACEHOLDER and (last is None or last < cutoff):
+                finish_batch_upload(session, batch_id, now=now)
+                closed.append(batch_id)
+    return closed
 
 
 def stale_condition(cutoff: datetime, *, include_queued: bool = True):
@@ -300,7 +328,7 @@ def requeue_stuck(
     commit: if a send fails the item stays queued and is picked up again one timeout later."""
     now = now or utcnow()
     cutoff = now - timedelta(seconds=timeout)
-    report = StuckReport()
+    report = StuckReport(closed_uploads=close_abandoned_uploads(url, cutoff, now))
     seen: set[uuid.UUID] = set()
     for _ in range(MAX_CHUNKS):
         rows = [

@@ -326,3 +326,31 @@ def test_beat_runs_cleanup_and_requeue_through_the_worker(
     finally:
         beat.stop()
     assert "maintenance.cleanup" in beat.log() and "maintenance.requeue_stuck" in beat.log()
+
+
+def test_an_upload_that_died_half_way_is_finished(app, database_url):
+    """A web process killed mid-upload leaves its batch holding the upload placeholder; the
+    stuck check drops it, so the batch finishes with the items it has. A live upload (an item
+    stored recently) and a fresh batch are left alone."""
+    from store.queries import UPLOAD_PLACEHOLDER
+    from worker.maintenance import requeue_stuck_now
+
+    url = database_url
+    dead = add_batch(url, age=HOUR, total=2 + UPLOAD_PLACEHOLDER, status=PROCESSING)
+    add_item(url, status=DONE, age=HOUR, batch_id=dead, digits=1)
+    add_item(url, status=FAILED, age=HOUR, batch_id=dead)
+    with session_scope(url) as session:
+        session.get(Batch, dead).done, session.get(Batch, dead).failed = 1, 1
+    live = add_batch(url, age=HOUR, total=1 + UPLOAD_PLACEHOLDER, status=QUEUED)
+    add_item(url, status=DONE, age=1, batch_id=live)
+    fresh = add_batch(url, age=1, total=UPLOAD_PLACEHOLDER, status=QUEUED)
+
+    report = requeue_stuck_now(app)
+
+    assert dead in report.closed_uploads
+    assert live not in report.closed_uploads and fresh not in report.closed_uploads
+    with session_scope(url) as session:
+        finished = session.get(Batch, dead)
+        assert (finished.status, finished.total, finished.done, finished.failed) == (DONE, 2, 1, 1)
+        assert session.get(Batch, live).status == QUEUED
+    assert dead not in requeue_stuck_now(app).closed_uploads  # idempotent

@@ -151,7 +151,8 @@ def requeue_stuck() -> dict | None:
         level = logging.DEBUG if not any(counts.values()) else logging.WARNING
         log.log(
             level,
-            "stuck check: {requeued} requeued, {failed} failed".format(**counts),
+            "stuck check: {requeued} requeued, {failed} failed, {closed_uploads} abandoned "
+            "uploads closed".format(**counts),
             extra={"task": "maintenance.requeue_stuck", **counts, "duration_ms": duration},
         )
         return counts
