@@ -53,14 +53,14 @@ def test_draw_17_with_boxes_and_digit_selection(page, screenshot_dir):
     buttons = page.locator("#digit-picker button")
     expect(buttons).to_have_count(2)
     expect(buttons.nth(0)).to_have_attribute("aria-pressed", "true")
-    expect(page.locator("#probs-caption")).to_contain_text("digit 1 (1)")
+    expect(page.locator("#probs-caption")).to_contain_text("read as 1 (1 of 2)")
 
     # keyboard: the picker is one tab stop; arrows move the selection and the chart follows
     buttons.nth(0).focus()
     page.keyboard.press("ArrowRight")
     expect(buttons.nth(1)).to_have_attribute("aria-pressed", "true")
     expect(buttons.nth(1)).to_be_focused()
-    expect(page.locator("#probs-caption")).to_contain_text("digit 2 (7)")
+    expect(page.locator("#probs-caption")).to_contain_text("read as 7 (2 of 2)")
     expect(page.locator("#prob-chart li.is-top .prob-digit")).to_have_text("7")
     page.wait_for_function("document.getElementById('normalized').naturalWidth === 28")
 
