@@ -112,47 +112,48 @@ class BatchWriter:
             self._add_failed(seq, filename, reason, exc.code, size=len(data))
             return
         self.queued += 1
-        self.rows.append(
-            {
-                "id": uuid.uuid4(),
-                "batch_id": self.batch_id,
-                "seq": seq,
-                "filename": filename,
-                "source": "batch",
-                "status": QUEUED,
-                "image": data,
-                "image_mime": info.mime,
-                "image_size": len(data),
-                "width": info.width,
-                "height": info.height,
-                "created_at": utcnow(),
-            }
-        )
         self.row_bytes += len(data)
-        self._maybe_flush()
+        self._add_row(
+            seq,
+            filename,
+            status=QUEUED,
+            image=data,
+            image_mime=info.mime,
+            image_size=len(data),
+            width=info.width,
+            height=info.height,
+        )
 
     def add_failure(self, filename: str | None, reason: str, code: str, size: int = 0) -> None:
         self._add_failed(self._next_seq(), filename, reason, code, size=size)
 
     def _add_failed(self, seq: int, filename: str | None, reason: str, code: str, size: int):
-        now = utcnow()
         self.failed += 1
-        self.rows.append(
-            {
-                "id": uuid.uuid4(),
-                "batch_id": self.batch_id,
-                "seq": seq,
-                "filename": filename,
-                "source": "batch",
-                "status": FAILED,
-                "error": reason[:1000],
-                "error_code": code[:64],
-                "image": None,
-                "image_size": size,
-                "created_at": now,
-                "finished_at": now,
-            }
+        self._add_row(
+            seq,
+            filename,
+            status=FAILED,
+            error=reason[:1000],
+            error_code=code[:64],
+            image_size=size,
+            finished=True,
         )
+
+    def _add_row(self, seq: int, filename: str | None, *, finished: bool = False, **values) -> None:
+        """Queue one item's column values (every row has the same keys: one executemany)."""
+        now = utcnow()
+        row = dict.fromkeys(("error", "error_code", "image", "image_mime", "width", "height"))
+        row.update(
+            id=uuid.uuid4(),
+            batch_id=self.batch_id,
+            seq=seq,
+            filename=filename,
+            source="batch",
+            created_at=now,
+            finished_at=now if finished else None,
+        )
+        row.update(values)
+        self.rows.append(row)
         self._maybe_flush()
 
     def _maybe_flush(self) -> None:
