@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         rate = args.n / seconds
         rows.append(
             (
-                f"2. end to end, one zip of {args.n}, chunk 64",
+                f"2. end to end, one zip of {args.n}, default chunk (BATCH_CHUNK_SIZE)",
                 f"{rate:.0f} img/s ({seconds:.1f} s)",
                 f"ratio {rate / limit:.2f} (target >= 0.5)",
             )

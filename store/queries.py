@@ -71,19 +71,16 @@ def claim(session: Session, ids: Sequence[uuid.UUID]) -> list[tuple[uuid.UUID, b
 
     A batch counts as started when its first item is claimed, so its rate excludes queue time.
     """
+    now = utcnow()
     rows = session.execute(
-        select(Recognition.id, Recognition.image, Recognition.batch_id).where(
-            Recognition.id.in_(ids), Recognition.status.in_(OPEN_STATUSES)
-        )
+        update(Recognition)
+        .where(Recognition.id.in_(ids), Recognition.status.in_(OPEN_STATUSES))
+        .values(status=PROCESSING, started_at=now, attempts=Recognition.attempts + 1)
+        .returning(Recognition.id, Recognition.image, Recognition.batch_id)
+        .execution_options(synchronize_session=False)
     ).all()
     if not rows:
         return []
-    now = utcnow()
-    session.execute(
-        update(Recognition)
-        .where(Recognition.id.in_([r.id for r in rows]), Recognition.status.in_(OPEN_STATUSES))
-        .values(status=PROCESSING, started_at=now, attempts=Recognition.attempts + 1)
-    )
     batch_ids = {r.batch_id for r in rows if r.batch_id is not None}
     if batch_ids:
         session.execute(
