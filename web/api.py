@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 import recognizer
 from recognizer.model import metadata_path
 from store import FINAL_STATUSES, QUEUED, Batch, DigitResult, Recognition, events, open_session
-from store.queries import as_uuid, get_recognition
+from store.queries import Outcome, as_uuid, get_recognition, store_outcomes
 from web import history
 from web.errors import ApiError
 from web.openapi import openapi_document
@@ -89,6 +89,17 @@ def inspect_image(data: bytes) -> recognizer.ImageInfo:
         raise ApiError(415, "unsupported_image", f"Not a supported image: {exc}") from exc
 
 
+def image_columns(data: bytes, info: recognizer.ImageInfo) -> dict:
+    """The Recognition columns that describe a stored image (single and batch uploads)."""
+    return {
+        "image": data,
+        "image_mime": info.mime,
+        "image_size": len(data),
+        "width": info.width,
+        "height": info.height,
+    }
+
+
 def enqueue(task: str, *args: object) -> None:
     celery = current_app.extensions["celery"]
     celery.send_task(task, args=list(args), retry=True, retry_policy={"max_retries": 2})
@@ -99,16 +110,7 @@ def create_recognition():
     data, filename = read_submitted_image()
     info = inspect_image(data)
     source = request.args.get("source", "api")[:16]
-    rec = Recognition(
-        status=QUEUED,
-        image=data,
-        image_mime=info.mime,
-        image_size=len(data),
-        width=info.width,
-        height=info.height,
-        filename=filename,
-        source=source,
-    )
+    rec = Recognition(status=QUEUED, filename=filename, source=source, **image_columns(data, info))
     with open_session(db_url()) as session, session.begin():
         session.add(rec)
     try:
@@ -126,8 +128,6 @@ def create_recognition():
 
 
 def _fail_unqueued(rec: Recognition) -> None:
-    from store.queries import Outcome, store_outcomes
-
     with open_session(db_url()) as session, session.begin():
         store_outcomes(
             session, [Outcome(rec.id, error="could not be queued", error_code="queue_unavailable")]

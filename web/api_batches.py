@@ -42,6 +42,7 @@ from store.queries import (
     finish_batch_upload,
 )
 from web import history
+from web.api import image_columns
 from web.errors import ApiError
 from web.serialize import batch_json, recognition_json
 
@@ -113,16 +114,7 @@ class BatchWriter:
             return
         self.queued += 1
         self.row_bytes += len(data)
-        self._add_row(
-            seq,
-            filename,
-            status=QUEUED,
-            image=data,
-            image_mime=info.mime,
-            image_size=len(data),
-            width=info.width,
-            height=info.height,
-        )
+        self._add_row(seq, filename, status=QUEUED, **image_columns(data, info))
 
     def add_failure(self, filename: str | None, reason: str, code: str, size: int = 0) -> None:
         self._add_failed(self._next_seq(), filename, reason, code, size=size)
