@@ -27,11 +27,12 @@ bench: venv  ## recognizer + service benchmarks, figures printed as tables
 migrate: venv
 	$(PY) -m scripts.migrate
 
+# MNIST: DATA=path, else $$DIGITS_MNIST, else the copy `digits data fetch` made (see README).
 train: venv
-	$(VENV)/bin/digits train --data ../shared/data/mnist.npz --out models/
+	$(VENV)/bin/digits train $(if $(DATA),--data $(DATA)) --out models/
 
 evaluate: venv
-	$(VENV)/bin/digits evaluate --data ../shared/data/mnist.npz
+	$(VENV)/bin/digits evaluate $(if $(DATA),--data $(DATA))
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import pathlib
 import resource
 import sys
 import time
 
 import numpy as np
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-DEFAULT_DATA = os.environ.get("DIGITS_MNIST", str(ROOT.parent / "shared" / "data" / "mnist.npz"))
 
 
 def peak_rss_mb() -> float:
@@ -33,7 +29,9 @@ def _throughput(model, blobs: list[bytes], batch: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.recognizer", description=__doc__)
-    ap.add_argument("--data", default=DEFAULT_DATA)
+    ap.add_argument(
+        "--data", default=None, help="MNIST .npz [default: $DIGITS_MNIST, else the fetched copy]"
+    )
     ap.add_argument("--model", default=None, help="model path [default: shipped model]")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--n-small", type=int, default=6400, help="28x28 PNGs to time")
@@ -54,7 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model(args.model)
     load_s = time.perf_counter() - t
     rss_model = peak_rss_mb()
-    d = np.load(args.data)
+    from recognizer.datasets import DataError, find_mnist
+
+    try:
+        d = np.load(find_mnist(args.data))
+    except DataError as exc:
+        sys.exit(f"bench.recognizer: {exc}")
     x, y = d["x_test"], d["y_test"]
     rng = np.random.default_rng(2026)
 

@@ -31,7 +31,13 @@ import numpy as np
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-MNIST = Path(os.environ.get("DIGITS_MNIST", ROOT.parent / "shared" / "data" / "mnist.npz"))
+
+
+def mnist_path() -> Path:
+    """MNIST as every command finds it: $DIGITS_MNIST, else the `digits data fetch` copy."""
+    from recognizer.datasets import find_mnist
+
+    return find_mnist()
 
 
 # ---------------------------------------------------------------- inputs
@@ -40,14 +46,14 @@ MNIST = Path(os.environ.get("DIGITS_MNIST", ROOT.parent / "shared" / "data" / "m
 def mnist_pngs(n: int) -> tuple[list[bytes], np.ndarray]:
     import cv2
 
-    with np.load(MNIST) as data:
+    with np.load(mnist_path()) as data:
         x, y = data["x_test"][:n], data["y_test"][:n]
     return [cv2.imencode(".png", img)[1].tobytes() for img in x], y
 
 
 def drawings(n: int, seed: int = 7) -> list[bytes]:
     """400x400 RGBA canvas PNGs of MNIST digits, as the drawing page sends them."""
-    with np.load(MNIST) as data:
+    with np.load(mnist_path()) as data:
         digits = data["x_test"][-n:]
     rng = np.random.default_rng(seed)
     try:
@@ -84,7 +90,7 @@ def model_path(arg: str | None) -> str | None:
     if Path(recognizer.DEFAULT_MODEL_PATH).is_file():
         return None
     print("!! no shipped model in models/: training a small stand-in on 3,000 digits", flush=True)
-    with np.load(MNIST) as data:
+    with np.load(mnist_path()) as data:
         model = recognizer.train_model(data["x_train"][:3000], data["y_train"][:3000])
     return str(model.save(Path(tempfile.mkdtemp(prefix="bench-model-"))))
 

@@ -1,7 +1,8 @@
 """``digits`` command line: a click group.  Other modules add their own subcommands to ``main``.
 
-digits train --data ../shared/data/mnist.npz --out models/
-digits evaluate --data ../shared/data/mnist.npz
+digits data fetch                 # MNIST, once, into the data directory (needs network)
+digits train --out models/        # data: --data PATH, else $DIGITS_MNIST, else the fetched copy
+digits evaluate
 """
 
 from __future__ import annotations
@@ -77,16 +78,101 @@ def _write_evaluation(
     click.echo(f"wrote {cpath} and {jpath}")
 
 
+def _resolve_data(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    """--data, else $DIGITS_MNIST, else the data directory's copy (fetched with --fetch)."""
+    from .datasets import DataError, fetch_mnist, find_mnist
+
+    try:
+        return str(find_mnist(value))
+    except DataError as exc:
+        if not ctx.params.get("fetch"):
+            raise click.UsageError(str(exc)) from exc
+    return str(_fetch(fetch_mnist))
+
+
+def _fetch(fetch_mnist, **kwargs) -> pathlib.Path:
+    from .datasets import DataError
+
+    bars: dict[str, object] = {}
+
+    def progress(name: str, seen: int, total: int | None) -> None:
+        if name not in bars:
+            bars[name] = click.progressbar(length=total or 0, label=f"downloading {name}")
+            bars[name].__enter__()
+        bar = bars[name]
+        bar.update(seen - bar.pos)
+        if total is not None and seen >= total:
+            bar.__exit__(None, None, None)
+
+    try:
+        return fetch_mnist(progress=progress, **kwargs)
+    except DataError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        for bar in bars.values():
+            if not bar.finished:
+                bar.__exit__(None, None, None)
+
+
+fetch_option = click.option(
+    "--fetch",
+    is_flag=True,
+    is_eager=True,
+    help="download MNIST into the data directory first if it is not found",
+)
 data_option = click.option(
     "--data",
-    default="../shared/data/mnist.npz",
-    show_default=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="MNIST .npz",
+    default=None,
+    callback=_resolve_data,
+    type=click.Path(dir_okay=False),
+    help="MNIST .npz [default: $DIGITS_MNIST, else the copy `digits data fetch` made]",
 )
 
 
+@main.group()
+def data() -> None:
+    """The MNIST data set: where it is, and fetching it once."""
+
+
+@data.command("fetch")
+@click.option(
+    "--dir",
+    "directory",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="where to put it [default: $DIGITS_DATA_DIR, else ~/.cache/digit-recognizer]",
+)
+@click.option(
+    "--mirror",
+    "mirrors",
+    multiple=True,
+    help="a mirror's base URL, tried in the order given [default: the public mirrors]",
+)
+def data_fetch(directory: str | None, mirrors: tuple[str, ...]) -> None:
+    """Download MNIST from its public mirrors, verify every file's SHA-256, convert to .npz."""
+    from .datasets import MIRRORS, fetch_mnist
+
+    path = _fetch(
+        fetch_mnist,
+        directory=pathlib.Path(directory) if directory else None,
+        mirrors=mirrors or MIRRORS,
+    )
+    click.echo(f"MNIST is in {path}")
+
+
+@data.command("where")
+def data_where() -> None:
+    """Print the MNIST file that train and evaluate would use."""
+    from .datasets import DataError, find_mnist
+
+    try:
+        click.echo(find_mnist())
+    except DataError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @main.command()
+@fetch_option
 @data_option
 @click.option(
     "--out",
@@ -113,7 +199,7 @@ data_option = click.option(
 @click.option("--C", "C", type=float, default=10.0, show_default=True, help="SVC C")
 @click.option("--pca", type=int, default=120, show_default=True, help="PCA dimensions (0: none)")
 @click.option("--seed", type=int, default=0, show_default=True)
-def train(data, out, limit, test_limit, augment, redraw, C, pca, seed):
+def train(fetch, data, out, limit, test_limit, augment, redraw, C, pca, seed):
     """Train on the npz's training set, evaluate on its test set, save to OUT."""
     from .model import MODELS_DIR, sha256_file, train_model
 
@@ -149,6 +235,7 @@ def train(data, out, limit, test_limit, augment, redraw, C, pca, seed):
 
 
 @main.command()
+@fetch_option
 @data_option
 @click.option(
     "--model",
@@ -171,7 +258,7 @@ def train(data, out, limit, test_limit, augment, redraw, C, pca, seed):
     type=click.Path(dir_okay=False),
     help="per-class figures JSON [default: evaluation.json next to the model]",
 )
-def evaluate(data, model_path, limit, confusion, json_out):
+def evaluate(fetch, data, model_path, limit, confusion, json_out):
     """Accuracy, per-class precision/recall and a confusion matrix on the test set."""
     from .model import DEFAULT_MODEL_PATH, load_model, sha256_file
 

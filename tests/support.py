@@ -17,7 +17,8 @@ import numpy as np
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
+#: a real sample of MNIST shipped with the tests (see tests/data/README.md)
+MNIST = ROOT / "tests" / "data" / "mnist-sample.npz"
 
 
 def mnist_test_digits(count: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -5,12 +5,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 
-MNIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist.npz"
+from tests.support import MNIST
+
 UPSCALE = 4  # skeleton grid: 28 * 4 = 112
 
 
