@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from cli.cleanup import cleanup
+from cli.corrections import export_corrections
+from cli.models import model
 from cli.submit import submit
 from recognizer.cli import main
 
 main.add_command(submit)
 main.add_command(cleanup)
+main.add_command(export_corrections)
+main.add_command(model)
 
 __all__ = ["main"]

@@ -51,6 +51,9 @@ class Settings:
     database_url: str = f"sqlite:///{VAR_DIR / 'digits.db'}"
     redis_url: str = "redis://127.0.0.1:6379/0"
     model_path: str | None = None
+    # model versions: where they are, and the one to serve until `digits model activate` runs
+    models_dir: str = str(ROOT / "models")
+    model_version: str | None = None
     # uploads
     max_image_bytes: int = 10 * 1024**2
     max_image_pixels: int = 40_000_000
@@ -117,6 +120,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         database_url=get("DATABASE_URL", defaults.database_url),
         redis_url=get("REDIS_URL", defaults.redis_url),
         model_path=get("MODEL_PATH", None),
+        models_dir=get("MODELS_DIR", defaults.models_dir),
+        model_version=get("MODEL_VERSION", None),
         max_image_bytes=get("MAX_IMAGE_BYTES", defaults.max_image_bytes, _size),
         max_image_pixels=get("MAX_IMAGE_PIXELS", defaults.max_image_pixels, int),
         batch_max_bytes=get("BATCH_MAX_BYTES", defaults.batch_max_bytes, _size),

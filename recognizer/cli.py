@@ -2,7 +2,8 @@
 
 digits data fetch                 # MNIST, once, into the data directory (needs network)
 digits train --out models/        # data: --data PATH, else $DIGITS_MNIST, else the fetched copy
-digits evaluate
+digits train --extra corrections.npz --out models/v2   # + users' corrections (export-corrections)
+digits evaluate [--extra corrections.npz]
 """
 
 from __future__ import annotations
@@ -76,6 +77,40 @@ def _write_evaluation(
     )
     jpath.write_text(json.dumps(report, indent=2) + "\n")
     click.echo(f"wrote {cpath} and {jpath}")
+
+
+def _load_extra(path: str | None):
+    """The corrections file of --extra (training part + held-out part), or None."""
+    if not path:
+        return None
+    from .extra import ExtraDataError, load_extra
+
+    try:
+        extra = load_extra(path)
+    except ExtraDataError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(f"extra {path}: {len(extra.y_train)} to train on, {len(extra.y_test)} held out")
+    return extra
+
+
+def _evaluate_extra(model, extra) -> dict | None:
+    """Accuracy on the held-out corrections: {"corrections_accuracy", "corrections_test_size"}."""
+    if extra is None:
+        return None
+    if not len(extra.y_test):
+        click.echo("corrections: none held out, so no corrections accuracy")
+        return None
+    m = _evaluate(model, extra.x_test, extra.y_test, "evaluating on held-out corrections")
+    click.echo(f"corrections accuracy: {m['accuracy'] * 100:.2f}%  ({m['n']} held-out digits)")
+    return {"corrections_accuracy": m["accuracy"], "corrections_test_size": m["n"]}
+
+
+extra_option = click.option(
+    "--extra",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="users' corrections (.npz from `digits export-corrections`); a part is held out",
+)
 
 
 def _resolve_data(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
@@ -199,14 +234,28 @@ def data_where() -> None:
 @click.option("--C", "C", type=float, default=10.0, show_default=True, help="SVC C")
 @click.option("--pca", type=int, default=120, show_default=True, help="PCA dimensions (0: none)")
 @click.option("--seed", type=int, default=0, show_default=True)
-def train(fetch, data, out, limit, test_limit, augment, redraw, C, pca, seed):
+@extra_option
+@click.option(
+    "--extra-weight",
+    type=click.IntRange(1, 100),
+    default=3,
+    show_default=True,
+    help="how many times each correction is repeated in the training set",
+)
+def train(fetch, data, out, limit, test_limit, augment, redraw, C, pca, seed, extra, extra_weight):
     """Train on the npz's training set, evaluate on its test set, save to OUT."""
+    import numpy as np
+
     from .model import MODELS_DIR, sha256_file, train_model
 
     t0 = time.time()
     digest = sha256_file(data)
     xtr, ytr, xte, yte = _load_npz(data, limit, test_limit)
     click.echo(f"data {data} sha256 {digest[:16]}...: {len(xtr)} train, {len(xte)} test")
+    corrections = _load_extra(extra)
+    if corrections is not None and len(corrections.y_train):
+        xex, yex = corrections.repeated(extra_weight)
+        xtr, ytr = np.concatenate([xtr, xex]), np.concatenate([ytr, yex])
 
     def progress(msg: str) -> None:
         click.echo(f"[{time.time() - t0:6.1f}s] {msg}")
@@ -226,6 +275,13 @@ def train(fetch, data, out, limit, test_limit, augment, redraw, C, pca, seed):
     model.metadata["test_accuracy"] = m["accuracy"]
     model.metadata["test_size"] = m["n"]
     model.metadata["per_class"] = m["per_class"]
+    if corrections is not None:
+        model.metadata.update(
+            extra_data_sha256=sha256_file(extra),
+            extra_train_size=int(len(corrections.y_train)),
+            extra_weight=extra_weight,
+            **(_evaluate_extra(model, corrections) or {}),
+        )
     model.metadata["total_seconds"] = round(time.time() - t0, 1)
     outdir = pathlib.Path(out) if out else MODELS_DIR
     path = model.save(outdir)
@@ -258,8 +314,10 @@ def train(fetch, data, out, limit, test_limit, augment, redraw, C, pca, seed):
     type=click.Path(dir_okay=False),
     help="per-class figures JSON [default: evaluation.json next to the model]",
 )
-def evaluate(fetch, data, model_path, limit, confusion, json_out):
-    """Accuracy, per-class precision/recall and a confusion matrix on the test set."""
+@extra_option
+def evaluate(fetch, data, model_path, limit, confusion, json_out, extra):
+    """Accuracy, per-class precision/recall and a confusion matrix on the test set (and, with
+    --extra, accuracy on the held-out part of users' corrections)."""
     from .model import DEFAULT_MODEL_PATH, load_model, sha256_file
 
     path = pathlib.Path(model_path) if model_path else DEFAULT_MODEL_PATH
@@ -268,6 +326,7 @@ def evaluate(fetch, data, model_path, limit, confusion, json_out):
     _, _, xte, yte = _load_npz(data, None, limit)
     m = _evaluate(model, xte, yte, "evaluating (PNG path)")
     _print_metrics(m)
+    m.update(_evaluate_extra(model, _load_extra(extra)) or {})
     directory = path if path.is_dir() else path.parent
     _write_evaluation(m, model, directory, confusion, json_out, sha256_file(data))
 

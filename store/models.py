@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
 
@@ -89,6 +91,7 @@ class Recognition(Base):
     __table_args__ = (
         Index("ix_recognitions_batch_seq", "batch_id", "seq"),
         Index("ix_recognitions_status_created", "status", "created_at"),
+        Index("ix_recognitions_batch_review", "batch_id", "needs_review"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -108,6 +111,8 @@ class Recognition(Base):
     text: Mapped[str | None] = mapped_column(String(256))
     confidence: Mapped[float | None] = mapped_column(Float)  # the lowest digit confidence
     model_version: Mapped[str | None] = mapped_column(String(64))
+    # any digit below the model's review threshold (see worker.model.needs_review)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
@@ -120,13 +125,21 @@ class Recognition(Base):
         passive_deletes=True,
         order_by="DigitResult.position",
     )
+    corrections: Mapped[list[Correction]] = relationship(
+        primaryjoin="Recognition.id == foreign(Correction.recognition_id)",
+        viewonly=True,
+        order_by="Correction.position",
+    )
 
 
 class DigitResult(Base):
     """One digit found in a recognition, left to right."""
 
     __tablename__ = "digits"
-    __table_args__ = (UniqueConstraint("recognition_id", "position"),)
+    __table_args__ = (
+        UniqueConstraint("recognition_id", "position"),
+        Index("ix_digits_review", "needs_review", "confidence"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     recognition_id: Mapped[uuid.UUID] = mapped_column(
@@ -141,9 +154,51 @@ class DigitResult(Base):
     box_w: Mapped[int] = mapped_column(Integer)
     box_h: Mapped[int] = mapped_column(Integer)
     normalized: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))  # 28x28 PNG
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     recognition: Mapped[Recognition] = relationship(back_populates="digits")
 
     @property
     def box(self) -> list[int]:
         return [self.box_x, self.box_y, self.box_w, self.box_h]
+
+
+class Correction(Base):
+    """A user's label for one digit, stored beside the prediction (never over it).
+
+    Keyed by (recognition_id, position) with no foreign key on purpose: retention deletes old
+    recognitions and their digits, but never a correction. The row keeps what is needed to
+    train on it later: the 28x28 PNG the model saw, what the model said, and who said otherwise.
+    One row per digit; correcting again replaces the label (and its time and author).
+    """
+
+    __tablename__ = "corrections"
+    __table_args__ = (UniqueConstraint("recognition_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recognition_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    position: Mapped[int] = mapped_column(Integer)
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    label: Mapped[int] = mapped_column(Integer)  # what the user says it is
+    predicted: Mapped[int] = mapped_column(Integer)  # what the model said
+    confidence: Mapped[float] = mapped_column(Float)
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    image: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))  # 28x28 PNG, a copy
+    corrected_by: Mapped[str | None] = mapped_column(String(128))  # the API key's owner, if any
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    corrected_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ModelActivation(Base):
+    """`digits model activate` appends a row; the newest row is the version every process
+    serves. With no row, the setting (MODEL_VERSION / MODEL_PATH) decides."""
+
+    __tablename__ = "model_activations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(1024))  # relative to MODELS_DIR when inside it
+    sha256: Mapped[str] = mapped_column(String(64))
+    smoke_accuracy: Mapped[float | None] = mapped_column(Float)
+    activated_by: Mapped[str | None] = mapped_column(String(128))
+    activated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -30,6 +30,7 @@ class DigitOutcome:
     probabilities: list[float]
     box: Sequence[int]
     normalized_png: bytes | None = None
+    needs_review: bool = False
 
 
 @dataclass
@@ -62,7 +63,11 @@ def get_recognition(
     key = as_uuid(rid)
     if key is None:
         return None
-    options = [selectinload(Recognition.digits)] if with_digits else []
+    options = (
+        [selectinload(Recognition.digits), selectinload(Recognition.corrections)]
+        if with_digits
+        else []
+    )
     return session.get(Recognition, key, options=options)
 
 
@@ -129,6 +134,7 @@ def store_outcomes(session: Session, outcomes: Sequence[Outcome]) -> list[uuid.U
                 "box_w": int(d.box[2]),
                 "box_h": int(d.box[3]),
                 "normalized": d.normalized_png,
+                "needs_review": bool(d.needs_review),
             }
             for o in part
             if o.recognition_id in moved
@@ -181,6 +187,7 @@ def _move_to_final(
             text=bindparam("text"),
             confidence=bindparam("confidence"),
             model_version=bindparam("model_version"),
+            needs_review=bindparam("needs_review"),
             finished_at=bindparam("finished_at"),
         ),
         [
@@ -192,6 +199,7 @@ def _move_to_final(
                 "text": "".join(str(d.label) for d in o.digits) if not o.error else None,
                 "confidence": min((float(d.confidence) for d in o.digits), default=None),
                 "model_version": o.model_version,
+                "needs_review": any(d.needs_review for d in o.digits),
                 "finished_at": now,
             }
             for o in outcomes
@@ -258,16 +266,24 @@ def finish_batch_upload(session: Session, batch_id: uuid.UUID, *, now: datetime)
 
 
 def batch_items_page(
-    session: Session, batch_id: uuid.UUID, *, status: str | None, page: int, per_page: int
+    session: Session,
+    batch_id: uuid.UUID,
+    *,
+    status: str | None,
+    page: int,
+    per_page: int,
+    needs_review: bool | None = None,
 ) -> tuple[list[Recognition], int]:
-    """One page of a batch's items in upload order, and how many match `status`."""
+    """One page of a batch's items in upload order, and how many match the filters."""
     where = [Recognition.batch_id == batch_id]
     if status:
         where.append(Recognition.status == status)
+    if needs_review is not None:
+        where.append(Recognition.needs_review == needs_review)
     total = session.scalar(select(func.count()).select_from(Recognition).where(*where)) or 0
     items = session.scalars(
         select(Recognition)
-        .options(selectinload(Recognition.digits))
+        .options(selectinload(Recognition.digits), selectinload(Recognition.corrections))
         .where(*where)
         .order_by(Recognition.seq)
         .offset((page - 1) * per_page)
@@ -277,14 +293,23 @@ def batch_items_page(
 
 
 def batch_rows_after(
-    session: Session, batch_id: uuid.UUID, after_seq: int, limit: int, status: str | None = None
+    session: Session,
+    batch_id: uuid.UUID,
+    after_seq: int,
+    limit: int,
+    status: str | None = None,
+    needs_review: bool | None = None,
 ) -> list:
     """Keyset pagination for exports: the next `limit` items (summary columns) after a seq."""
     where = [Recognition.batch_id == batch_id, Recognition.seq > after_seq]
     if status:
         where.append(Recognition.status == status)
+    if needs_review is not None:
+        where.append(Recognition.needs_review == needs_review)
     return session.execute(
         select(
+            Recognition.id,
+            Recognition.needs_review,
             Recognition.seq,
             Recognition.filename,
             Recognition.status,

@@ -151,11 +151,17 @@ def test_csv_export(finished_batch, client_module, mixed_folder):
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.is_streamed
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[0] == ["filename", "status", "text", "confidence", "error"]
+    # the original columns keep their places; needs_review and corrected_text come after them
+    assert rows[0] == [
+        *("filename", "status", "text", "confidence", "error"),
+        *("needs_review", "corrected_text"),
+    ]
     assert [r[0] for r in rows[1:]] == list(expected)
-    for filename, status, text, confidence, error in rows[1:]:
+    for filename, status, text, confidence, error, needs_review, corrected in rows[1:]:
+        assert needs_review in ("true", "false") and corrected == ""
         if expected[filename] is None:
             assert status == "failed" and text == "" and confidence == "" and error
+            assert needs_review == "false"
         else:
             assert status == "done" and text == expected[filename] and error == ""
             assert 0 < float(confidence) <= 1

@@ -24,10 +24,11 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
 
 def register_blueprints(app: Flask) -> None:
-    from web import api, api_batches, health, metrics, pages
+    from web import api, api_batches, api_review, health, metrics, pages
 
     app.register_blueprint(api.bp)
     app.register_blueprint(api_batches.bp)
+    app.register_blueprint(api_review.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(pages.bp)

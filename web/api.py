@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
-from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
 import recognizer
-from recognizer.model import metadata_path
 from store import FINAL_STATUSES, QUEUED, Batch, DigitResult, Recognition, events, open_session
+from store.corrections import correction_image
 from store.queries import Outcome, as_uuid, get_recognition, store_outcomes
-from web import history
+from web import history, model_info
 from web.errors import ApiError
 from web.openapi import openapi_document
 from web.serialize import batch_json, recognition_json
@@ -208,6 +207,8 @@ def normalized(rid: str, n: int):
             if key
             else None
         )
+        if png is None and key:  # a corrected digit keeps its image (a copy) after retention
+            png = correction_image(session, key, n)
     if png is None:
         raise ApiError(404, "not_found", "No such digit (or its image was removed).")
     return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=3600"})
@@ -229,7 +230,7 @@ def history_view():
         recs = (
             session.scalars(
                 select(Recognition)
-                .options(selectinload(Recognition.digits))
+                .options(selectinload(Recognition.digits), selectinload(Recognition.corrections))
                 .where(Recognition.id.in_(rec_ids))
                 .order_by(Recognition.created_at.desc())
             ).all()
@@ -254,21 +255,30 @@ def history_view():
         )
 
 
-def model_metadata() -> dict:
-    """The shipped model's metadata JSON, read from disk: the web never loads the model."""
-    configured = current_app.config.get("MODEL_PATH")
-    path = metadata_path(Path(configured) if configured else recognizer.DEFAULT_MODEL_PATH)
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ApiError(
-            503, "model_unavailable", f"No readable model metadata at {path.name}."
-        ) from exc
-
-
 @bp.get("/model")
 def model_view():
-    return jsonify(model_metadata())
+    """The serving version's metadata (read from disk: the web never loads the model), which
+    version that is and why (`active`), and every version available (`versions`)."""
+    try:
+        active = model_info.current()
+    except SQLAlchemyError as exc:
+        raise ApiError(503, "database_unavailable", "The database is unavailable.") from exc
+    except recognizer.ModelError as exc:
+        raise ApiError(503, "model_unavailable", str(exc)) from exc
+    try:
+        metadata = model_info.metadata_of(active.path)
+    except (OSError, ValueError) as exc:
+        raise ApiError(
+            503, "model_unavailable", f"No readable model metadata for {active.path.name}."
+        ) from exc
+    models_dir = model_info.settings().models_dir
+    return jsonify(
+        {
+            **metadata,
+            "active": model_info.active_json(active, metadata, models_dir),
+            "versions": model_info.versions_json(active, models_dir),
+        }
+    )
 
 
 @bp.get("/openapi.json")

@@ -27,12 +27,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, File, MultipartDecoder, NeedData
 
 import recognizer
-from store import FAILED, QUEUED, Batch, open_session, utcnow
+from store import FAILED, QUEUED, Batch, Correction, Recognition, open_session, utcnow
 from store.queries import (
     UPLOAD_PLACEHOLDER,
     add_batch_items,
@@ -44,7 +44,7 @@ from store.queries import (
 from web import history
 from web.api import image_columns
 from web.errors import ApiError
-from web.serialize import batch_json, recognition_json
+from web.serialize import batch_json_with_review, recognition_json
 
 log = logging.getLogger(__name__)
 bp = Blueprint("batches", __name__, url_prefix="/api/v1")
@@ -56,7 +56,11 @@ FLUSH_BYTES = 8 * 1024**2  # ... or fewer, when their images add up to this much
 ZIP_SPOOL_MEMORY = 8 * 1024**2  # a zip larger than this is spooled to a temp file
 MAX_PER_PAGE = 200
 CSV_FETCH = 1000
-CSV_COLUMNS = ["filename", "status", "text", "confidence", "error"]
+# needs_review and corrected_text were added at the end, so column positions stay
+CSV_COLUMNS = [
+    *("filename", "status", "text", "confidence", "error"),
+    *("needs_review", "corrected_text"),
+]
 ZIP_TYPES = {"application/zip", "application/x-zip-compressed", "application/x-zip"}
 JUNK_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
 STATUSES = ("queued", "processing", "done", "failed")
@@ -408,7 +412,14 @@ def _load_batch(bid: str) -> Batch:
 
 @bp.get("/batches/<bid>")
 def get_batch(bid: str):
-    return jsonify(batch_json(_load_batch(bid)))
+    batch = _load_batch(bid)
+    with open_session(db_url()) as session:
+        flagged = session.scalar(
+            select(func.count())
+            .select_from(Recognition)
+            .where(Recognition.batch_id == batch.id, Recognition.needs_review == True)  # noqa: E712
+        )
+    return jsonify(batch_json_with_review(batch, int(flagged or 0)))
 
 
 def _int_arg(name: str, default: int) -> int:
@@ -424,22 +435,38 @@ def _int_arg(name: str, default: int) -> int:
     return value
 
 
+def _bool_arg(name: str) -> bool | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    value = {"true": True, "1": True, "false": False, "0": False}.get(raw.lower())
+    if value is None:
+        raise ApiError(400, f"bad_{name}", f"{name} must be true or false.")
+    return value
+
+
 @bp.get("/batches/<bid>/results")
 def batch_results(bid: str):
     batch = _load_batch(bid)
     status = request.args.get("status") or None
     if status is not None and status not in STATUSES:
         raise ApiError(400, "bad_status", f"status must be one of {', '.join(STATUSES)}.")
+    needs_review = _bool_arg("needs_review")
     fmt = request.args.get("format", "json").lower()
     if fmt == "csv":
-        return _csv_response(batch, status)
+        return _csv_response(batch, status, needs_review)
     if fmt != "json":
         raise ApiError(400, "bad_format", "format must be json or csv.")
     page = _int_arg("page", 1)
     per_page = min(MAX_PER_PAGE, _int_arg("per_page", 50))
     with open_session(db_url()) as session:
         items, total = batch_items_page(
-            session, batch.id, status=status, page=page, per_page=per_page
+            session,
+            batch.id,
+            status=status,
+            page=page,
+            per_page=per_page,
+            needs_review=needs_review,
         )
         return jsonify(
             items=[recognition_json(r) for r in items],
@@ -450,7 +477,24 @@ def batch_results(bid: str):
         )
 
 
-def _csv_response(batch: Batch, status: str | None) -> Response:
+def _corrected_texts(session, rows) -> dict:
+    """{recognition id: text with users' corrections} for the rows that have any (a digit's
+    position is its index in `text`)."""
+    texts = {r.id: list(r.text or "") for r in rows}
+    corrected = set()
+    if texts:
+        for rid, position, label in session.execute(
+            select(Correction.recognition_id, Correction.position, Correction.label).where(
+                Correction.recognition_id.in_(list(texts))
+            )
+        ):
+            if position < len(texts[rid]):
+                texts[rid][position] = str(label)
+                corrected.add(rid)
+    return {rid: "".join(texts[rid]) for rid in corrected}
+
+
+def _csv_response(batch: Batch, status: str | None, needs_review: bool | None) -> Response:
     url, batch_id = db_url(), batch.id
 
     def rows() -> Iterator[str]:
@@ -460,11 +504,20 @@ def _csv_response(batch: Batch, status: str | None) -> Response:
         after = 0
         while True:
             with open_session(url) as session:
-                page = batch_rows_after(session, batch_id, after, CSV_FETCH, status)
+                page = batch_rows_after(session, batch_id, after, CSV_FETCH, status, needs_review)
+                corrected = _corrected_texts(session, page)
             for row in page:
                 confidence = "" if row.confidence is None else f"{row.confidence:.4f}"
                 writer.writerow(
-                    [row.filename or "", row.status, row.text or "", confidence, row.error or ""]
+                    [
+                        row.filename or "",
+                        row.status,
+                        row.text or "",
+                        confidence,
+                        row.error or "",
+                        "true" if row.needs_review else "false",
+                        corrected.get(row.id) or "",
+                    ]
                 )
             yield out.getvalue()
             out.seek(0)

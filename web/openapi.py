@@ -60,6 +60,140 @@ SCHEMAS = {
                 "description": "x, y, width, height in the submitted image's pixels",
             },
             "normalized_url": {"type": "string", "description": "the 28x28 PNG the model saw"},
+            "needs_review": {
+                "type": "boolean",
+                "description": "confidence below the model's review threshold",
+            },
+            "correction": {
+                "oneOf": [{"$ref": "#/components/schemas/Correction"}, {"type": "null"}],
+                "description": "a user's label for this digit, if any",
+            },
+            "label_url": {"type": "string", "description": 'PUT {"label": n} here to correct'},
+        },
+    },
+    "Correction": {
+        "type": "object",
+        "required": ["label", "predicted", "corrected_at", "corrected_by"],
+        "properties": {
+            "label": {"type": "integer", "minimum": 0, "maximum": 9},
+            "predicted": {"type": "integer", "description": "what the model had said"},
+            "corrected_at": {"type": "string", "format": "date-time"},
+            "corrected_by": {
+                "type": ["string", "null"],
+                "description": "the API key's owner, when API keys are in use",
+            },
+        },
+    },
+    "LabelRequest": {
+        "type": "object",
+        "required": ["label"],
+        "properties": {"label": {"type": "integer", "minimum": 0, "maximum": 9}},
+    },
+    "ReviewItem": {
+        "type": "object",
+        "required": [
+            "recognition_id",
+            "position",
+            "label",
+            "confidence",
+            "needs_review",
+            "normalized_url",
+            "label_url",
+        ],
+        "properties": {
+            "recognition_id": {"type": "string", "format": "uuid"},
+            "position": {"type": "integer", "description": "the digit's index, left to right"},
+            "label": {"type": "integer", "minimum": 0, "maximum": 9},
+            "confidence": {"type": "number"},
+            "probabilities": {"type": "array", "items": {"type": "number"}},
+            "needs_review": {"type": "boolean"},
+            "box": {"type": "array", "items": {"type": "integer"}},
+            "normalized_url": {"type": "string"},
+            "image_url": {"type": ["string", "null"], "description": "null once removed"},
+            "width": {"type": ["integer", "null"]},
+            "height": {"type": ["integer", "null"]},
+            "filename": {"type": ["string", "null"]},
+            "batch_id": {"type": ["string", "null"], "format": "uuid"},
+            "model": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "recognition_url": {"type": "string"},
+            "label_url": {"type": "string", "description": 'PUT {"label": n} here'},
+        },
+    },
+    "ReviewPage": {
+        "type": "object",
+        "required": ["items", "page", "per_page", "total", "pages"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/ReviewItem"}},
+            "page": {"type": "integer"},
+            "per_page": {"type": "integer"},
+            "total": {"type": "integer", "description": "digits still to review"},
+            "pages": {"type": "integer"},
+        },
+    },
+    "CorrectionsSummary": {
+        "type": "object",
+        "required": ["total", "changed", "per_digit", "confused_pairs"],
+        "properties": {
+            "total": {"type": "integer", "description": "corrections, confirmations included"},
+            "changed": {"type": "integer", "description": "where users said the model was wrong"},
+            "per_digit": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "label": {"type": "integer"},
+                        "count": {"type": "integer"},
+                        "changed": {"type": "integer"},
+                    },
+                },
+            },
+            "confused_pairs": {
+                "type": "array",
+                "description": "most frequent first",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "predicted": {"type": "integer"},
+                        "label": {"type": "integer"},
+                        "count": {"type": "integer"},
+                    },
+                },
+            },
+        },
+    },
+    "ModelInfo": {
+        "type": "object",
+        "description": "The serving version's metadata fields (version, test_accuracy, ...), "
+        "plus `active` and `versions`.",
+        "required": ["version", "active", "versions"],
+        "properties": {
+            "version": {"type": "string"},
+            "active": {
+                "type": "object",
+                "properties": {
+                    "version": {"type": "string"},
+                    "source": {"type": "string", "enum": ["database", "setting"]},
+                    "file": {"type": "string"},
+                    "activated_at": {"type": ["string", "null"], "format": "date-time"},
+                    "activated_by": {"type": ["string", "null"]},
+                },
+            },
+            "versions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "version": {"type": "string"},
+                        "active": {"type": "boolean"},
+                        "file": {"type": "string"},
+                        "created": {"type": ["string", "null"]},
+                        "test_accuracy": {"type": ["number", "null"]},
+                        "corrections_accuracy": {"type": ["number", "null"]},
+                        "problem": {"type": ["string", "null"]},
+                    },
+                },
+            },
         },
     },
     "Recognition": {
@@ -84,6 +218,11 @@ SCHEMAS = {
             "model": {"type": ["string", "null"]},
             "created_at": {"type": "string", "format": "date-time"},
             "finished_at": {"type": ["string", "null"], "format": "date-time"},
+            "needs_review": {"type": "boolean", "description": "any digit needs review"},
+            "corrected_text": {
+                "type": ["string", "null"],
+                "description": "the text with users' corrections; null when none",
+            },
         },
     },
     "BatchAccepted": {
@@ -119,6 +258,8 @@ SCHEMAS = {
             "finished_at": {"type": ["string", "null"], "format": "date-time"},
             "url": {"type": "string"},
             "results_url": {"type": "string"},
+            "needs_review": {"type": "integer", "description": "items with a digit to review"},
+            "review_url": {"type": "string", "description": "its review queue"},
         },
     },
     "BatchResults": {
@@ -232,8 +373,74 @@ PATHS: dict[str, dict] = {
     },
     "/api/v1/model": {
         "get": {
-            "summary": "The loaded model's metadata",
-            "responses": {"200": {"description": "Metadata"}, "503": _error("No model")},
+            "summary": "The serving model version's metadata, and every version available",
+            "responses": {
+                "200": _json("Metadata, `active` and `versions`", "ModelInfo"),
+                "503": _error("No model, or the database is unavailable"),
+            },
+        }
+    },
+    "/api/v1/recognitions/{id}/digits/{n}/label": {
+        "put": {
+            "summary": "Correct (or confirm) digit n: stored beside the prediction",
+            "parameters": [
+                ID,
+                {
+                    "name": "n",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 0},
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/LabelRequest"}}
+                },
+            },
+            "responses": {
+                "200": _json("The updated recognition", "Recognition"),
+                "400": _error("Not a JSON object with a label from 0 to 9"),
+                "404": _error("Unknown recognition or digit"),
+                "415": _error("Not application/json"),
+            },
+        }
+    },
+    "/api/v1/review": {
+        "get": {
+            "summary": "Digits still to review, lowest confidence first",
+            "description": "Without `below`: the digits flagged needs_review. With `below`: every "
+            "digit under that confidence. A corrected or confirmed digit drops out.",
+            "parameters": [
+                {
+                    "name": "batch",
+                    "in": "query",
+                    "schema": {"type": "string", "format": "uuid"},
+                    "description": "only this batch's digits",
+                },
+                {
+                    "name": "below",
+                    "in": "query",
+                    "schema": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                },
+                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                {
+                    "name": "per_page",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                },
+            ],
+            "responses": {
+                "200": _json("A page of digits to review", "ReviewPage"),
+                "400": _error("Bad batch id, below or paging"),
+                "404": _error("Unknown batch"),
+            },
+        }
+    },
+    "/api/v1/corrections/summary": {
+        "get": {
+            "summary": "Corrections per digit and the pairs users corrected most often",
+            "responses": {"200": _json("Counts", "CorrectionsSummary")},
         }
     },
     "/api/v1/batches": {
@@ -307,10 +514,17 @@ PATHS: dict[str, dict] = {
                     },
                 },
                 {
+                    "name": "needs_review",
+                    "in": "query",
+                    "schema": {"type": "boolean"},
+                    "description": "only items that need review (true) or do not (false)",
+                },
+                {
                     "name": "format",
                     "in": "query",
                     "schema": {"type": "string", "enum": ["json", "csv"]},
-                    "description": "csv: every item, header filename,status,text,confidence,error",
+                    "description": "csv: every item, header filename,status,text,confidence,"
+                    "error,needs_review,corrected_text",
                 },
             ],
             "responses": {

@@ -1,4 +1,4 @@
-"""HTML pages (draw, upload, batch, history, model). They use only the JSON API.
+"""HTML pages (draw, upload, batch, review, history, model). They use only the JSON API.
 
 Two small helper routes serve what the JSON API does not: the confusion-matrix picture written
 next to the model, and the preprocessing steps applied to a bundled example digit. Neither loads
@@ -13,7 +13,7 @@ import logging
 import uuid
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, send_file
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file
 
 log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
@@ -42,6 +42,25 @@ def batch(batch_id: str):
     return render_template("batch.html", page="batch", batch_id=key)
 
 
+@bp.get("/review")
+def review():
+    """The review queue, one digit at a time; `?batch=<id>` for one batch, `?below=0.8` for
+    every digit under that confidence (the JSON API checks both again)."""
+    batch_id = request.args.get("batch") or None
+    if batch_id is not None:
+        try:
+            batch_id = str(uuid.UUID(batch_id))
+        except ValueError:
+            abort(404)
+    try:
+        below = float(request.args["below"]) if request.args.get("below") else None
+    except ValueError:
+        below = None
+    if below is not None and not 0 < below <= 1:
+        below = None
+    return render_template("review.html", page="review", batch_id=batch_id, below=below)
+
+
 @bp.get("/history")
 def history():
     return render_template("history.html", page="history")
@@ -56,15 +75,16 @@ def model():
 
 
 def _model_path() -> Path:
+    """The serving version's file (its confusion matrix is next to it)."""
+    try:
+        from web.model_info import current
+
+        return current().path
+    except Exception:  # no database or a bad setting: the configured file, else the shipped one
+        log.debug("no active model version for the model page", exc_info=True)
     configured = current_app.config.get("MODEL_PATH")
     if configured:
         return Path(configured)
-    try:
-        import recognizer
-
-        return Path(recognizer.DEFAULT_MODEL_PATH)
-    except Exception:  # the recognizer package may be mid-edit; fall back to models/
-        log.debug("recognizer not importable for the model path", exc_info=True)
     return Path(__file__).resolve().parent.parent / "models" / "digits.skops"
 
 

@@ -1,27 +1,103 @@
-"""The recognizer model, loaded once per worker process (never per task, never in the web)."""
+"""The recognizer model of this worker process (never loaded in the web).
+
+Which version serves is in the database (store.model_versions). `get_model()` looks it up
+before each task, so a version activated with `digits model activate` is picked up between
+tasks without a restart; it is loaded once per process. A version this process cannot load
+(missing file, changed file, broken file) is logged once and the model it holds keeps serving.
+"""
 
 from __future__ import annotations
 
-import functools
 import logging
+import threading
 
 from celery.signals import worker_process_init
 from flask import current_app
+from sqlalchemy.exc import SQLAlchemyError
 
 import recognizer
+from recognizer.model import sha256_file
+from store.model_versions import (
+    SETTING,
+    ActiveModel,
+    ModelSettings,
+    active_model,
+    from_setting,
+)
 
 log = logging.getLogger(__name__)
 
+#: used while the recognizer's model gives no review threshold of its own (issue 12 adds one)
+DEFAULT_REVIEW_THRESHOLD = 0.9
 
-@functools.cache
-def _load(path: str | None) -> recognizer.Model:
-    model = recognizer.load_model(path)
-    log.info("model loaded", extra={"model_version": model.version, "path": path})
+_lock = threading.Lock()
+_held: tuple[tuple[str, str | None], recognizer.Model] | None = None  # (key, model)
+_refused: set[tuple[str, str | None]] = set()  # keys already tried and refused here
+
+
+def _load(choice: ActiveModel) -> recognizer.Model:
+    if choice.sha256 is not None and sha256_file(choice.path) != choice.sha256:
+        raise recognizer.ModelError(
+            f"{choice.path} is not the file that was activated (its SHA-256 differs)"
+        )
+    model = recognizer.load_model(choice.path)
+    log.info(
+        "model loaded",
+        extra={"model_version": model.version, "path": str(choice.path), "source": choice.source},
+    )
     return model
 
 
+def _choice() -> ActiveModel | None:
+    config = current_app.config
+    settings = ModelSettings.from_config(config)
+    try:
+        return active_model(config["DATABASE_URL"], settings)
+    except SQLAlchemyError:
+        log.warning("could not read the active model version; keeping this one", exc_info=True)
+        return None if _held else from_setting(settings)
+
+
 def get_model() -> recognizer.Model:
-    return _load(current_app.config.get("MODEL_PATH"))
+    """The active version's model, loading it if this process does not hold it yet."""
+    global _held
+    choice = _choice()
+    with _lock:
+        if _held is not None and (choice is None or _held[0] == choice.key):
+            return _held[1]
+        if choice.key in _refused and _held is not None:
+            return _held[1]
+        try:
+            model = _load(choice)
+        except Exception as exc:
+            if choice.key not in _refused:
+                log.error("cannot load model version %s: %s", choice.version or choice.path, exc)
+                _refused.add(choice.key)
+            if _held is not None:
+                return _held[1]
+            if choice.source == SETTING:
+                raise
+            choice = from_setting(ModelSettings.from_config(current_app.config))
+            model = _load(choice)  # a fresh process falls back to the configured model
+        _held = (choice.key, model)
+        return model
+
+
+def review_threshold(model: recognizer.Model) -> float:
+    """The confidence under which a digit should be looked at by a person."""
+    value = getattr(model, "review_threshold", None)
+    if value is None:
+        value = model.metadata.get("review_threshold", DEFAULT_REVIEW_THRESHOLD)
+    return float(value)
+
+
+def needs_review(digit: recognizer.Digit, model: recognizer.Model) -> bool:
+    """The recognizer's own flag when it has one, else confidence under the threshold.
+    (Once every recognizer.Digit carries `needs_review`, this is just that attribute.)"""
+    flag = getattr(digit, "needs_review", None)
+    if flag is not None:
+        return bool(flag)
+    return float(digit.confidence) < review_threshold(model)
 
 
 def _warm(**_: object) -> None:

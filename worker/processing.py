@@ -13,16 +13,24 @@ from sqlalchemy import select
 import recognizer
 from store import Recognition, events, session_scope, stats
 from store.queries import DigitOutcome, Outcome, claim, store_outcomes
-from worker.model import get_model
+from worker.model import get_model, needs_review
 
 log = logging.getLogger(__name__)
 
 
-def _outcome(rid: uuid.UUID, result: recognizer.Recognition, version: str) -> Outcome:
+def _outcome(rid: uuid.UUID, result: recognizer.Recognition, model: recognizer.Model) -> Outcome:
+    version = model.version
     if result.error:
         return Outcome(rid, error=result.error, error_code=result.error_code, model_version=version)
     digits = [
-        DigitOutcome(d.label, float(d.confidence), list(d.probabilities), d.box, d.normalized_png())
+        DigitOutcome(
+            d.label,
+            float(d.confidence),
+            list(d.probabilities),
+            d.box,
+            d.normalized_png(),
+            needs_review=needs_review(d, model),
+        )
         for d in result.digits
     ]
     return Outcome(rid, digits=digits, model_version=version)
@@ -43,9 +51,7 @@ def process(ids: Sequence[object]) -> list[uuid.UUID]:
     results = model.recognize_many(
         [data for _, data in present], max_pixels=current_app.config["MAX_IMAGE_PIXELS"]
     )
-    outcomes = [
-        _outcome(rid, res, model.version) for (rid, _), res in zip(present, results, strict=True)
-    ]
+    outcomes = [_outcome(rid, res, model) for (rid, _), res in zip(present, results, strict=True)]
     outcomes += [
         Outcome(
             rid, error="the image was removed before it was processed", error_code="image_missing"

@@ -23,6 +23,10 @@
   const tbody = $("results-body");
   const onlyFailed = $("only-failed");
   const failedCount = $("failed-count");
+  const onlyReview = $("only-review");
+  const reviewCount = $("review-count");
+  const reviewLink = $("review-link");
+  const correctionStatus = $("correction-status");
   const prevBtn = $("prev");
   const nextBtn = $("next");
   const pageInfo = $("page-info");
@@ -30,6 +34,7 @@
   const params = new URLSearchParams(window.location.search);
   let page = Math.max(1, parseInt(params.get("page") || "1", 10) || 1);
   onlyFailed.checked = params.get("status") === "failed";
+  onlyReview.checked = params.get("needs_review") === "true";
 
   let batch = null;
   let finished = false;
@@ -98,6 +103,12 @@
         : `${pct}% processed.`;
     }
     failedCount.textContent = b.failed ? `(${b.failed})` : "";
+    const flagged = b.needs_review;
+    $("stat-review").textContent = flagged ?? "–";
+    $("review-stat").classList.toggle("is-review", (flagged || 0) > 0);
+    reviewCount.textContent = flagged ? `(${flagged})` : "";
+    reviewLink.hidden = !(finished && flagged > 0);
+    if (flagged > 0) reviewLink.textContent = `Review ${flagged === 1 ? "it" : "them"} one by one`;
   }
 
   async function poll() {
@@ -145,6 +156,7 @@
     const q = new URLSearchParams();
     if (page > 1) q.set("page", String(page));
     if (onlyFailed.checked) q.set("status", "failed");
+    if (onlyReview.checked) q.set("needs_review", "true");
     const qs = q.toString();
     window.history.replaceState(null, "", window.location.pathname + (qs ? "?" + qs : ""));
   }
@@ -156,6 +168,7 @@
     syncUrl();
     const q = new URLSearchParams({ page: String(page), per_page: String(PER_PAGE) });
     if (onlyFailed.checked) q.set("status", "failed");
+    if (onlyReview.checked) q.set("needs_review", "true");
     resultsStatus.textContent = "Loading results…";
     prevBtn.disabled = nextBtn.disabled = true;
     try {
@@ -188,14 +201,113 @@
       "td",
       {},
       App.h("span", { class: "badge badge-" + item.status, text: item.status }),
-      low ? App.h("span", { class: "help", text: " not sure" }) : null,
+      item.needs_review ? App.h("span", { class: "badge badge-review", text: "needs review" }) : null,
+      low && !item.needs_review ? App.h("span", { class: "help", text: " not sure" }) : null,
     );
   }
 
+  // ------------------------------------------------------------------ digits and corrections
+
+  function chipLabel(item, d, i) {
+    const n = item.digits.length;
+    const said = d.correction
+      ? `${d.correction.label}, corrected (the model read ${d.label})`
+      : `${d.label}, ${App.percent(d.confidence)} confident` + (d.needs_review ? ", needs review" : "");
+    return `${item.filename || "image"}, digit ${i + 1} of ${n}: ${said}. Press 0 to 9 to correct.`;
+  }
+
+  function chip(item, d, i) {
+    const unsure = !d.correction && d.needs_review;
+    return App.h(
+      "button",
+      {
+        type: "button",
+        class: "chip" + (unsure ? " is-unsure" : "") + (d.correction ? " is-corrected" : ""),
+        tabindex: "-1",
+        "aria-label": chipLabel(item, d, i),
+        title: d.correction ? `The model read ${d.label}` : App.percent(d.confidence) + " confident",
+        "data-item": item.id,
+        "data-position": String(i),
+      },
+      String(App.shownLabel(d)) + (unsure ? "?" : ""),
+    );
+  }
+
+  function digitsCell(item) {
+    const digits = item.digits || [];
+    if (item.status !== "done" || !digits.length) {
+      return App.h("td", { class: "text-cell" }, item.text || (item.status === "done" ? "—" : ""));
+    }
+    return App.h("td", { class: "text-cell chips" }, ...digits.map((d, i) => chip(item, d, i)));
+  }
+
+  const itemsById = new Map();
+  const chips = () => [...tbody.querySelectorAll(".chip")];
+
+  /** One tab stop for all the digits (roving tabindex); arrows move between them. */
+  function focusChip(target, focus = true) {
+    for (const c of chips()) c.tabIndex = c === target ? 0 : -1;
+    if (target && focus) target.focus();
+  }
+
+  async function correctChip(button, label) {
+    const item = itemsById.get(button.dataset.item);
+    const position = Number(button.dataset.position);
+    const d = item && item.digits[position];
+    if (!d || button.getAttribute("aria-busy") === "true") return;
+    button.setAttribute("aria-busy", "true");
+    try {
+      const rec = await App.putLabel(d.label_url, label);
+      itemsById.set(rec.id, rec);
+      const fresh = chip(rec, rec.digits[position], position);
+      button.replaceWith(fresh);
+      focusChip(fresh);
+      correctionStatus.textContent =
+        label === d.label
+          ? `Confirmed: digit ${position + 1} of ${rec.filename || "the image"} is a ${label}.`
+          : `Corrected digit ${position + 1} of ${rec.filename || "the image"} from ${d.label} to ${label}.`;
+    } catch (err) {
+      button.removeAttribute("aria-busy");
+      App.showAlert(errorEl, "The correction was not saved. " + App.messageOf(err));
+    }
+  }
+
+  tbody.addEventListener("keydown", (event) => {
+    const button = event.target.closest && event.target.closest(".chip");
+    if (!button) return;
+    const label = App.digitKey(event);
+    if (label !== null) {
+      event.preventDefault();
+      correctChip(button, label);
+      return;
+    }
+    const all = chips();
+    const at = all.indexOf(button);
+    const row = (c) => c.closest("tr");
+    let next = null;
+    if (event.key === "ArrowRight") next = all[at + 1];
+    else if (event.key === "ArrowLeft") next = all[at - 1];
+    else if (event.key === "ArrowDown") next = all.slice(at + 1).find((c) => row(c) !== row(button));
+    else if (event.key === "ArrowUp") {
+      const above = all.slice(0, at).filter((c) => row(c) !== row(button));
+      next = above.length ? above.find((c) => row(c) === row(above[above.length - 1])) : null;
+    } else if (event.key === "Home") next = all[0];
+    else if (event.key === "End") next = all[all.length - 1];
+    else return;
+    event.preventDefault();
+    if (next) focusChip(next);
+  });
+  tbody.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest(".chip");
+    if (button) focusChip(button);
+  });
+
   function renderResults(data) {
     tbody.textContent = "";
+    itemsById.clear();
     const items = data.items || [];
     for (const item of items) {
+      itemsById.set(item.id, item);
       const name = item.filename || item.id;
       const thumb = item.image_url
         ? App.h("img", { class: "thumb", src: item.image_url, alt: "", loading: "lazy", width: "48", height: "48" })
@@ -206,7 +318,7 @@
           { class: "status-" + item.status },
           App.h("td", {}, thumb),
           App.h("td", { class: "filename" }, name),
-          App.h("td", { class: "text-cell" }, item.text || (item.status === "done" ? "—" : "")),
+          digitsCell(item),
           App.h("td", { class: "num" }, item.status === "done" ? App.percent(item.confidence) : ""),
           statusCell(item),
         ),
@@ -215,20 +327,25 @@
     const total = data.total || 0;
     const pages = Math.max(1, data.pages || 1);
     page = data.page || page;
+    focusChip(chips()[0], false);
     if (!items.length) {
       tbody.appendChild(
         App.h(
           "tr",
           {},
-          App.h("td", { colspan: "5", class: "empty", text: onlyFailed.checked ? "No failed images." : "No results." }),
+          App.h("td", {
+            colspan: "5",
+            class: "empty",
+            text: onlyFailed.checked ? "No failed images." : onlyReview.checked ? "No images need review." : "No results.",
+          }),
         ),
       );
     }
     const from = total ? (page - 1) * (data.per_page || PER_PAGE) + 1 : 0;
     const to = Math.min(total, from + items.length - 1);
-    resultsStatus.textContent = onlyFailed.checked
-      ? `${total} failed image${total === 1 ? "" : "s"}` + (total ? `, showing ${from}–${to}.` : ".")
-      : `${total} image${total === 1 ? "" : "s"}` + (total ? `, showing ${from}–${to}.` : ".");
+    const what = (onlyFailed.checked ? " failed" : "") + " image" + (total === 1 ? "" : "s");
+    const which = onlyReview.checked ? (total === 1 ? " that needs review" : " that need review") : "";
+    resultsStatus.textContent = `${total}${what}${which}` + (total ? `, showing ${from}–${to}.` : ".");
     pageInfo.textContent = `Page ${page} of ${pages}`;
     prevBtn.disabled = page <= 1;
     nextBtn.disabled = page >= pages;
@@ -245,6 +362,10 @@
     loadResults();
   });
   onlyFailed.addEventListener("change", () => {
+    page = 1;
+    if (finished) loadResults();
+  });
+  onlyReview.addEventListener("change", () => {
     page = 1;
     if (finished) loadResults();
   });

@@ -142,5 +142,39 @@ window.App = (function () {
 
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-  return { ApiError, fetchWithTimeout, fetchJSON, messageOf, showAlert, h, percent, formatDate, formatDuration, sleep };
+  /** Correct (or confirm) a digit: PUT {"label"} to its label_url; resolves to the recognition. */
+  function putLabel(labelUrl, label) {
+    return fetchJSON(
+      labelUrl,
+      { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ label }) },
+      15000,
+    );
+  }
+
+  /** The digit 0-9 a keydown means, or null (modifier keys, or typing in a form field). */
+  function digitKey(event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return null;
+    const target = event.target;
+    if (target && target.closest && target.closest("input, textarea, select, [contenteditable]")) return null;
+    return /^[0-9]$/.test(event.key) ? Number(event.key) : null;
+  }
+
+  /** The label a user gave a digit, else the model's. */
+  const shownLabel = (digit) => (digit.correction ? digit.correction.label : digit.label);
+
+  return {
+    ApiError,
+    fetchWithTimeout,
+    fetchJSON,
+    messageOf,
+    showAlert,
+    h,
+    percent,
+    formatDate,
+    formatDuration,
+    sleep,
+    putLabel,
+    digitKey,
+    shownLabel,
+  };
 })();

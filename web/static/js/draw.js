@@ -28,6 +28,9 @@
   const normalizedImg = document.getElementById("normalized");
   const chart = document.getElementById("prob-chart");
   const chartCaption = document.getElementById("probs-caption");
+  const correctedNote = document.getElementById("corrected-note");
+  const correctButtons = document.getElementById("correct-buttons");
+  const correctionStatus = document.getElementById("correction-status");
 
   /** @type {{size: number, points: number[][]}[]} */
   const strokes = [];
@@ -219,7 +222,7 @@
       octx.setLineDash(isSel ? [] : [8, 5]);
       octx.strokeRect(x * sx, y * sy, w * sx, h * sy);
       octx.setLineDash([]);
-      const label = String(d.label) + (unsure ? "?" : "");
+      const label = d.correction ? String(d.correction.label) + "✓" : String(d.label) + (unsure ? "?" : "");
       octx.font = `bold ${font}px system-ui, sans-serif`;
       const tw = octx.measureText(label).width + 10;
       const ty = y * sy - font - 6 >= 0 ? y * sy - font - 6 : y * sy + h * sy;
@@ -233,9 +236,10 @@
 
   // ------------------------------------------------------------------ result
 
-  function renderResult(rec) {
+  function renderResult(rec, keepSelection = false) {
     result = rec;
-    selected = 0;
+    if (!keepSelection) selected = 0;
+    correctionStatus.textContent = keepSelection ? correctionStatus.textContent : "";
     const digits = rec.digits || [];
     resultEl.hidden = false;
     if (!digits.length || !rec.text) {
@@ -249,8 +253,10 @@
       clearOverlay();
       return;
     }
-    answerText.textContent = rec.text;
+    answerText.textContent = rec.corrected_text || rec.text;
     answerConfidence.textContent = "confidence " + App.percent(rec.confidence);
+    correctedNote.hidden = !rec.corrected_text;
+    correctedNote.textContent = rec.corrected_text ? `Corrected by you; the model read ${rec.text}.` : "";
     const unsure = rec.confidence !== null && rec.confidence < UNSURE_BELOW;
     unsureEl.hidden = !unsure;
     unsureEl.textContent = unsure
@@ -264,22 +270,25 @@
     detail.hidden = false;
     picker.textContent = "";
     digits.forEach((d, i) => {
-      const low = d.confidence !== null && d.confidence < UNSURE_BELOW;
+      const low = !d.correction && d.confidence !== null && d.confidence < UNSURE_BELOW;
+      const said = d.correction
+        ? `${d.correction.label}, corrected by you (the model read ${d.label})`
+        : `${d.label}, ${App.percent(d.confidence)} confident`;
       const btn = App.h(
         "button",
         {
           type: "button",
-          class: "digit-btn" + (low ? " is-unsure" : ""),
-          "aria-pressed": String(i === 0),
-          "aria-label": `Digit ${i + 1} of ${digits.length}: ${d.label}, ${App.percent(d.confidence)} confident`,
-          tabindex: i === 0 ? "0" : "-1",
+          class: "digit-btn" + (low ? " is-unsure" : "") + (d.correction ? " is-corrected" : ""),
+          "aria-pressed": String(i === selected),
+          "aria-label": `Digit ${i + 1} of ${digits.length}: ${said}`,
+          tabindex: i === selected ? "0" : "-1",
           onclick: () => select(i, true),
         },
-        String(d.label) + (low ? "?" : ""),
+        String(App.shownLabel(d)) + (low ? "?" : ""),
       );
       picker.appendChild(btn);
     });
-    select(0, false);
+    select(selected, keepSelection && picker.contains(document.activeElement));
   }
 
   function select(i, focus) {
@@ -298,8 +307,62 @@
         ? `Probabilities for the digit read as ${d.label} (${selected + 1} of ${digits.length})`
         : `Probabilities for ${d.label}`;
     renderChart(d);
+    renderCorrectButtons(d);
     drawBoxes();
   }
+
+  // ------------------------------------------------------------------ corrections
+
+  function renderCorrectButtons(d) {
+    correctButtons.textContent = "";
+    for (let k = 0; k <= 9; k++) {
+      const current = App.shownLabel(d) === k;
+      correctButtons.appendChild(
+        App.h("button", {
+          type: "button",
+          class: "label-btn" + (current ? " is-current" : ""),
+          "aria-pressed": String(current),
+          "aria-label": `This digit is a ${k}`,
+          text: String(k),
+          onclick: () => correct(k),
+        }),
+      );
+    }
+  }
+
+  let correcting = false;
+
+  /** Tell the service that the selected digit is `label`; show it at once. */
+  async function correct(label) {
+    if (!result || busy || correcting || !(result.digits || []).length) return;
+    const index = selected;
+    const d = result.digits[index];
+    if (!d.label_url) return;
+    correcting = true;
+    const focusButtons = correctButtons.contains(document.activeElement);
+    correctionStatus.textContent = `Saving: digit ${index + 1} is a ${label}…`;
+    try {
+      const rec = await App.putLabel(d.label_url, label);
+      correctionStatus.textContent =
+        label === d.label
+          ? `Confirmed: digit ${index + 1} is a ${label}. Thank you!`
+          : `Corrected digit ${index + 1} from ${d.label} to ${label}. Thank you!`;
+      renderResult(rec, true);
+      if (focusButtons) correctButtons.children[label].focus();
+    } catch (err) {
+      correctionStatus.textContent = "";
+      App.showAlert(errorEl, "The correction was not saved. " + App.messageOf(err));
+    } finally {
+      correcting = false;
+    }
+  }
+
+  document.addEventListener("keydown", (event) => {
+    const label = App.digitKey(event);
+    if (label === null || !result || resultEl.hidden) return;
+    event.preventDefault();
+    correct(label);
+  });
 
   picker.addEventListener("keydown", (event) => {
     if (!result) return;

@@ -173,8 +173,10 @@
   async function loadMeta() {
     const status = $("meta-status");
     try {
-      const meta = await App.fetchJSON("/api/v1/model", {}, 15000);
-      if (!isObj(meta)) throw new App.ApiError("The model metadata could not be read.");
+      const info = await App.fetchJSON("/api/v1/model", {}, 15000);
+      if (!isObj(info)) throw new App.ApiError("The model metadata could not be read.");
+      const { active, versions, ...meta } = info; // versions are shown in their own table
+      renderVersions(active, versions || []);
       const tables = [];
       renderEntries(meta, $("meta"), tables, 0, "");
       for (const t of tables) {
@@ -187,6 +189,78 @@
     } catch (err) {
       status.textContent = "";
       App.showAlert(errorEl, "Could not load the model information. " + App.messageOf(err));
+    }
+  }
+
+  function renderVersions(active, versions) {
+    const serving = $("serving");
+    if (active) {
+      const how =
+        active.source === "database"
+          ? `activated ${App.formatDate(active.activated_at)}` + (active.activated_by ? ` by ${active.activated_by}` : "")
+          : "chosen by the settings";
+      serving.textContent = "";
+      serving.append("Serving ", h("strong", { id: "active-version", text: active.version }), ` (${how}).`);
+      const img = $("confusion"); // the picture belongs to the serving version
+      img.src = $("confusion-link").getAttribute("href") + "?v=" + encodeURIComponent(active.version);
+    }
+    const body = $("versions-body");
+    body.textContent = "";
+    for (const v of versions) {
+      body.append(
+        h(
+          "tr",
+          { class: v.active ? "is-active" : null },
+          h("th", { scope: "row" }, h("code", { text: v.version }), v.problem ? h("span", { class: "help", text: ` (${v.problem})` }) : null),
+          h("td", { text: v.created ? App.formatDate(v.created) : "–" }),
+          h("td", { class: "num", text: isNum(v.test_accuracy) ? App.percent(v.test_accuracy, 2) : "–" }),
+          h("td", { class: "num", text: isNum(v.corrections_accuracy) ? App.percent(v.corrections_accuracy, 2) : "–" }),
+          h("td", {}, v.active ? h("span", { class: "badge badge-done", text: "serving" }) : ""),
+        ),
+      );
+    }
+    if (!versions.length) body.append(h("tr", {}, h("td", { colspan: "5", class: "empty", text: "No versions found." })));
+  }
+
+  async function loadCorrections() {
+    const status = $("corrections-status");
+    try {
+      const s = await App.fetchJSON("/api/v1/corrections/summary", {}, 15000);
+      const perDigit = $("per-digit-body");
+      perDigit.textContent = "";
+      for (const row of s.per_digit || []) {
+        perDigit.append(
+          h(
+            "tr",
+            {},
+            h("th", { scope: "row", text: String(row.label) }),
+            h("td", { class: "num", text: row.count.toLocaleString() }),
+            h("td", { class: "num", text: row.changed.toLocaleString() }),
+          ),
+        );
+      }
+      const pairs = $("pairs-body");
+      pairs.textContent = "";
+      for (const p of s.confused_pairs || []) {
+        pairs.append(
+          h(
+            "tr",
+            {},
+            h("td", { class: "num", text: String(p.predicted) }),
+            h("td", { class: "num", text: String(p.label) }),
+            h("td", { class: "num", text: p.count.toLocaleString() }),
+          ),
+        );
+      }
+      if (!(s.confused_pairs || []).length) {
+        pairs.append(h("tr", {}, h("td", { colspan: "3", class: "empty", text: "No digit corrected to another yet." })));
+      }
+      $("corrections").hidden = false;
+      status.textContent = s.total
+        ? `${s.total.toLocaleString()} digits reviewed by users; the model was wrong about ${s.changed.toLocaleString()}.`
+        : "No corrections yet.";
+    } catch (err) {
+      status.textContent = "The corrections could not be shown. " + App.messageOf(err);
     }
   }
 
@@ -230,5 +304,6 @@
 
   watchConfusion();
   loadMeta();
+  loadCorrections();
   loadSteps();
 })();
