@@ -131,3 +131,12 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
         for name, data in members.items():
             zf.writestr(name, data)
     return buf.getvalue()
+
+
+def blended_digits(count: int, offset: int = 300) -> list[np.ndarray]:
+    """Two MNIST test digits drawn over each other: images a model should be unsure about."""
+    x, _ = mnist_test_digits(2 * count, offset)
+    return [
+        np.clip(0.55 * x[i].astype(float) + 0.55 * x[i + 1].astype(float), 0, 255).astype(np.uint8)
+        for i in range(0, 2 * count, 2)
+    ]
