@@ -15,7 +15,14 @@ from tests.browser.strokes import digit_strokes, mnist_test
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["/", "/batches/new", "/batches/00000000-0000-4000-8000-000000000000", "/history", "/model"]
+PAGES = [
+    "/",
+    "/batches/new",
+    "/batches/00000000-0000-4000-8000-000000000000",
+    "/review",
+    "/history",
+    "/model",
+]
 
 
 def _submit_from_this_browser(context) -> None:
@@ -68,6 +75,7 @@ def test_model_page(page, model_path, screenshot_dir):
     steps = page.locator("#steps li")
     expect(steps.first).to_be_visible()
     assert steps.count() >= 3
+    steps.last.scroll_into_view_if_needed()  # the pictures load lazily, as a user scrolls
     page.wait_for_function(
         "[...document.querySelectorAll('#steps img')].every(i => i.complete && i.naturalWidth > 0)"
     )

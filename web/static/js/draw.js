@@ -237,6 +237,7 @@
   // ------------------------------------------------------------------ result
 
   function renderResult(rec, keepSelection = false) {
+    const pickerFocused = picker.contains(document.activeElement);
     result = rec;
     if (!keepSelection) selected = 0;
     correctionStatus.textContent = keepSelection ? correctionStatus.textContent : "";
@@ -288,7 +289,7 @@
       );
       picker.appendChild(btn);
     });
-    select(selected, keepSelection && picker.contains(document.activeElement));
+    select(selected, keepSelection && pickerFocused);
   }
 
   function select(i, focus) {

@@ -76,6 +76,11 @@
     }
     source.hidden = false;
     const img = $("source-img");
+    // small scans are scaled up (pixelated), big ones down, into a 280x168 box
+    const scale = Math.min(168 / item.height, 280 / item.width);
+    img.style.width = Math.round(item.width * scale) + "px";
+    img.style.height = Math.round(item.height * scale) + "px";
+    img.classList.toggle("is-small", scale > 1);
     img.src = item.image_url;
     img.alt = `The submitted image ${item.filename || ""}, with this digit outlined`;
     const box = $("source-box");
