@@ -69,14 +69,6 @@ def latest_activation(session: Session) -> ModelActivation | None:
     ).first()
 
 
-def activations(session: Session, limit: int = 20) -> list[ModelActivation]:
-    return list(
-        session.scalars(
-            select(ModelActivation).order_by(ModelActivation.id.desc()).limit(limit)
-        ).all()
-    )
-
-
 def record_activation(
     session: Session,
     *,

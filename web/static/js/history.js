@@ -26,9 +26,13 @@
       text = App.h(
         "p",
         { class: "text-cell" },
-        r.text || "—",
+        r.corrected_text || r.text || "—",
         " ",
-        App.h("small", { text: App.percent(r.confidence) + (low ? " · not sure" : "") }),
+        App.h("small", {
+          text: r.corrected_text
+            ? `corrected (the model read ${r.text})`
+            : App.percent(r.confidence) + (low ? " · not sure" : ""),
+        }),
       );
     } else if (r.status === "failed") {
       text = App.h("p", { class: "reason", text: "Failed: " + (r.error || "unknown error") });
