@@ -4,6 +4,7 @@ one that serves (recorded in the database, so every web and worker process agree
 from __future__ import annotations
 
 import getpass
+import warnings
 from pathlib import Path
 
 import click
@@ -148,9 +149,13 @@ def activate(version: str, min_accuracy: float | None) -> None:
     except ModelError as exc:
         raise refuse(str(exc)) from exc
     try:
-        loaded = load_model(found.path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loaded = load_model(found.path)
     except Exception as exc:  # a corrupt or foreign file is never a reason to crash
         raise refuse(f"{found.path} is not a valid model: {exc}") from exc
+    for warning in caught:
+        click.echo(f"warning: {warning.message}", err=True)
     threshold = SMOKE_MIN_ACCURACY if min_accuracy is None else min_accuracy
     try:
         accuracy = smoke_test(loaded, threshold)
