@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import case, desc, exists, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, undefer
 
 from store.models import DONE, Correction, DigitResult, Recognition, utcnow
@@ -25,12 +24,17 @@ class NoSuchDigit(LookupError):
 
 
 def _insert_for(session: Session):
-    """The dialect's INSERT, which knows ON CONFLICT ... DO UPDATE (SQLite and PostgreSQL)."""
+    """The dialect's INSERT, which knows ON CONFLICT ... DO UPDATE (SQLite and PostgreSQL).
+    Imported here: a process imports only the dialect it uses."""
     name = session.get_bind().dialect.name
     if name == "postgresql":
-        return postgresql.insert
+        from sqlalchemy.dialects.postgresql import insert
+
+        return insert
     if name == "sqlite":
-        return sqlite.insert
+        from sqlalchemy.dialects.sqlite import insert
+
+        return insert
     raise NotImplementedError(f"corrections need an upsert on {name}")
 
 
