@@ -14,12 +14,20 @@ PAGES = {
     "/batches/0d5c1f7a-0000-4000-8000-000000000002": "Batch",
     "/history": "History",
     "/model": "The model",
+    "/review": "Review",
 }
 
 
 @pytest.fixture
 def pages_client(tmp_path):
-    app = create_app({"TESTING": True, "MODEL_PATH": str(tmp_path / "digits.skops")})
+    app = create_app(
+        {
+            "TESTING": True,
+            "MODEL_PATH": str(tmp_path / "digits.skops"),
+            # a database of its own: none has a version activated, so MODEL_PATH decides
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'digits.db'}",
+        }
+    )
     return app.test_client()
 
 
@@ -31,7 +39,7 @@ def test_page_renders_with_nav_and_skip_link(pages_client, path):
     assert PAGES[path] in html
     assert 'class="skip-link" href="#main"' in html
     assert 'id="main"' in html
-    for label in ("Draw", "Upload", "History", "Model"):
+    for label in ("Draw", "Upload", "Review", "History", "Model"):
         assert f">{label}</a>" in html
     assert "/static/css/style.css" in html and "/static/js/common.js" in html
     assert "http://" not in html and "https://" not in html  # nothing from a CDN
