@@ -76,6 +76,7 @@ class Batch(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    owner_id: Mapped[int | None] = mapped_column(Integer)  # the ApiKey that sent it (AUTH=keys)
 
     items: Mapped[list[Recognition]] = relationship(
         back_populates="batch", cascade="all, delete-orphan", passive_deletes=True
@@ -112,6 +113,7 @@ class Recognition(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    owner_id: Mapped[int | None] = mapped_column(Integer)  # the ApiKey that sent it (AUTH=keys)
 
     batch: Mapped[Batch | None] = relationship(back_populates="items")
     digits: Mapped[list[DigitResult]] = relationship(
@@ -147,3 +149,17 @@ class DigitResult(Base):
     @property
     def box(self) -> list[int]:
         return [self.box_x, self.box_y, self.box_w, self.box_h]
+
+
+class ApiKey(Base):
+    """A client of the API (AUTH=keys). Only the key's SHA-256 is stored: the key itself is
+    shown once, when it is created (`digits keys create NAME`)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))  # the key's first characters, to tell it apart
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
