@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from cli.cleanup import cleanup
+from cli.keys import keys
 from cli.submit import submit
 from recognizer.cli import main
 
 main.add_command(submit)
 main.add_command(cleanup)
+main.add_command(keys)
 
 __all__ = ["main"]
