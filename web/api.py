@@ -212,7 +212,12 @@ def _status_of(rid) -> str | None:
     "Poll a recognition",
     query=schemas.WaitQuerySchema,
     responses={200: schemas.RecognitionSchema, 400: "Bad wait", 404: "Unknown id"},
-    links={200: {"GetImage": link("getRecognitionImage", id="$response.body#/id")}},
+    links={
+        200: {
+            "GetImage": link("getRecognitionImage", id="$response.body#/id"),
+            "GetFirstDigit": link("getNormalizedDigit", id="$response.body#/id", n=0),
+        }
+    },
 )
 def get_recognition_view(rid: str, query: dict):
     key = as_uuid(rid)
@@ -239,7 +244,11 @@ IMAGE_RESPONSE = {
 @operation(
     "getRecognitionImage",
     "The submitted image",
-    responses={200: IMAGE_RESPONSE, 404: "Unknown id", 410: "Removed after the retention period"},
+    responses={
+        200: IMAGE_RESPONSE,
+        404: "Unknown id, or no image stored (the upload was not an image)",
+        410: "Removed after the retention period",
+    },
 )
 def image(rid: str):
     key = as_uuid(rid)
@@ -255,6 +264,8 @@ def image(rid: str):
         )
     if row is None:
         raise ApiError(404, "not_found", "No recognition with that id.")
+    if row.image is None and row.image_purged_at is None:
+        raise ApiError(404, "no_image", "Nothing was stored for this item: it was not an image.")
     if row.image is None:
         raise ApiError(410, "image_removed", "The image was removed after the retention period.")
     mime = row.image_mime or ""

@@ -411,8 +411,8 @@ def create_batch(query: dict):
         writer.finish()
     except BaseException as exc:
         _discard(batch.id)
-        if isinstance(exc, ApiError) and exc.status == 413:
-            drain(max_bytes)
+        if isinstance(exc, ApiError) and 400 <= exc.status < 500:
+            drain(max_bytes)  # the client is still sending: let it finish and read our answer
         raise
     log.info(
         "batch %s stored: %d items (%d failed at upload), %d chunks",

@@ -39,6 +39,9 @@ PATH_PARAMETERS = {
     "id": {"schema": UUID_PARAMETER, "example": "6f1c8a52-3b0e-4c55-9d27-0d7a1f3c9b10"},
     "n": {"schema": {"type": "integer", "minimum": 0}, "description": "the digit's position"},
 }
+URI_TOO_LONG = {
+    "description": "Request line over 4094 bytes: answered by gunicorn before the app (HTML)"
+}
 EXAMPLE_PNG = Path(__file__).resolve().parent / "static" / "img" / "example-digit.png"
 
 
@@ -116,6 +119,8 @@ def _operation(meta: dict, path_params: list[str]) -> dict:
     responses.setdefault(401, "No or an unknown API key (only with AUTH=keys)")
     if meta["requestBody"]:
         responses.setdefault(429, "Too many submissions (only with rate limits on)")
+    if meta["query"] is not None:
+        responses.setdefault(414, URI_TOO_LONG)
     op["responses"] = {
         str(status): _response(status, spec, meta["links"].get(status))
         for status, spec in sorted(responses.items())
@@ -180,8 +185,8 @@ def example_png_base64() -> str:
     return base64.b64encode(EXAMPLE_PNG.read_bytes()).decode("ascii")
 
 
-def _binary(description: str) -> dict:
-    return {"type": "string", "format": "binary", "description": description}
+def _binary(description: str, **constraints: int) -> dict:
+    return {"type": "string", "format": "binary", "description": description, **constraints}
 
 
 def submit_body() -> dict:
@@ -196,7 +201,7 @@ def submit_body() -> dict:
                 "schema": {
                     "type": "object",
                     "required": ["image"],
-                    "properties": {"image": _binary("the image file")},
+                    "properties": {"image": _binary("the image file", minLength=1)},
                 },
                 "encoding": {"image": {"contentType": "image/*, application/octet-stream"}},
             },
@@ -235,7 +240,6 @@ def link(operation_id: str, **parameters: str | int) -> dict:
 RECOGNITION_LINKS = {
     "GetRecognition": link("getRecognition", id="$response.body#/id"),
     "GetRecognitionImage": link("getRecognitionImage", id="$response.body#/id"),
-    "GetNormalizedDigit": link("getNormalizedDigit", id="$response.body#/id", n=0),
 }
 BATCH_LINKS = {
     "GetBatch": link("getBatch", id="$response.body#/id"),

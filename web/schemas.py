@@ -111,7 +111,11 @@ class RecognitionSchema(ApiSchema):
         "_image_url",
         required=True,
         allow_none=True,
-        metadata={"type": ["string", "null"], "description": "null once retention removed it"},
+        metadata={
+            "type": ["string", "null"],
+            "description": "null once retention removed it, or when nothing was stored (the "
+            "upload was not an image)",
+        },
     )
     url = fields.Method("_url", required=True, metadata={"type": "string"})
     created_at = UtcDateTime(required=True)
@@ -119,7 +123,10 @@ class RecognitionSchema(ApiSchema):
     finished_at = UtcDateTime(required=True, allow_none=True)
 
     def _image_url(self, rec: Recognition) -> str | None:
-        return url_for("api.image", rid=str(rec.id)) if rec.image_purged_at is None else None
+        """None once retention removed it, and for items that never had one (not an image)."""
+        if rec.image_purged_at is not None or rec.image_mime is None:
+            return None
+        return url_for("api.image", rid=str(rec.id))
 
     def _url(self, rec: Recognition) -> str:
         return url_for("api.get_recognition", rid=str(rec.id))
