@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from scripts.embedded import EmbeddedRedis, free_port
 from store import dispose_all
 from store.migrate import upgrade_to_head
-from tests.support import ROOT, service_env, start_web, start_worker
+from tests.support import ROOT, service_env, start_stack, start_web, start_worker
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
@@ -172,3 +172,27 @@ def live_server(make_database, redis_server, model_path, tmp_path_factory):
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def make_stack(make_database, redis_server, model_path, tmp_path_factory):
+    """Factory: `make_stack(redis_db, **env)` starts gunicorn + a worker on a fresh SQLite
+    database and Redis db `redis_db` (8 and up: the ones above are the backends' and
+    live_server's), with extra settings in `env`; all are stopped at the end of the session."""
+    stacks = []
+
+    def make(redis_db: int, **env: str):
+        stack = start_stack(
+            make_database("sqlite"),
+            f"{redis_server}/{redis_db}",
+            model_path,
+            tmp_path_factory.mktemp("stack"),
+            free_port(),
+            **env,
+        )
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for stack in stacks:
+        stack.stop()
