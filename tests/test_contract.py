@@ -84,9 +84,8 @@ def test_real_responses_match_the_document(stack, document):
         ("files", ("notes.txt", io.BytesIO(b"not an image"))),
         ("files", ("more.zip", io.BytesIO(zip_bytes({"a.png": png_bytes(images[1])})))),
     ]
-    batch = check(
-        document, "/api/v1/batches", "POST", web.post(f"{base}/api/v1/batches", files=files)
-    )
+    batches = "/api/v1/batches"
+    batch = check(document, batches, "POST", web.post(f"{base}{batches}", files=files))
     assert batch.status_code == 202
     burl = f"{base}{batch.json()['url']}"
     wait_for(web, burl, lambda b: b["status"] == "done")
