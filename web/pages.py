@@ -55,14 +55,13 @@ def signin():
     next_url = _local(request.values.get("next"))
     if not security.keys_required():
         return redirect(next_url)
+    error = None
     if request.method == "POST":
         if security.sign_in(request.form.get("key", "").strip()):
             return redirect(next_url)
-        page = render_template(
-            "signin.html", page="signin", next_url=next_url, error="Unknown key."
-        )
-        return page, 401
-    return render_template("signin.html", page="signin", next_url=next_url, error=None)
+        error = "Unknown or revoked key."
+    page = render_template("signin.html", page="signin", next_url=next_url, error=error)
+    return page, 401 if error else 200
 
 
 @bp.post("/signout")

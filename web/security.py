@@ -128,7 +128,7 @@ def _client_key() -> str:
 
 
 def _too_many(limit: RequestLimit) -> Response:
-    retry_after = max(1, math.ceil(limit.reset_at - time.time()))
+    retry_after = max(1, math.ceil(limit.window[0] - time.time()))  # when a slot frees
     response = jsonify(
         error={
             "code": "too_many_requests",
@@ -161,7 +161,8 @@ limiter = _Limiter(
     swallow_errors=True,  # Redis down: serve (the enqueue answers 503 anyway), never 500
     on_breach=_too_many,
 )
-submit_limit = limiter.limit(_submit_limit, exempt_when=_limits_off)
+#: one budget per client for every submission route (single images and batches together)
+submit_limit = limiter.shared_limit(_submit_limit, scope="submissions", exempt_when=_limits_off)
 
 
 # ---------------------------------------------------------------- metrics
