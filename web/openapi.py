@@ -166,7 +166,9 @@ def build_document(app: Flask) -> dict:
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     document = spec.to_dict()
-    document["security"] = [{}, {"apiKey": []}]  # keys are optional unless AUTH=keys
+    keys = app.config.get("AUTH") == "keys"
+    document["security"] = [{"apiKey": []}] if keys else [{}, {"apiKey": []}]
+    document["paths"][f"{API_PREFIX}/openapi.json"]["get"]["security"] = [{}]  # always open
     return document
 
 
