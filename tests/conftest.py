@@ -174,17 +174,22 @@ def repo_root() -> Path:
     return ROOT
 
 
+#: Redis dbs for make_stack's stacks: 1-3 are the backends' and live_server's, 10-11
+#: test_priority's (which flushes them).
+STACK_REDIS_DBS = [12, 13, 14, 15]
+
+
 @pytest.fixture(scope="session")
 def make_stack(make_database, redis_server, model_path, tmp_path_factory):
-    """Factory: `make_stack(redis_db, **env)` starts gunicorn + a worker on a fresh SQLite
-    database and Redis db `redis_db` (8 and up: the ones above are the backends' and
-    live_server's), with extra settings in `env`; all are stopped at the end of the session."""
+    """Factory: `make_stack(**env)` starts gunicorn + a worker on a fresh SQLite database and a
+    Redis db of their own, with extra settings in `env`; all are stopped at the session's end."""
     stacks = []
+    free_dbs = list(STACK_REDIS_DBS)
 
-    def make(redis_db: int, **env: str):
+    def make(**env: str):
         stack = start_stack(
             make_database("sqlite"),
-            f"{redis_server}/{redis_db}",
+            f"{redis_server}/{free_dbs.pop(0)}",
             model_path,
             tmp_path_factory.mktemp("stack"),
             free_port(),
@@ -196,3 +201,16 @@ def make_stack(make_database, redis_server, model_path, tmp_path_factory):
     yield make
     for stack in stacks:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def plain_stack(make_stack):
+    """gunicorn + a worker as `make run` has them (keys and limits off); BATCH_MAX_BYTES is
+    100 MB so the hostile catalogue's big bodies fit under it."""
+    return make_stack(BATCH_MAX_BYTES="100MB")
+
+
+@pytest.fixture(scope="session")
+def keyed_stack(make_stack):
+    """gunicorn + a worker as compose can run them: AUTH=keys and rate limits on."""
+    return make_stack(AUTH="keys", RATE_LIMIT_SUBMIT="600/minute")

@@ -31,8 +31,8 @@ MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "40"))
 
 
 @pytest.fixture(scope="module")
-def stack(make_stack):
-    return make_stack(8)
+def stack(plain_stack):
+    return plain_stack
 
 
 @pytest.fixture(scope="module")
@@ -161,16 +161,15 @@ def test_schemathesis_finds_nothing(stack, tmp_path):
     run_schemathesis(stack.url, tmp_path, MAX_EXAMPLES, "--exclude-checks", exclude)
 
 
-def test_schemathesis_with_api_keys(make_stack, tmp_path):
+def test_schemathesis_with_api_keys(keyed_stack, tmp_path):
     """AUTH=keys: the same contract with a key, and every operation but the document itself
     refuses a request without one (schemathesis' ignored_auth check)."""
     from store import session_scope
     from store.keys import create_key
 
-    keyed = make_stack(12, AUTH="keys")
-    with session_scope(keyed.database_url) as session:
+    with session_scope(keyed_stack.database_url) as session:
         _, key = create_key(session, "fuzzer")
     run_schemathesis(
-        keyed.url, tmp_path, 10, "-H", f"Authorization: Bearer {key}",
+        keyed_stack.url, tmp_path, 10, "-H", f"Authorization: Bearer {key}",
         "--exclude-checks", "negative_data_rejection,object_level_authorization",
     )  # fmt: skip

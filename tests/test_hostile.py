@@ -295,14 +295,15 @@ def _peak_rss(pid: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def hostile_stack(make_stack):
-    return make_stack(9, BATCH_MAX_BYTES="100MB")
+def hostile_stack(plain_stack):
+    return plain_stack
 
 
 @pytest.mark.slow
 def test_live_hostile_uploads_keep_the_web_small_and_working(hostile_stack, capsys):
     url = hostile_stack.url
     (web_pid,) = child_pids(hostile_stack.web.popen.pid)  # WEB_WORKERS=1
+    assert hostile_stack.environment["BATCH_MAX_BYTES"] == "100MB"
     requests.get(f"{url}/api/v1/openapi.json", timeout=10)
     before = rss_bytes(web_pid)
     headers = {"Content-Type": "multipart/form-data; boundary=xYzZy"}

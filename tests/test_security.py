@@ -277,13 +277,11 @@ def test_rate_limits_with_redis_down_do_not_fail_requests(app, database_url):
 
 
 @pytest.mark.slow
-def test_live_keys_stack_pages_and_api(make_stack):
+def test_live_keys_stack_pages_and_api(keyed_stack):
     """gunicorn with AUTH=keys and rate limits, as compose runs it: a browser session signs in
     and submits like the draw page; an API client polls with its key."""
-    stack = make_stack(10, AUTH="keys", RATE_LIMIT_SUBMIT="600/minute")
-    from store import session_scope as scope
-
-    with scope(stack.database_url) as session:
+    stack = keyed_stack
+    with session_scope(stack.database_url) as session:
         _, key = create_key(session, "live")
     browser = requests.Session()
     assert browser.get(f"{stack.url}/", allow_redirects=False).status_code == 302

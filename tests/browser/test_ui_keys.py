@@ -14,16 +14,10 @@ from tests.browser.test_ui_draw import RESULT_TIMEOUT, draw_digit
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def keyed_stack(make_stack, chromium):
-    stack = make_stack(11, AUTH="keys")
+def test_sign_in_with_a_key_then_draw(chromium, keyed_stack):
+    stack = keyed_stack
     with session_scope(stack.database_url) as session:
         _, key = create_key(session, "browser")
-    return stack, key
-
-
-def test_sign_in_with_a_key_then_draw(chromium, keyed_stack):
-    stack, key = keyed_stack
     context = chromium.new_context(base_url=stack.url, viewport=VIEWPORT)
     context.set_default_timeout(20_000)
     page = context.new_page()
