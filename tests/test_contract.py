@@ -19,7 +19,7 @@ import pytest
 import requests
 import schemathesis
 
-from tests.support import ROOT, mnist_test_digits, png_bytes, zip_bytes
+from tests.support import mnist_test_digits, png_bytes, zip_bytes
 from web.openapi import example_png_base64
 
 pytestmark = pytest.mark.slow
@@ -144,8 +144,13 @@ def run_schemathesis(url: str, report_dir: Path, examples: int, *extra: str) -> 
         "--report", "junit", "--report-dir", str(report_dir), *extra,
     ]  # fmt: skip
     result = subprocess.run(
-        command, capture_output=True, text=True, timeout=600, cwd=ROOT, stdin=subprocess.DEVNULL
-    )
+        command,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=report_dir,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip  (cwd: schemathesis keeps a cache in .schemathesis/ there)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-8000:]
     assert "Stateful" in output and "passed" in output, output[-3000:]
