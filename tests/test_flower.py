@@ -109,3 +109,15 @@ def test_procfile_flower_refuses_to_start_without_credentials(tmp_path):
     assert result.returncode != 0
     assert "FLOWER_BASIC_AUTH (or FLOWER_USER and FLOWER_PASSWORD) must be set" in result.stderr
     assert not (tmp_path / "var").exists()
+
+
+def test_make_run_passes_the_login_in_the_environment_and_never_prints_it(monkeypatch):
+    from scripts import run
+
+    monkeypatch.delenv("FLOWER_BASIC_AUTH", raising=False)
+    monkeypatch.setenv("FLOWER_USER", "ops")
+    monkeypatch.setenv("FLOWER_PASSWORD", PASSWORD)
+    env = run.service_environment(None)
+    assert env["FLOWER_BASIC_AUTH"] == f"ops:{PASSWORD}"
+    shown = run._flower_login(env)
+    assert "ops" in shown and PASSWORD not in shown
