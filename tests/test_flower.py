@@ -117,6 +117,7 @@ def test_make_run_passes_the_login_in_the_environment_and_never_prints_it(monkey
     monkeypatch.delenv("FLOWER_BASIC_AUTH", raising=False)
     monkeypatch.setenv("FLOWER_USER", "ops")
     monkeypatch.setenv("FLOWER_PASSWORD", PASSWORD)
+    monkeypatch.setenv("SECRET_KEY", "test")  # (else one is kept in var/)
     env = run.service_environment(None)
     assert env["FLOWER_BASIC_AUTH"] == f"ops:{PASSWORD}"
     shown = run._flower_login(env)
