@@ -44,6 +44,27 @@ def _size(text: str) -> int:
         raise ConfigError(f"not a size: {text!r} (use e.g. 10MB)") from exc
 
 
+def _auth_mode(text: str) -> str:
+    mode = text.strip().lower()
+    if mode not in ("none", "keys"):
+        raise ConfigError("use none or keys")
+    return mode
+
+
+def _rate_limit(text: str) -> str:
+    """Checked at start-up: `120/minute;2000/hour` (flask-limiter's notation), or `off`."""
+    text = text.strip()
+    if text.lower() in ("off", "none", "0"):
+        return ""
+    from limits import parse_many
+
+    try:
+        parse_many(text)
+    except ValueError as exc:
+        raise ConfigError("use e.g. 120/minute;2000/hour") from exc
+    return text
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"
@@ -73,6 +94,10 @@ class Settings:
     flower_password: str | None = None
     flower_address: str = "127.0.0.1"
     flower_port: int = 5555
+    # clients and limits (issue 11)
+    auth: str = "none"  # none | keys (API keys: `digits keys create NAME`)
+    rate_limit_submit: str = ""  # e.g. "120/minute;2000/hour" per client on POSTs; "" = off
+    metrics_token: str | None = None  # when set, /metrics needs `Authorization: Bearer <it>`
     # logging
     log_format: str = "text"
     log_level: str = "INFO"
@@ -87,6 +112,8 @@ class Settings:
         values = {k.upper(): v for k, v in asdict(self).items() if k != "extra"}
         values["SECRET_KEY"] = self.secret_key
         values["MAX_CONTENT_LENGTH"] = None  # limits are enforced per route (batches stream)
+        values["SESSION_COOKIE_SAMESITE"] = "Lax"
+        values["SESSION_COOKIE_SECURE"] = self.is_production  # production runs behind TLS
         return values
 
 
@@ -138,6 +165,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         flower_password=get("FLOWER_PASSWORD", None),
         flower_address=get("FLOWER_ADDRESS", defaults.flower_address),
         flower_port=get("FLOWER_PORT", defaults.flower_port, int),
+        auth=get("AUTH", defaults.auth, _auth_mode),
+        rate_limit_submit=get("RATE_LIMIT_SUBMIT", defaults.rate_limit_submit, _rate_limit),
+        metrics_token=get("METRICS_TOKEN", None),
         log_format=get("LOG_FORMAT", defaults.log_format).lower(),
         log_level=get("LOG_LEVEL", defaults.log_level).upper(),
     )

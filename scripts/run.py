@@ -40,7 +40,17 @@ def service_environment(redis_url: str | None) -> dict[str, str]:
     if not (env.get("FLOWER_USER") and env.get("FLOWER_PASSWORD")):
         env["FLOWER_USER"] = env.get("FLOWER_USER") or "admin"
         env["FLOWER_PASSWORD"] = _persistent_secret("flower_password")
+    # Flower reads this from its environment (never a command-line flag `ps` would show).
+    env.setdefault("FLOWER_BASIC_AUTH", f"{env['FLOWER_USER']}:{env['FLOWER_PASSWORD']}")
     return env
+
+
+def _flower_login(environ: dict[str, str]) -> str:
+    """Where the Flower login comes from; the password itself is never printed."""
+    user = environ.get("FLOWER_BASIC_AUTH", "").partition(":")[0]
+    if os.environ.get("FLOWER_BASIC_AUTH") or os.environ.get("FLOWER_PASSWORD"):
+        return f"user {user!r}, password from the environment"
+    return f"user {user!r}, password in {VAR_DIR / 'flower_password'}"
 
 
 def main() -> int:
@@ -60,7 +70,7 @@ def main() -> int:
         print(f"web:      http://{env.get('WEB_BIND', '127.0.0.1:5000')}/")
         print(
             f"flower:   http://{settings.flower_address}:{settings.flower_port}/  "
-            f"user {env['FLOWER_USER']!r} password {env['FLOWER_PASSWORD']!r}"
+            f"({_flower_login(env)})"
         )
         honcho = [sys.executable, "-m", "honcho", "-f", str(ROOT / "Procfile"), "start"]
         return subprocess.call(honcho, cwd=ROOT, env=env)

@@ -7,11 +7,11 @@ of images and the deletion of old results (store.maintenance never touches this 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import case, desc, exists, func, select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy import ColumnElement, case, desc, exists, func, select
+from sqlalchemy.orm import Session, contains_eager, undefer
 
 from store.models import DONE, Correction, DigitResult, Recognition, utcnow
 from store.queries import get_recognition
@@ -85,6 +85,14 @@ def set_label(
     return get_recognition(session, rid)
 
 
+def corrected_text(text: str | None, labels: Mapping[int, int]) -> str | None:
+    """`text` with users' labels ({position: label}) put in; None while none was corrected
+    (a digit's position is its index in `text`)."""
+    if not labels or text is None:
+        return None
+    return "".join(str(labels.get(i, char)) for i, char in enumerate(text))
+
+
 def _count(session: Session, rid: uuid.UUID) -> str:
     n = session.scalar(
         select(func.count()).select_from(DigitResult).where(DigitResult.recognition_id == rid)
@@ -111,11 +119,14 @@ def review_queue(
     below: float | None = None,
     page: int = 1,
     per_page: int = 50,
-) -> tuple[list[tuple[DigitResult, Recognition]], int]:
-    """Digits still to be looked at, lowest confidence first, and how many there are.
+    visible: ColumnElement[bool] | None = None,
+) -> tuple[list[DigitResult], int]:
+    """Digits still to be looked at, lowest confidence first, and how many there are; each
+    comes with its `recognition` loaded.
 
     Those flagged `needs_review`, or, when `below` is given, every digit under that confidence.
     A digit with a correction (a confirmation included) has been looked at and drops out.
+    `visible`: a condition on Recognition limiting whose digits (API keys: the caller's own).
     """
     looked_at = exists().where(
         Correction.recognition_id == DigitResult.recognition_id,
@@ -125,22 +136,24 @@ def review_queue(
     where.append(DigitResult.confidence < below if below is not None else DigitResult.needs_review)
     if batch_id is not None:
         where.append(Recognition.batch_id == batch_id)
-    joined = select(DigitResult, Recognition).join(
-        Recognition, Recognition.id == DigitResult.recognition_id
-    )
+    if visible is not None:
+        where.append(visible)
     total = session.scalar(
         select(func.count())
         .select_from(DigitResult)
         .join(Recognition, Recognition.id == DigitResult.recognition_id)
         .where(*where)
     )
-    rows = session.execute(
-        joined.where(*where)
+    digits = session.scalars(
+        select(DigitResult)
+        .join(DigitResult.recognition)
+        .options(contains_eager(DigitResult.recognition))
+        .where(*where)
         .order_by(DigitResult.confidence, DigitResult.id)
         .offset((page - 1) * per_page)
         .limit(per_page)
     ).all()
-    return [(row[0], row[1]) for row in rows], int(total or 0)
+    return list(digits), int(total or 0)
 
 
 # ---------------------------------------------------------------- what users corrected

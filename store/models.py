@@ -22,7 +22,14 @@ from sqlalchemy import (
     Uuid,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    deferred,
+    mapped_column,
+    query_expression,
+    relationship,
+)
 
 QUEUED, PROCESSING, DONE, FAILED = "queued", "processing", "done", "failed"
 FINAL_STATUSES = (DONE, FAILED)
@@ -78,6 +85,10 @@ class Batch(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    owner_id: Mapped[int | None] = mapped_column(Integer)  # the ApiKey that sent it (AUTH=keys)
+    # how many items have a digit to review: not a column, loaded on request
+    # (store.queries.with_review_count)
+    needs_review: Mapped[int | None] = query_expression()
 
     items: Mapped[list[Recognition]] = relationship(
         back_populates="batch", cascade="all, delete-orphan", passive_deletes=True
@@ -117,6 +128,7 @@ class Recognition(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    owner_id: Mapped[int | None] = mapped_column(Integer)  # the ApiKey that sent it (AUTH=keys)
 
     batch: Mapped[Batch | None] = relationship(back_populates="items")
     digits: Mapped[list[DigitResult]] = relationship(
@@ -162,6 +174,13 @@ class DigitResult(Base):
     def box(self) -> list[int]:
         return [self.box_x, self.box_y, self.box_w, self.box_h]
 
+    @property
+    def correction(self) -> Correction | None:
+        """A user's label for this digit, if any (from its recognition's corrections: load
+        them with `selectinload(Recognition.corrections)` where many are read)."""
+        found = (c for c in self.recognition.corrections if c.position == self.position)
+        return next(found, None)
+
 
 class Correction(Base):
     """A user's label for one digit, stored beside the prediction (never over it).
@@ -184,7 +203,7 @@ class Correction(Base):
     confidence: Mapped[float] = mapped_column(Float)
     model_version: Mapped[str | None] = mapped_column(String(64))
     image: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))  # 28x28 PNG, a copy
-    corrected_by: Mapped[str | None] = mapped_column(String(128))  # the API key's owner, if any
+    corrected_by: Mapped[str | None] = mapped_column(String(128))  # the API key's name, if any
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     corrected_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
@@ -202,3 +221,17 @@ class ModelActivation(Base):
     smoke_accuracy: Mapped[float | None] = mapped_column(Float)
     activated_by: Mapped[str | None] = mapped_column(String(128))
     activated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """A client of the API (AUTH=keys). Only the key's SHA-256 is stored: the key itself is
+    shown once, when it is created (`digits keys create NAME`)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))  # the key's first characters, to tell it apart
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import bindparam, delete, func, insert, select, true, update
+from sqlalchemy.orm import Session, selectinload, with_expression
 
 from store.models import (
     DONE,
@@ -55,6 +55,18 @@ def as_uuid(value: object) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except (ValueError, TypeError):
         return None
+
+
+def with_review_count():
+    """A loader option for Batch queries: fills `Batch.needs_review`, how many of the batch's
+    items have a digit to review (index ix_recognitions_batch_review)."""
+    count = (
+        select(func.count())
+        .where(Recognition.batch_id == Batch.id, Recognition.needs_review == true())
+        .correlate(Batch)
+        .scalar_subquery()
+    )
+    return with_expression(Batch.needs_review, count)
 
 
 def get_recognition(

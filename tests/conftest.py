@@ -20,9 +20,25 @@ from sqlalchemy.engine import make_url
 from scripts.embedded import EmbeddedRedis, free_port
 from store import dispose_all
 from store.migrate import upgrade_to_head
-from tests.support import ROOT, service_env, start_web, start_worker
+from tests.support import ROOT, service_env, start_stack, start_web, start_worker
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+#: Which Redis db of the session's Redis (0-15) each group of services uses, so that no two
+#: share a queue: every worker consumes what is sent to its db, and test_priority flushes its own.
+REDIS_DBS = {
+    "backend": {"sqlite": 1, "postgresql": 2},  # the `worker` and `app` fixtures
+    "live_server": 3,
+    "model_versions": {"sqlite": 4, "postgresql": 5},  # tests/test_model_versions.py
+    "priority": {"sqlite": 10, "postgresql": 11},  # tests/test_priority.py (flushes them)
+    "stacks": [12, 13, 14, 15],  # make_stack, one per stack
+}
+
+
+def redis_db_url(redis_server: str, group: str, backend: str | None = None) -> str:
+    """The URL of the Redis db REDIS_DBS gives to `group` (per backend where it has one)."""
+    db = REDIS_DBS[group]
+    return f"{redis_server}/{db[backend] if backend else db}"
 
 
 @pytest.fixture(scope="session")
@@ -113,7 +129,7 @@ def database_url(backend, make_database) -> str:
 
 @pytest.fixture(scope="session")
 def redis_url(redis_server, backend) -> str:
-    return f"{redis_server}/{BACKENDS.index(backend) + 1}"
+    return redis_db_url(redis_server, "backend", backend)
 
 
 @pytest.fixture(scope="session")
@@ -152,7 +168,7 @@ def client(app):
 def live_server(make_database, redis_server, model_path, tmp_path_factory):
     """gunicorn + a worker on SQLite and a Redis db of their own: `.url` is the base URL."""
     database = make_database("sqlite")
-    env = service_env(database, f"{redis_server}/{len(BACKENDS) + 1}", model_path)
+    env = service_env(database, redis_db_url(redis_server, "live_server"), model_path)
     logs = tmp_path_factory.mktemp("live")
     worker_proc = start_worker(env, logs)
     web = start_web(env, logs, free_port())
@@ -172,3 +188,40 @@ def live_server(make_database, redis_server, model_path, tmp_path_factory):
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def make_stack(make_database, redis_server, model_path, tmp_path_factory):
+    """Factory: `make_stack(**env)` starts gunicorn + a worker on a fresh SQLite database and a
+    Redis db of their own, with extra settings in `env`; all are stopped at the session's end."""
+    stacks = []
+    free_dbs = list(REDIS_DBS["stacks"])
+
+    def make(**env: str):
+        stack = start_stack(
+            make_database("sqlite"),
+            f"{redis_server}/{free_dbs.pop(0)}",
+            model_path,
+            tmp_path_factory.mktemp("stack"),
+            free_port(),
+            **env,
+        )
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for stack in stacks:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def plain_stack(make_stack):
+    """gunicorn + a worker as `make run` has them (keys and limits off); BATCH_MAX_BYTES is
+    100 MB so the hostile catalogue's big bodies fit under it."""
+    return make_stack(BATCH_MAX_BYTES="100MB")
+
+
+@pytest.fixture(scope="session")
+def keyed_stack(make_stack):
+    """gunicorn + a worker as compose can run them: AUTH=keys and rate limits on."""
+    return make_stack(AUTH="keys", RATE_LIMIT_SUBMIT="600/minute")

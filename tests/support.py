@@ -140,3 +140,45 @@ def blended_digits(count: int, offset: int = 300) -> list[np.ndarray]:
         np.clip(0.55 * x[i].astype(float) + 0.55 * x[i + 1].astype(float), 0, 255).astype(np.uint8)
         for i in range(0, 2 * count, 2)
     ]
+
+
+@dataclass
+class Stack:
+    """gunicorn + a real worker on a database and Redis db of their own (`make_stack`)."""
+
+    url: str
+    database_url: str
+    environment: dict
+    web: Process
+    worker: Process
+
+    def stop(self) -> None:
+        self.web.stop()
+        self.worker.stop()
+
+
+def start_stack(database_url: str, redis_url: str, model_path: str | None, log_dir: Path,
+                port: int, **extra_env: str) -> Stack:  # fmt: skip
+    env = service_env(database_url, redis_url, model_path, **extra_env)
+    worker = start_worker(env, log_dir)
+    try:
+        web = start_web(env, log_dir, port)
+    except BaseException:
+        worker.stop()
+        raise
+    return Stack(web.extra["url"], database_url, env, web, worker)
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of a process (from /proc, as `ps` shows it)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def child_pids(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(p) for p in (task / "children").read_text().split()]
+    return out

@@ -15,11 +15,13 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from store import Correction, DigitResult, Recognition, session_scope, utcnow
+from store import Batch, Correction, DigitResult, Recognition, session_scope, utcnow
+from store.keys import create_key
 from store.maintenance import run_cleanup
 from tests.support import blended_digits, mnist_test_digits, png_bytes
 from tests.test_api import submit_json, wait_done
 from tests.test_batches import error_of, post_batch, wait_batch
+from web import create_app
 from worker.model import DEFAULT_REVIEW_THRESHOLD
 
 HOUR, DAY = 3600, 86400
@@ -127,7 +129,11 @@ def test_bad_labels_and_unknown_digits(client, database_url):
         assert response.status_code == 404 and error_of(response) == "not_found", missing
     negative = client.put(f"/api/v1/recognitions/{rec.id}/digits/-1/label", json={"label": 4})
     assert negative.status_code == 404
+    huge = client.put(label_url(str(rec.id), 10**23), json={"label": 4})
+    assert huge.status_code == 404  # not an integer overflow in the query
     assert correction_row(database_url, str(rec.id), 0) is None
+    # 4.0 is a JSON Schema integer: schemathesis sent one, and it is a label (found by fuzzing)
+    assert client.put(url, json={"label": 4.0}).get_json()["digits"][0]["correction"]["label"] == 4
 
 
 # ---------------------------------------------------------------- the review flag (issue 12)
@@ -241,14 +247,22 @@ def test_corrections_summary_counts_digits_and_confused_pairs(client, database_u
     assert counts == sorted(counts, reverse=True)
 
 
-def make_done(url: str, digits: list[tuple[int, float]], *, age: float = 0) -> str:
+def make_done(
+    url: str,
+    digits: list[tuple[int, float]],
+    *,
+    age: float = 0,
+    owner_id: int | None = None,
+    batch_id: uuid.UUID | None = None,
+) -> str:
     """A finished recognition with these (label, confidence) digits and their 28x28 PNGs."""
     created = utcnow() - timedelta(seconds=age)
     with session_scope(url) as session:
         rec = Recognition(
             status="done", image=b"an image", image_size=8, image_mime="image/png",
             text="".join(str(label) for label, _ in digits), created_at=created,
-            finished_at=created, model_version="test-model",
+            finished_at=created, model_version="test-model", owner_id=owner_id,
+            batch_id=batch_id, needs_review=any(c < 0.9 for _, c in digits),
         )  # fmt: skip
         session.add(rec)
         session.flush()
@@ -305,3 +319,101 @@ def test_retention_leaves_corrections_alone(client, database_url, tmp_path, monk
     with np.load(out) as data:
         expected = cv2.imdecode(np.frombuffer(normalized[0], np.uint8), cv2.IMREAD_GRAYSCALE)
         assert (data["x"][index] == expected).all() and data["y"][index] == 6
+
+
+# ---------------------------------------------------------------- with API keys (AUTH=keys)
+
+
+@pytest.fixture
+def two_clients(app, database_url):
+    """An app with AUTH=keys, and two clients' keys: {name: (key id, headers)}."""
+    keyed_app = create_app({**app.config, "AUTH": "keys"})
+    clients = {}
+    with session_scope(database_url) as session:
+        for who in ("alice", "bob"):
+            row, key = create_key(session, f"{who}-{uuid.uuid4().hex[:6]}")
+            clients[who] = (row.id, row.name, {"Authorization": f"Bearer {key}"})
+    return keyed_app.test_client(), clients
+
+
+def owned_batch(url: str, owner_id: int, digits: list[tuple[int, float]]) -> tuple[str, str]:
+    """A finished batch of one recognition with these digits, all the owner's."""
+    with session_scope(url) as session:
+        batch = Batch(status="done", total=1, done=1, owner_id=owner_id, finished_at=utcnow())
+        session.add(batch)
+    rid = make_done(url, digits, owner_id=owner_id, batch_id=batch.id)
+    return str(batch.id), rid
+
+
+def test_with_keys_a_client_corrects_only_its_own(two_clients, database_url):
+    client, people = two_clients
+    (alice_id, alice_name, alice), (bob_id, _, bob) = people["alice"], people["bob"]
+    rid = make_done(database_url, [(7, 0.5), (1, 0.99)], owner_id=alice_id)
+    _, batch_rid = owned_batch(database_url, alice_id, [(2, 0.4)])
+
+    for target in (rid, batch_rid):
+        refused = client.put(label_url(target, 0), json={"label": 3}, headers=bob)
+        assert refused.status_code == 404 and error_of(refused) == "not_found"
+        assert correction_row(database_url, target, 0) is None
+    assert client.put(label_url(rid, 0), json={"label": 3}).status_code == 401  # no key
+
+    done = client.put(label_url(rid, 0), json={"label": 3}, headers=alice)
+    assert done.status_code == 200, done.get_json()
+    correction = done.get_json()["digits"][0]["correction"]
+    assert correction["label"] == 3 and correction["corrected_by"] == alice_name
+    assert correction_row(database_url, rid, 0).corrected_by == alice_name  # stored, not derived
+    assert client.get(f"/api/v1/recognitions/{rid}", headers=bob).status_code == 404
+    batch_fix = client.put(label_url(batch_rid, 0), json={"label": 2}, headers=alice)
+    assert batch_fix.get_json()["corrected_text"] == "2"
+
+    # bob's own recognition: his name on his correction
+    his = make_done(database_url, [(5, 0.6)], owner_id=bob_id)
+    mine = client.put(label_url(his, 0), json={"label": 6}, headers=bob).get_json()
+    assert mine["digits"][0]["correction"]["corrected_by"] == people["bob"][1]
+
+
+def test_with_keys_the_review_queue_is_the_callers(two_clients, database_url):
+    client, people = two_clients
+    (alice_id, _, alice), (bob_id, _, bob) = people["alice"], people["bob"]
+    alice_batch, alice_rid = owned_batch(database_url, alice_id, [(4, 0.31), (4, 0.32)])
+    bob_batch, bob_rid = owned_batch(database_url, bob_id, [(8, 0.33)])
+    alice_single = make_done(database_url, [(1, 0.34)], owner_id=alice_id)
+
+    def queue(headers, query: str = "") -> list[tuple[str, int]]:
+        response = client.get(f"/api/v1/review?per_page=200{query}", headers=headers)
+        assert response.status_code == 200, response.get_json()
+        return [(i["recognition_id"], i["position"]) for i in response.get_json()["items"]]
+
+    assert queue(alice) == [(alice_rid, 0), (alice_rid, 1), (alice_single, 0)]
+    assert queue(bob) == [(bob_rid, 0)]
+    assert queue(alice, "&below=1") == [(alice_rid, 0), (alice_rid, 1), (alice_single, 0)]
+    assert queue(alice, f"&batch={alice_batch}") == [(alice_rid, 0), (alice_rid, 1)]
+    for other in (bob_batch, str(uuid.uuid4())):
+        response = client.get(f"/api/v1/review?batch={other}", headers=alice)
+        assert response.status_code == 404 and error_of(response) == "not_found"
+    assert client.get("/api/v1/review").status_code == 401
+
+    # a batch's review count and its needs_review filter are its owner's only
+    assert client.get(f"/api/v1/batches/{alice_batch}", headers=alice).json["needs_review"] == 1
+    assert client.get(f"/api/v1/batches/{alice_batch}", headers=bob).status_code == 404
+    filtered = f"/api/v1/batches/{alice_batch}/results?needs_review=true"
+    assert client.get(filtered, headers=bob).status_code == 404
+    assert client.get(filtered, headers=alice).json["total"] == 1
+
+    # confirming drops the digit from its owner's queue; the other's queue is untouched
+    assert client.put(label_url(alice_rid, 0), json={"label": 4}, headers=alice).status_code == 200
+    assert queue(alice) == [(alice_rid, 1), (alice_single, 0)]
+    assert queue(bob) == [(bob_rid, 0)]
+
+
+def test_with_keys_a_kept_digit_image_is_its_owners(two_clients, database_url):
+    """After retention, a corrected digit's 28x28 comes from the correction: still only for the
+    recognition's owner."""
+    client, people = two_clients
+    (alice_id, _, alice), (_, _, bob) = people["alice"], people["bob"]
+    rid = make_done(database_url, [(3, 0.55)], owner_id=alice_id, age=2 * DAY)
+    assert client.put(label_url(rid, 0), json={"label": 5}, headers=alice).status_code == 200
+    run_cleanup(database_url, image_retention=DAY, result_retention=30 * DAY)
+    digit = f"/api/v1/recognitions/{rid}/normalized/0"
+    assert client.get(digit, headers=alice).status_code == 200
+    assert client.get(digit, headers=bob).status_code == 404

@@ -50,4 +50,5 @@ def test_procfile_runs_every_role():
     assert set(roles) == {"web", "interactive", "bulk", "beat", "flower"}
     assert "--queues interactive " in roles["interactive"]
     assert "--queues bulk" in roles["bulk"] and "nice" in roles["bulk"]
-    assert "--basic-auth" in roles["flower"] and "--persistent=True" in roles["flower"]
+    assert "--persistent=True" in roles["flower"]
+    assert "--basic-auth" not in roles["flower"] and "FLOWER_BASIC_AUTH" in roles["flower"]

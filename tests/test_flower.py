@@ -1,31 +1,52 @@
-"""Flower as the Procfile runs it: a real `celery flower` subprocess with basic auth."""
+"""Flower as the Procfile runs it: its own Procfile line, a real `celery flower` with basic auth
+read from FLOWER_BASIC_AUTH in the environment (never from the command line)."""
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import requests
 
 from scripts.embedded import free_port
-from tests.support import ROOT, Process, _spawn, _wait_for
+from tests.support import ROOT, Process, _wait_for
 
-USER, PASSWORD = "ops", "s3cret-pass"
+USER, PASSWORD = "ops", f"s3cret-{secrets.token_hex(8)}"  # unique: /proc is scanned for it
+
+
+def procfile_line(role: str) -> str:
+    return next(
+        line.split(":", 1)[1]
+        for line in (ROOT / "Procfile").read_text().splitlines()
+        if line.startswith(f"{role}:")
+    )
 
 
 @pytest.fixture(scope="module")
 def flower(service_environment, tmp_path_factory):
+    """Flower started by the Procfile's own line, its credentials in FLOWER_BASIC_AUTH."""
     tmp = tmp_path_factory.mktemp("flower")
     port = free_port()
-    cmd = [
-        sys.executable, "-m", "celery", "-A", "worker.entry", "flower",
-        "--address=127.0.0.1", f"--port={port}", f"--basic-auth={USER}:{PASSWORD}",
-        "--persistent=True", f"--db={tmp / 'flower.db'}",
-    ]  # fmt: skip
-    proc = Process(
-        "flower", _spawn(cmd, service_environment, tmp / "flower.log"), tmp / "flower.log"
-    )
+    env = {
+        **service_environment,
+        "PATH": f"{Path(sys.executable).parent}:{service_environment.get('PATH', '/usr/bin:/bin')}",
+        "FLOWER_BASIC_AUTH": f"{USER}:{PASSWORD}",
+        "FLOWER_PORT": str(port),
+        "FLOWER_ADDRESS": "127.0.0.1",
+        "VAR_DIR": str(tmp),
+    }
+    env.pop("FLOWER_USER", None)
+    env.pop("FLOWER_PASSWORD", None)
+    log = tmp / "flower.log"
+    with open(log, "wb") as out:
+        popen = subprocess.Popen(
+            ["sh", "-c", procfile_line("flower")], cwd=ROOT, env=env, stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    proc = Process("flower", popen, log)
     base = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -38,6 +59,18 @@ def flower(service_environment, tmp_path_factory):
     proc.extra.update(url=base, db=tmp / "flower.db", dir=tmp)
     yield proc
     proc.stop()
+
+
+def test_flower_password_is_not_on_any_command_line(flower):
+    """`ps` shows command lines to every local user: the password must be on none of them."""
+    own = Path(f"/proc/{flower.popen.pid}/cmdline").read_bytes()
+    assert b"flower" in own  # the shell exec'd celery: this is Flower itself
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            assert PASSWORD.encode() not in cmdline.read_bytes(), cmdline
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    assert requests.get(flower.extra["url"] + "/", auth=(USER, PASSWORD), timeout=10).ok
 
 
 def test_flower_requires_basic_auth(flower):
@@ -68,15 +101,24 @@ def test_flower_keeps_its_state_in_the_db_file(service_environment, flower):
 
 
 def test_procfile_flower_refuses_to_start_without_credentials(tmp_path):
-    line = next(
-        line.split(":", 1)[1]
-        for line in (ROOT / "Procfile").read_text().splitlines()
-        if line.startswith("flower:")
-    )
+    line = procfile_line("flower")
     env = {"PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin", "FLOWER_USER": "admin"}
     result = subprocess.run(
         ["sh", "-c", line], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30
     )
     assert result.returncode != 0
-    assert "FLOWER_USER and FLOWER_PASSWORD must be set" in result.stderr
+    assert "FLOWER_BASIC_AUTH (or FLOWER_USER and FLOWER_PASSWORD) must be set" in result.stderr
     assert not (tmp_path / "var").exists()
+
+
+def test_make_run_passes_the_login_in_the_environment_and_never_prints_it(monkeypatch):
+    from scripts import run
+
+    monkeypatch.delenv("FLOWER_BASIC_AUTH", raising=False)
+    monkeypatch.setenv("FLOWER_USER", "ops")
+    monkeypatch.setenv("FLOWER_PASSWORD", PASSWORD)
+    monkeypatch.setenv("SECRET_KEY", "test")  # (else one is kept in var/)
+    env = run.service_environment(None)
+    assert env["FLOWER_BASIC_AUTH"] == f"ops:{PASSWORD}"
+    shown = run._flower_login(env)
+    assert "ops" in shown and PASSWORD not in shown

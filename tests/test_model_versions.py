@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from cli import main
 from store import ModelActivation, session_scope
 from store.model_versions import ModelSettings, record_activation
-from tests.conftest import BACKENDS
+from tests.conftest import redis_db_url
 from tests.support import MNIST, mnist_test_digits, png_bytes, service_env, start_worker
 from tests.test_api import submit_json, wait_done
 from tests.test_batches import post_batch, wait_batch
@@ -37,7 +37,7 @@ def service(backend, make_database, redis_server, model_path, tmp_path):
     (models / "shipped").mkdir(parents=True)
     for name in ("digits.skops", "digits.json"):
         (models / "shipped" / name).symlink_to(Path(model_path).with_name(name))
-    redis_url = f"{redis_server}/{len(BACKENDS) + 2 + BACKENDS.index(backend)}"
+    redis_url = redis_db_url(redis_server, "model_versions", backend)
     env = service_env(database, redis_url, model_path, MODELS_DIR=str(models))
     worker = start_worker(env, tmp_path)
     app = create_app(

@@ -12,6 +12,7 @@ from datetime import datetime
 import pytest
 
 from store.events import redis_client
+from tests.conftest import redis_db_url
 from tests.support import mnist_test_digits, png_bytes, service_env, start_worker, zip_bytes
 from web import create_app
 
@@ -26,7 +27,7 @@ def parse_time(value: str) -> datetime:
 def layout(backend, make_database, redis_server, model_path, tmp_path_factory):
     """A database, a Redis db and the two workers of its own (so no other worker helps)."""
     database = make_database(backend)
-    redis_url = f"{redis_server}/{10 + ['sqlite', 'postgresql'].index(backend)}"
+    redis_url = redis_db_url(redis_server, "priority", backend)
     redis_client(redis_url).flushdb()
     env = service_env(database, redis_url, model_path)
     logs = tmp_path_factory.mktemp("priority")

@@ -8,6 +8,7 @@ from flask import Flask
 
 from config import load_settings
 from config.logging import configure_logging
+from web import security
 from worker.celery_app import celery_init_app
 
 
@@ -17,8 +18,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
+    app.url_map.merge_slashes = False  # `a//b` is a 404, not a redirect to somewhere else
     register_blueprints(app)
     register_errorhandlers(app)
+    security.init_app(app)
     celery_init_app(app)
     return app
 

@@ -11,6 +11,13 @@ Items that are not images become `failed` items at once (the batch goes on). In 
 directory entries and junk (`__MACOSX/…`, `._*` AppleDouble files, `.DS_Store`, `Thumbs.db`,
 `desktop.ini`) are skipped; nested archives are not opened; member names are only names
 (nothing is ever extracted to disk, so `../` or absolute paths are harmless).
+
+Hostile uploads stay bounded (web/uploads.py for the multipart side): the bytes of every image
+stored, zip members decompressed, count toward BATCH_MAX_BYTES as the request's bytes do (a small
+zip of huge members is refused with 413 once past it); a zip's central directory is walked entry
+by entry and refused past ZIP_ENTRIES_PER_FILE x BATCH_MAX_FILES entries before Python's zipfile
+reads it whole; file names are cleaned (web.uploads.clean_name) before they are stored; CSV cells
+that a spreadsheet would run as a formula are prefixed with `'`.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import csv
 import io
 import logging
 import math
+import struct
 import tempfile
 import uuid
 import zipfile
@@ -27,12 +35,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
-from sqlalchemy import delete, func, select
-from werkzeug.http import parse_options_header
-from werkzeug.sansio.multipart import Data, Epilogue, File, MultipartDecoder, NeedData
+from sqlalchemy import delete, select
+from werkzeug.sansio.multipart import Data, Field, File
 
 import recognizer
-from store import FAILED, QUEUED, Batch, Correction, Recognition, open_session, utcnow
+from store import FAILED, QUEUED, Batch, Correction, open_session, utcnow
+from store.corrections import corrected_text
 from store.queries import (
     UPLOAD_PLACEHOLDER,
     add_batch_items,
@@ -40,21 +48,38 @@ from store.queries import (
     batch_items_page,
     batch_rows_after,
     finish_batch_upload,
+    with_review_count,
 )
-from web import history
+from web import history, schemas
 from web.api import image_columns
 from web.errors import ApiError
-from web.serialize import batch_json_with_review, recognition_json
+from web.openapi import (
+    BATCH_LINKS,
+    RESULTS_LINKS,
+    TOO_MANY_SUBMISSIONS,
+    batch_body,
+    link,
+    operation,
+)
+from web.security import current_owner, owned, submit_limit
+from web.uploads import (
+    TooLarge,
+    batch_too_large,
+    clean_name,
+    drain,
+    multipart_boundary,
+    multipart_events,
+    request_chunks,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("batches", __name__, url_prefix="/api/v1")
 
 FIELD = "files"
-READ_SIZE = 256 * 1024  # bytes read from the request stream at a time
 FLUSH_ROWS = 256  # items written to the database per transaction during an upload
 FLUSH_BYTES = 8 * 1024**2  # ... or fewer, when their images add up to this much
 ZIP_SPOOL_MEMORY = 8 * 1024**2  # a zip larger than this is spooled to a temp file
-MAX_PER_PAGE = 200
+ZIP_ENTRIES_PER_FILE = 2  # a zip may list 2 x BATCH_MAX_FILES entries (folders, junk)
 CSV_FETCH = 1000
 # needs_review and corrected_text were added at the end, so column positions stay
 CSV_COLUMNS = [
@@ -63,16 +88,11 @@ CSV_COLUMNS = [
 ]
 ZIP_TYPES = {"application/zip", "application/x-zip-compressed", "application/x-zip"}
 JUNK_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
-STATUSES = ("queued", "processing", "done", "failed")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def db_url() -> str:
     return current_app.config["DATABASE_URL"]
-
-
-class TooLarge(ApiError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(413, code, message)
 
 
 # ---------------------------------------------------------------- storing items
@@ -93,6 +113,7 @@ class BatchWriter:
     row_bytes: int = 0
     ready: list[str] = field(default_factory=list)  # stored, queued ids not yet sent
     chunks_sent: int = 0
+    owner_id: int | None = None  # the client (AUTH=keys) whose items these are
 
     def _next_seq(self) -> int:
         if self.count >= self.max_files:
@@ -145,6 +166,7 @@ class BatchWriter:
             seq=seq,
             filename=filename,
             source="batch",
+            owner_id=self.owner_id,
             created_at=now,
             finished_at=now if finished else None,
         )
@@ -207,11 +229,65 @@ def _is_zip_part(filename: str, content_type: str | None) -> bool:
     return filename.lower().endswith(".zip") or (content_type or "").lower() in ZIP_TYPES
 
 
-def _add_zip(writer: BatchWriter, spool, zip_name: str, max_image: int) -> None:
+@dataclass
+class StoredBytes:
+    """Image bytes stored so far, decompressed zip members included: at most BATCH_MAX_BYTES."""
+
+    limit: int
+    used: int = 0
+
+    def take(self, size: int) -> None:
+        self.used += size
+        if self.used > self.limit:
+            raise TooLarge(
+                "batch_too_large",
+                f"A batch may store at most {self.limit} bytes of images in all (zip members "
+                "counted decompressed).",
+            )
+
+
+def _zip_entries(spool, limit: int) -> int:
+    """How many entries the zip's central directory lists, counted header by header and
+    stopping past `limit` (Python's ZipFile would read every entry before we could count)."""
+    try:
+        spool.seek(0)
+        end = zipfile._EndRecData(spool)
+        if end is None:
+            return 0  # not a zip: ZipFile says so
+        size = end[zipfile._ECD_SIZE]
+        start = end[zipfile._ECD_LOCATION] - size
+        if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:
+            start -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
+        spool.seek(max(start, 0))
+        count = seen = 0
+        while seen < size and count <= limit:
+            header = spool.read(46)
+            if len(header) < 46 or header[:4] != b"PK\x01\x02":
+                break
+            name_len, extra_len, comment_len = struct.unpack("<HHH", header[28:34])
+            skip = name_len + extra_len + comment_len
+            spool.seek(skip, 1)
+            seen += 46 + skip
+            count += 1
+        return count
+    except (OSError, struct.error, ValueError):
+        return 0
+
+
+def _add_zip(
+    writer: BatchWriter, spool, zip_name: str, max_image: int, stored: StoredBytes
+) -> None:
+    max_entries = ZIP_ENTRIES_PER_FILE * writer.max_files
+    if _zip_entries(spool, max_entries) > max_entries:
+        raise TooLarge(
+            "too_many_files",
+            f"{zip_name} lists more than {max_entries} entries (folders included); a batch "
+            f"holds at most {writer.max_files} files.",
+        )
     spool.seek(0)
     try:
         archive = zipfile.ZipFile(spool)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         writer.add_failure(zip_name, f"not a readable zip archive ({exc})", "bad_archive")
         return
     with archive:
@@ -219,7 +295,7 @@ def _add_zip(writer: BatchWriter, spool, zip_name: str, max_image: int) -> None:
             name = info.filename
             if info.is_dir() or _is_junk(name):
                 continue
-            label = f"{zip_name}/{name}"[:1024]
+            label = clean_name(f"{zip_name}/{name}")
             if name.lower().endswith(".zip"):
                 writer.add_failure(
                     label, "nested archives are not opened", "nested_archive", info.file_size
@@ -231,11 +307,13 @@ def _add_zip(writer: BatchWriter, spool, zip_name: str, max_image: int) -> None:
                     f"{label} is {info.file_size} bytes; an image may be at most "
                     f"{max_image} bytes.",
                 )
+            stored.take(info.file_size)  # as declared: refuse before inflating
             try:
                 with archive.open(info) as member:
                     data = member.read(max_image + 1)
             except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError,
                     OSError, EOFError, ValueError) as exc:  # fmt: skip
+                stored.used -= info.file_size
                 writer.add_failure(label, f"unreadable zip member ({exc})", "bad_archive_member")
                 continue
             if len(data) > max_image:
@@ -243,44 +321,26 @@ def _add_zip(writer: BatchWriter, spool, zip_name: str, max_image: int) -> None:
                     "image_too_large",
                     f"{label} is larger than {max_image} bytes (the limit for one image).",
                 )
+            stored.take(len(data) - info.file_size)  # as it really was
             writer.add_image(label, data)
-
-
-def _request_chunks(max_bytes: int) -> Iterator[bytes]:
-    """The raw request body in pieces, stopping with a 413 past `max_bytes`."""
-    stream = request.stream
-    seen = 0
-    while True:
-        chunk = stream.read(READ_SIZE)
-        if not chunk:
-            return
-        seen += len(chunk)
-        if seen > max_bytes:
-            raise TooLarge(
-                "batch_too_large", f"A batch upload may be at most {max_bytes} bytes in all."
-            )
-        yield chunk
 
 
 def parse_upload(writer: BatchWriter, boundary: bytes) -> None:
     config = current_app.config
     max_image = int(config["MAX_IMAGE_BYTES"])
-    decoder = MultipartDecoder(boundary, max_form_memory_size=None, max_parts=None)
-    chunks = _request_chunks(int(config["BATCH_MAX_BYTES"]))
-    part: File | None = None  # the current file part of the `files` field, if any
+    max_bytes = int(config["BATCH_MAX_BYTES"])
+    stored = StoredBytes(max_bytes)
+    part: File | Field | None = None  # the current part of the `files` field, if any
     buffer = bytearray()
     spool = None  # the current .zip part, spooled
     try:
-        while True:
-            event = decoder.next_event()
-            if isinstance(event, NeedData):
-                decoder.receive_data(next(chunks, None))
-            elif isinstance(event, File):
+        for event in multipart_events(boundary, request_chunks(max_bytes)):
+            if isinstance(event, File | Field):
+                # A `files` part is a file with or without a filename (curl -F files=<x.png).
                 part = event if event.name == FIELD else None
                 buffer.clear()
-                if part is not None and _is_zip_part(
-                    part.filename, part.headers.get("content-type")
-                ):
+                filename = getattr(part, "filename", None) or ""
+                if part is not None and _is_zip_part(filename, part.headers.get("content-type")):
                     spool = tempfile.SpooledTemporaryFile(max_size=ZIP_SPOOL_MEMORY)  # noqa: SIM115
             elif isinstance(event, Data) and part is not None:
                 if spool is not None:
@@ -290,57 +350,48 @@ def parse_upload(writer: BatchWriter, boundary: bytes) -> None:
                     if len(buffer) > max_image:
                         raise TooLarge(
                             "image_too_large",
-                            f"{part.filename} is larger than {max_image} bytes "
-                            "(the limit for one image).",
+                            f"{clean_name(getattr(part, 'filename', None)) or 'a part'} is "
+                            f"larger than {max_image} bytes (the limit for one image).",
                         )
                 if not event.more_data:
-                    name = part.filename[:1024] or None
+                    name = clean_name(getattr(part, "filename", None))
                     if spool is not None:
-                        _add_zip(writer, spool, name or "upload.zip", max_image)
+                        _add_zip(writer, spool, name or "upload.zip", max_image, stored)
                         spool.close()
                         spool = None
                     elif name is not None or buffer:  # (a browser's empty file input: skip)
+                        stored.take(len(buffer))
                         writer.add_image(name, bytes(buffer))
                         buffer.clear()
                     part = None
-            elif isinstance(event, Epilogue):
-                break
-            # Preamble, plain (non-file) fields and other fields' data are ignored.
+            # Preamble, other fields and their data are ignored.
     finally:
         if spool is not None:
             spool.close()
-    for _ in chunks:  # anything after the closing boundary
-        pass
-
-
-def _drain(max_bytes: int) -> None:
-    """Read what is left of a rejected upload, so the client sees our 413, not a reset."""
-    try:
-        stream, seen = request.stream, 0
-        while seen <= max_bytes:
-            chunk = stream.read(READ_SIZE)
-            if not chunk:
-                return
-            seen += len(chunk)
-    except Exception:
-        return
-
-
-def _chunk_size_arg() -> int:
-    raw = request.args.get("chunk_size")
-    if raw is None:
-        return int(current_app.config["BATCH_CHUNK_SIZE"])
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 1000:
-        raise ApiError(400, "bad_chunk_size", "chunk_size must be an integer from 1 to 1000.")
-    return value
 
 
 @bp.post("/batches")
-def create_batch():
+@operation(
+    "createBatch",
+    "Upload many images (files, folders, .zip archives) as one batch",
+    description="The body is parsed as a stream; limits: BATCH_MAX_BYTES in all (zip members "
+    "counted decompressed), BATCH_MAX_FILES items (zip members included), MAX_IMAGE_BYTES per "
+    "image. Files that are not images become failed items; nested archives are not opened; "
+    "__MACOSX/, ._*, .DS_Store, Thumbs.db and desktop.ini entries are skipped.",
+    query=schemas.BatchQuerySchema,
+    request_body=batch_body(),
+    responses={
+        202: schemas.BatchAcceptedSchema,
+        400: "No files, a malformed body or a bad chunk_size",
+        413: "Over BATCH_MAX_BYTES, BATCH_MAX_FILES or MAX_IMAGE_BYTES",
+        415: "Not multipart/form-data",
+        429: TOO_MANY_SUBMISSIONS,
+        503: "The work queue is unavailable",
+    },
+    links={202: BATCH_LINKS},
+)
+@submit_limit
+def create_batch(query: dict):
     config = current_app.config
     if request.mimetype != "multipart/form-data":
         raise ApiError(
@@ -348,34 +399,33 @@ def create_batch():
             "unsupported_content_type",
             'Send multipart/form-data with one or more "files" fields (images or .zip files).',
         )
-    _, options = parse_options_header(request.headers.get("Content-Type", ""))
-    boundary = options.get("boundary", "")
-    if not boundary:
-        raise ApiError(400, "bad_multipart", "The multipart body has no boundary.")
-    chunk_size = _chunk_size_arg()
+    boundary = multipart_boundary()
+    chunk_size = query.get("chunk_size") or int(config["BATCH_CHUNK_SIZE"])
     max_bytes = int(config["BATCH_MAX_BYTES"])
     if request.content_length is not None and request.content_length > max_bytes:
-        raise TooLarge(
-            "batch_too_large", f"A batch upload may be at most {max_bytes} bytes in all."
-        )
+        raise batch_too_large(max_bytes)
 
-    batch = Batch(status=QUEUED, total=UPLOAD_PLACEHOLDER, chunk_size=chunk_size)
+    batch = Batch(
+        status=QUEUED, total=UPLOAD_PLACEHOLDER, chunk_size=chunk_size, owner_id=current_owner()
+    )
     with open_session(db_url()) as session, session.begin():
         session.add(batch)
     writer = BatchWriter(
-        batch.id, chunk_size, int(config["BATCH_MAX_FILES"]), int(config["MAX_IMAGE_PIXELS"])
+        batch.id,
+        chunk_size,
+        int(config["BATCH_MAX_FILES"]),
+        int(config["MAX_IMAGE_PIXELS"]),
+        owner_id=current_owner(),
     )
     try:
-        parse_upload(writer, boundary.encode("latin-1"))
+        parse_upload(writer, boundary)
         if writer.count == 0:
             raise ApiError(400, "no_files", 'The upload has no files: send them as "files" fields.')
         writer.finish()
     except BaseException as exc:
         _discard(batch.id)
-        if isinstance(exc, ApiError) and exc.status == 413:
-            _drain(max_bytes)
-        if isinstance(exc, ValueError):  # malformed multipart
-            raise ApiError(400, "bad_multipart", f"The multipart body is malformed: {exc}") from exc
+        if isinstance(exc, ApiError) and 400 <= exc.status < 500:
+            drain(max_bytes)  # the client is still sending: let it finish and read our answer
         raise
     log.info(
         "batch %s stored: %d items (%d failed at upload), %d chunks",
@@ -386,8 +436,8 @@ def create_batch():
     )
     history.remember("batches", batch.id)
     url = url_for("batches.get_batch", bid=str(batch.id))
-    body = {"id": str(batch.id), "status": QUEUED, "total": writer.count, "url": url}
-    return jsonify(body), 202, {"Location": url}
+    body = {"id": batch.id, "status": QUEUED, "total": writer.count, "url": url}
+    return jsonify(schemas.BatchAcceptedSchema().dump(body)), 202, {"Location": url}
 
 
 def _discard(batch_id: uuid.UUID) -> None:
@@ -401,64 +451,64 @@ def _discard(batch_id: uuid.UUID) -> None:
 # ---------------------------------------------------------------- reading
 
 
-def _load_batch(bid: str) -> Batch:
+def _load_batch(bid: str, *options) -> Batch:
     key = as_uuid(bid)
     with open_session(db_url()) as session:
-        batch = session.get(Batch, key) if key else None
+        batch = (
+            session.scalar(select(Batch).options(*options).where(Batch.id == key, owned(Batch)))
+            if key
+            else None
+        )
     if batch is None:
         raise ApiError(404, "not_found", "No batch with that id.")
     return batch
 
 
 @bp.get("/batches/<bid>")
+@operation(
+    "getBatch",
+    "A batch's progress (counters; cheap to poll) and how many of its items need review",
+    responses={200: schemas.BatchSchema, 404: "Unknown id"},
+    links={
+        200: {
+            "GetResults": link("getBatchResults", id="$response.body#/id"),
+            "GetReview": link("getReview", batch="$response.body#/id"),
+        }
+    },
+)
 def get_batch(bid: str):
-    batch = _load_batch(bid)
-    with open_session(db_url()) as session:
-        flagged = session.scalar(
-            select(func.count())
-            .select_from(Recognition)
-            .where(Recognition.batch_id == batch.id, Recognition.needs_review == True)  # noqa: E712
-        )
-    return jsonify(batch_json_with_review(batch, int(flagged or 0)))
+    return jsonify(schemas.BatchSchema().dump(_load_batch(bid, with_review_count())))
 
 
-def _int_arg(name: str, default: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ApiError(400, "bad_page", f"{name} must be a positive integer.") from exc
-    if value < 1:
-        raise ApiError(400, "bad_page", f"{name} must be a positive integer.")
-    return value
-
-
-def _bool_arg(name: str) -> bool | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    value = {"true": True, "1": True, "false": False, "0": False}.get(raw.lower())
-    if value is None:
-        raise ApiError(400, f"bad_{name}", f"{name} must be true or false.")
-    return value
+RESULTS_RESPONSE = {
+    "description": "A page of items, or the whole CSV (format=csv)",
+    "content": {
+        "application/json": {"schema": schemas.BatchResultsSchema},
+        "text/csv": {"schema": {"type": "string"}},
+    },
+}
 
 
 @bp.get("/batches/<bid>/results")
-def batch_results(bid: str):
+@operation(
+    "getBatchResults",
+    "A batch's items in upload order: JSON pages, or the whole CSV",
+    query=schemas.ResultsQuerySchema,
+    responses={
+        200: RESULTS_RESPONSE,
+        400: "Bad paging, status, needs_review or format",
+        404: "Unknown id",
+    },
+    links={200: RESULTS_LINKS},
+)
+def batch_results(bid: str, query: dict):
     batch = _load_batch(bid)
-    status = request.args.get("status") or None
-    if status is not None and status not in STATUSES:
-        raise ApiError(400, "bad_status", f"status must be one of {', '.join(STATUSES)}.")
-    needs_review = _bool_arg("needs_review")
-    fmt = request.args.get("format", "json").lower()
-    if fmt == "csv":
+    status = query.get("status")
+    needs_review = query.get("needs_review")
+    if query["format"] == "csv":
         return _csv_response(batch, status, needs_review)
-    if fmt != "json":
-        raise ApiError(400, "bad_format", "format must be json or csv.")
-    page = _int_arg("page", 1)
-    per_page = min(MAX_PER_PAGE, _int_arg("per_page", 50))
+    page = query["page"]
+    per_page = min(schemas.MAX_PER_PAGE, query["per_page"])
     with open_session(db_url()) as session:
         items, total = batch_items_page(
             session,
@@ -468,30 +518,32 @@ def batch_results(bid: str):
             per_page=per_page,
             needs_review=needs_review,
         )
-        return jsonify(
-            items=[recognition_json(r) for r in items],
-            page=page,
-            per_page=per_page,
-            total=total,
-            pages=math.ceil(total / per_page) if total else 0,
-        )
+        body = {
+            "items": items,
+            "page": page,
+            "per_page": per_page,
+            "total": total,
+            "pages": math.ceil(total / per_page) if total else 0,
+        }
+        return jsonify(schemas.BatchResultsSchema().dump(body))
 
 
 def _corrected_texts(session, rows) -> dict:
-    """{recognition id: text with users' corrections} for the rows that have any (a digit's
-    position is its index in `text`)."""
-    texts = {r.id: list(r.text or "") for r in rows}
-    corrected = set()
-    if texts:
+    """{recognition id: text with users' corrections} for the rows that have any."""
+    labels: dict = {}
+    if rows:
         for rid, position, label in session.execute(
             select(Correction.recognition_id, Correction.position, Correction.label).where(
-                Correction.recognition_id.in_(list(texts))
+                Correction.recognition_id.in_([r.id for r in rows])
             )
         ):
-            if position < len(texts[rid]):
-                texts[rid][position] = str(label)
-                corrected.add(rid)
-    return {rid: "".join(texts[rid]) for rid in corrected}
+            labels.setdefault(rid, {})[position] = label
+    return {r.id: corrected_text(r.text, labels[r.id]) for r in rows if r.id in labels}
+
+
+def csv_cell(value: str) -> str:
+    """A cell no spreadsheet runs as a formula (OWASP: prefix `'` to =, +, -, @, tab, CR)."""
+    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 def _csv_response(batch: Batch, status: str | None, needs_review: bool | None) -> Response:
@@ -508,17 +560,10 @@ def _csv_response(batch: Batch, status: str | None, needs_review: bool | None) -
                 corrected = _corrected_texts(session, page)
             for row in page:
                 confidence = "" if row.confidence is None else f"{row.confidence:.4f}"
-                writer.writerow(
-                    [
-                        row.filename or "",
-                        row.status,
-                        row.text or "",
-                        confidence,
-                        row.error or "",
-                        "true" if row.needs_review else "false",
-                        corrected.get(row.id) or "",
-                    ]
-                )
+                cells = [row.filename or "", row.status, row.text or "", confidence]
+                cells += [row.error or "", "true" if row.needs_review else "false"]
+                cells.append(corrected.get(row.id) or "")
+                writer.writerow([csv_cell(c) for c in cells])
             yield out.getvalue()
             out.seek(0)
             out.truncate()

@@ -27,14 +27,21 @@ def _wants_json() -> bool:
 def register(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
-        return error_response(exc.status, exc.code, exc.message)
+        response, status = error_response(exc.status, exc.code, exc.message)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="digit-recognizer"'
+        return response, status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if not _wants_json():
-            return exc
+        if exc.response is not None or not _wants_json():
+            return exc  # a response made for it already (e.g. a 429), or a page's error
         code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code or 500, code, exc.description or exc.name)
+        response, status = error_response(exc.code or 500, code, exc.description or exc.name)
+        for name, value in exc.get_headers():  # e.g. Allow on a 405, WWW-Authenticate
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -26,6 +26,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 
 from store import DONE, FAILED, PROCESSING, QUEUED, Batch, Recognition, open_session, stats, utcnow
+from web.security import metrics_allowed
 from worker.celery_app import BULK_QUEUE, INTERACTIVE_QUEUE, MAINTENANCE_QUEUE
 
 log = logging.getLogger(__name__)
@@ -187,6 +188,13 @@ def build_registry(database_url: str, redis_url: str) -> CollectorRegistry:
 
 @bp.get("/metrics")
 def metrics():
+    if not metrics_allowed():
+        return Response(
+            "/metrics needs Authorization: Bearer <METRICS_TOKEN>\n",
+            status=401,
+            mimetype="text/plain",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
     registry = build_registry(current_app.config["DATABASE_URL"], current_app.config["REDIS_URL"])
     return Response(
         generate_latest(registry),

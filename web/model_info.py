@@ -13,7 +13,6 @@ from flask import current_app
 from recognizer.model import metadata_path
 from recognizer.versions import ModelFile, read_model_file, scan
 from store.model_versions import ActiveModel, ModelSettings, active_model
-from web.serialize import ActiveModelOut, ModelVersionOut, iso
 
 
 def settings() -> ModelSettings:
@@ -40,29 +39,31 @@ def metadata_of(path: Path) -> dict:
     return data
 
 
-def active_json(active: ActiveModel, metadata: dict, models_dir: Path) -> ActiveModelOut:
+def describe_active(active: ActiveModel, metadata: dict, models_dir: Path) -> dict:
+    """The serving version (web.schemas.ActiveModelSchema)."""
     return {
         "version": active.version or str(metadata.get("version", "unversioned")),
         "source": active.source,
         "file": display_file(active.path, models_dir),
-        "activated_at": iso(active.activated_at),
+        "activated_at": active.activated_at,
         "activated_by": active.activated_by,
     }
 
 
-def versions_json(active: ActiveModel, models_dir: Path) -> list[ModelVersionOut]:
-    """Every version on disk (and the active one, wherever it is), newest first."""
+def describe_versions(active: ActiveModel, models_dir: Path) -> list[dict]:
+    """Every version on disk (and the active one, wherever it is), newest first
+    (web.schemas.ModelVersionSchema)."""
     found = scan(models_dir)
     if not any(_same(f.path, active.path) for f in found) and active.path.is_file():
         found.append(read_model_file(active.path))
-    return [_version_json(f, _same(f.path, active.path), models_dir) for f in found]
+    return [_describe_version(f, _same(f.path, active.path), models_dir) for f in found]
 
 
 def _same(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
-def _version_json(f: ModelFile, is_active: bool, models_dir: Path) -> ModelVersionOut:
+def _describe_version(f: ModelFile, is_active: bool, models_dir: Path) -> dict:
     created = f.metadata.get("created")
     return {
         "version": f.version,

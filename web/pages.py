@@ -13,7 +13,20 @@ import logging
 import uuid
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
+
+from web import security
 
 log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
@@ -21,6 +34,40 @@ bp = Blueprint("pages", __name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 EXAMPLE_DIGIT = STATIC_DIR / "img" / "example-digit.png"
 CONFUSION_NAMES = ("confusion.png", "confusion_matrix.png", "confusion-matrix.png")
+
+
+@bp.app_context_processor
+def _auth_state() -> dict:
+    keys = security.keys_required()
+    return {"auth_keys": keys, "signed_in": keys and "api_key_id" in session}
+
+
+def _local(target: str | None) -> str:
+    """Only a path on this site (no `//host` or scheme): no open redirect after signing in."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return url_for("pages.draw")
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+def signin():
+    """With AUTH=keys, a browser signs in once with an API key (kept in the signed cookie)."""
+    next_url = _local(request.values.get("next"))
+    if not security.keys_required():
+        return redirect(next_url)
+    error = None
+    if request.method == "POST":
+        if security.sign_in(request.form.get("key", "").strip()):
+            return redirect(next_url)
+        error = "Unknown or revoked key."
+    page = render_template("signin.html", page="signin", next_url=next_url, error=error)
+    return page, 401 if error else 200
+
+
+@bp.post("/signout")
+def signout():
+    session.clear()
+    return redirect(url_for("pages.signin"))
 
 
 @bp.get("/")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,15 +49,34 @@ def context(chromium, base_url):
     ctx.close()
 
 
+def wait_until(page, expression: str, timeout: float = 20) -> None:
+    """Poll a JavaScript expression from here until it is true. (`page.wait_for_function` polls
+    with `eval` inside the page, which the CSP, with no 'unsafe-eval', refuses after the first
+    try; `page.evaluate` runs through the DevTools protocol, which the CSP does not govern.)"""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout} s: {expression}"
+        page.wait_for_timeout(100)
+
+
+def watch_errors(page) -> list[str]:
+    """JavaScript errors on the page, and anything the CSP blocked (Chromium logs those)."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    return errors
+
+
 @pytest.fixture
 def page(context) -> Iterator:
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.js_errors = errors
+    errors = page.js_errors = watch_errors(page)
     yield page
     page.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not errors, f"JavaScript errors or CSP violations on the page: {errors}"
 
 
 @pytest.fixture(scope="session")

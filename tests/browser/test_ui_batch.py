@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import wait_until
 from tests.browser.strokes import mnist_test
 
 COUNT = 50
@@ -99,8 +100,9 @@ def test_upload_folder_and_watch_batch(page, digit_folder, screenshot_dir):
     rows = page.locator("#results-body tr")
     expect(rows).to_have_count(COUNT)
     expect(page.locator("#results-status")).to_contain_text(f"{COUNT} images")
-    page.wait_for_function(
-        "[...document.querySelectorAll('#results-body img.thumb')].some(i => i.naturalWidth > 0)"
+    wait_until(
+        page,
+        "[...document.querySelectorAll('#results-body img.thumb')].some(i => i.naturalWidth > 0)",
     )
     csv_link = page.locator("#csv")
     expect(csv_link).to_be_visible()

@@ -8,6 +8,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import wait_until
 from tests.browser.strokes import digit_strokes, mnist_test, replay
 
 pytestmark = pytest.mark.browser
@@ -40,7 +41,7 @@ def test_draw_one_digit_recognized(page):
     expect(page.locator("#prob-chart li")).to_have_count(10)
     expect(page.locator("#prob-chart li.is-top .prob-digit")).to_have_text(str(label))
     expect(page.locator("#status")).to_contain_text(f"Recognized {label}")
-    page.wait_for_function("document.getElementById('normalized').naturalWidth === 28")
+    wait_until(page, "document.getElementById('normalized').naturalWidth === 28")
     assert page.locator("#error").is_hidden()
 
 
@@ -62,7 +63,7 @@ def test_draw_17_with_boxes_and_digit_selection(page, screenshot_dir):
     expect(buttons.nth(1)).to_be_focused()
     expect(page.locator("#probs-caption")).to_contain_text("read as 7 (2 of 2)")
     expect(page.locator("#prob-chart li.is-top .prob-digit")).to_have_text("7")
-    page.wait_for_function("document.getElementById('normalized').naturalWidth === 28")
+    wait_until(page, "document.getElementById('normalized').naturalWidth === 28")
 
     # the boxes are painted on the overlay: left half around the 1, right half around the 7
     painted = page.evaluate(

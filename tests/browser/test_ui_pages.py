@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import wait_until
 from tests.browser.strokes import digit_strokes, mnist_test
 
 pytestmark = pytest.mark.browser
@@ -51,9 +52,10 @@ def test_history_shows_this_browsers_work(page, context, chromium, base_url, scr
     expect(items.first).to_be_visible()
     assert items.count() >= 1
     expect(page.locator("#status")).to_contain_text("from this browser")
-    page.wait_for_function(
+    wait_until(
+        page,
         "[...document.querySelectorAll('#recognitions img')]"
-        ".every(i => i.complete && i.naturalWidth > 0)"
+        ".every(i => i.complete && i.naturalWidth > 0)",
     )
     page.screenshot(path=str(screenshot_dir / "history.png"), full_page=True)
 
@@ -76,14 +78,16 @@ def test_model_page(page, model_path, screenshot_dir):
     expect(steps.first).to_be_visible()
     assert steps.count() >= 3
     steps.last.scroll_into_view_if_needed()  # the pictures load lazily, as a user scrolls
-    page.wait_for_function(
-        "[...document.querySelectorAll('#steps img')].every(i => i.complete && i.naturalWidth > 0)"
+    wait_until(
+        page,
+        "[...document.querySelectorAll('#steps img')].every(i => i.complete && i.naturalWidth > 0)",
     )
     # the confusion matrix loads, or (no picture next to this model) says it is missing
-    page.wait_for_function(
+    wait_until(
+        page,
         "(() => { const i = document.getElementById('confusion'); "
         "return document.getElementById('confusion-link').hidden "
-        "|| (i.complete && i.naturalWidth > 0); })()"
+        "|| (i.complete && i.naturalWidth > 0); })()",
     )
     if (Path(model_path).parent / "confusion.png").is_file():
         expect(page.locator("#confusion")).to_be_visible()

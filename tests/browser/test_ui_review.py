@@ -9,6 +9,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import wait_until
 from tests.browser.test_ui_draw import RESULT_TIMEOUT, draw_digit, open_draw
 from tests.support import blended_digits, mnist_test_digits, png_bytes, zip_bytes
 
@@ -123,7 +124,7 @@ def test_review_a_batch_with_the_keyboard(page, context, screenshot_dir):
     expect(card).to_be_visible()
     expect(card).to_be_focused()
     expect(page.locator("#item-position")).to_have_text(f"1 of {to_review}")
-    page.wait_for_function("document.getElementById('digit-img').naturalWidth === 28")
+    wait_until(page, "document.getElementById('digit-img').naturalWidth === 28")
     page.screenshot(path=str(screenshot_dir / "review.png"), full_page=True)
 
     answers = []

@@ -105,6 +105,8 @@ window.App = (function () {
       if (value === null || value === undefined || value === false) continue;
       if (key === "text") node.textContent = value;
       else if (key === "class") node.className = value;
+      // CSSOM, not a style attribute: the CSP (style-src 'self') blocks inline style attributes
+      else if (key === "style" && typeof value === "object") Object.assign(node.style, value);
       else if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
       else node.setAttribute(key, value === true ? "" : value);
     }

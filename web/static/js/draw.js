@@ -393,7 +393,7 @@
           App.h(
             "span",
             { class: "prob-track", "aria-hidden": "true" },
-            App.h("span", { class: "prob-bar", style: `width: ${Math.max(0, Math.min(1, p)) * 100}%` }),
+            App.h("span", { class: "prob-bar", style: { width: `${Math.max(0, Math.min(1, p)) * 100}%` } }),
           ),
           App.h("span", { class: "prob-value", text: App.percent(p, 1) }),
         ),
