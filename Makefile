@@ -4,22 +4,36 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv run test bench lint format migrate train evaluate screenshots clean
+.PHONY: venv lock run test test-fast bench lint format migrate train evaluate screenshots clean
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements-dev.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
 	$(PY) -m pip install -q --no-deps --config-settings editable_mode=compat -e .
 	touch $@
+
+# The pins live in pyproject.toml; the locks (every package, with hashes, no download addresses)
+# are made from them by uv. After changing a pin: make lock, then commit both files.
+lock: venv
+	$(VENV)/bin/uv pip compile pyproject.toml -q --generate-hashes --python-version 3.11 \
+		--custom-compile-command "make lock" -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml -q --extra dev --generate-hashes --python-version 3.11 \
+		--custom-compile-command "make lock" -o requirements-dev.lock
 
 run: venv  ## migrate, then start web, workers, beat and Flower (embedded Redis/SQLite by default)
 	$(PY) -m scripts.run
 
-test: venv  ## the whole suite (SQLite; PostgreSQL too when TEST_DATABASE_URL is set)
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: venv  ## the whole suite (SQLite; PostgreSQL too when TEST_DATABASE_URL is set) + coverage
+	$(PY) -m pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+test-fast: venv  ## the inner loop: no browser, no slow end-to-end tests
+	$(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+
+screenshots: venv  ## refresh docs/screenshots from a real browser run (on purpose, never by make test)
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -m browser tests/browser $(PYTEST_ARGS)
 
 bench: venv  ## recognizer + service benchmarks, figures printed as tables
 	$(PY) -m bench

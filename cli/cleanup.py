@@ -34,6 +34,7 @@ def cleanup(dry_run: bool, image_retention: str | None, result_retention: str | 
     """Remove images of finished items older than IMAGE_RETENTION and whole results (with
     their digits and batches) older than RESULT_RETENTION. Queued or processing work, and
     batches that still have such items, are never touched."""
+    from store.db import redact_url
     from store.maintenance import run_cleanup
 
     try:
@@ -45,7 +46,7 @@ def cleanup(dry_run: bool, image_retention: str | None, result_retention: str | 
     results_after = _seconds(result_retention)
     results_after = settings.result_retention if results_after is None else results_after
     click.echo(
-        f"database: {settings.database_url.split('@')[-1]}\n"
+        f"database: {redact_url(settings.database_url)}\n"
         f"images kept {images_after} s, results kept {results_after} s"
         + ("  (dry run: nothing is removed)" if dry_run else "")
     )

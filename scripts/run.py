@@ -15,6 +15,7 @@ from pathlib import Path
 from config import ConfigError, load_settings
 from config.settings import ROOT, VAR_DIR
 from scripts.embedded import EmbeddedRedis
+from store.db import redact_url
 from store.migrate import upgrade_to_head
 
 
@@ -64,7 +65,7 @@ def main() -> int:
     try:
         redis_url = redis.start() if redis else None
         env = service_environment(redis_url)
-        print(f"database: {settings.database_url.split('@')[-1]}  (migrating to head)")
+        print(f"database: {redact_url(settings.database_url)}  (migrating to head)")
         upgrade_to_head(settings.database_url)
         print(f"broker:   {env['REDIS_URL'] if redis else 'REDIS_URL from the environment'}")
         print(f"web:      http://{env.get('WEB_BIND', '127.0.0.1:5000')}/")

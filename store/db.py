@@ -17,6 +17,11 @@ _engines: dict[str, Engine] = {}
 _sessionmakers: dict[str, sessionmaker[Session]] = {}
 
 
+def redact_url(url: str) -> str:
+    """A database URL fit to print or log: the password, if any, shown as ***."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     """WAL + busy timeout: web, workers and beat share one SQLite file safely."""
     cursor = dbapi_connection.cursor()
