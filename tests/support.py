@@ -9,12 +9,16 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
 import requests
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 #: a real sample of MNIST shipped with the tests (see tests/data/README.md)
@@ -72,16 +76,39 @@ def _spawn(cmd: list[str], env: dict, log_path: Path) -> subprocess.Popen:
         return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def _wait_for(predicate, proc: Process, timeout: float, what: str) -> None:
+def wait_until(
+    condition: Callable[[], T],
+    timeout: float,
+    what: str | Callable[[], object],
+    *,
+    interval: float = 0.1,
+    process: Process | None = None,
+) -> T:
+    """Poll `condition` until it returns something truthy, and return that.
+
+    Fails with `what` (a text, or a callable giving the last state) after `timeout` seconds, or
+    at once if `process` exits; the process's log ends the message either way."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.popen.poll() is not None:
-            raise RuntimeError(f"{proc.name} exited early:\n{proc.log()[-4000:]}")
-        if predicate():
-            return
-        time.sleep(0.1)
-    proc.stop()
-    raise RuntimeError(f"{proc.name}: {what} not seen in {timeout}s:\n{proc.log()[-4000:]}")
+    while True:
+        if process is not None and process.popen.poll() is not None:
+            raise AssertionError(f"{process.name} exited early:\n{process.log()[-4000:]}")
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            detail = what() if callable(what) else what
+            log = f"\n{process.log()[-4000:]}" if process is not None else ""
+            raise AssertionError(f"not within {timeout}s: {detail}{log}")
+        time.sleep(interval)
+
+
+def _wait_for(predicate, proc: Process, timeout: float, what: str) -> None:
+    """wait_until for a process that must come up; it is stopped if it does not."""
+    try:
+        wait_until(predicate, timeout, f"{proc.name}: {what} not seen", process=proc)
+    except AssertionError:
+        proc.stop()
+        raise
 
 
 def start_worker(

@@ -6,14 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import os
-import time
 import uuid
 
 import pytest
 from sqlalchemy import func, select
 
 from store import Batch, Recognition, open_session
-from tests.support import mnist_test_digits, png_bytes, zip_bytes
+from tests.support import mnist_test_digits, png_bytes, wait_until, zip_bytes
 from web import create_app
 
 
@@ -26,13 +25,13 @@ def post_batch(client, files: list[tuple[str, bytes]], query: str = ""):
 
 
 def wait_batch(client, url: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = client.get(url).get_json()
-        if body["status"] == "done":
-            return body
-        time.sleep(0.2)
-    raise AssertionError(f"batch not finished in {timeout}s: {body}")
+    last: dict = {}
+
+    def done() -> dict | None:
+        last.update(client.get(url).get_json())
+        return dict(last) if last["status"] == "done" else None
+
+    return wait_until(done, timeout, lambda: f"batch not finished: {last}", interval=0.2)
 
 
 def error_of(response) -> str:

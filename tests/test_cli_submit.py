@@ -36,7 +36,8 @@ def test_folder_and_zip_to_csv(live_server, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "7 done, 1 failed" in result.output
-    rows = list(csv.DictReader(out.open()))
+    with out.open() as f:
+        rows = list(csv.DictReader(f))
     assert [(r["filename"], r["status"], r["text"]) for r in rows] == [
         ("scans/0.png", "done", str(labels[0])),
         ("scans/1.png", "done", str(labels[1])),

@@ -12,14 +12,13 @@ import io
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 import schemathesis
 
-from tests.support import mnist_test_digits, png_bytes, zip_bytes
+from tests.support import mnist_test_digits, png_bytes, wait_until, zip_bytes
 from web.openapi import example_png_base64
 
 pytestmark = pytest.mark.slow
@@ -50,13 +49,13 @@ def check(document, path: str, method: str, response: requests.Response) -> requ
 
 
 def wait_for(session: requests.Session, url: str, done, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = session.get(url, timeout=30).json()
-        if done(body):
-            return body
-        time.sleep(0.2)
-    raise AssertionError(f"not finished: {body}")
+    last: dict = {}
+
+    def finished() -> dict | None:
+        last.update(session.get(url, timeout=30).json())
+        return dict(last) if done(last) else None
+
+    return wait_until(finished, timeout, lambda: f"not finished: {last}", interval=0.2)
 
 
 def test_real_responses_match_the_document(stack, document):

@@ -10,7 +10,7 @@ import uuid
 
 from config.logging import JsonFormatter, TextFormatter, configure_logging
 from store import DONE, QUEUED, Recognition, session_scope
-from tests.support import mnist_test_digits, png_bytes, start_worker
+from tests.support import mnist_test_digits, png_bytes, start_worker, wait_until
 
 
 def test_json_formatter_one_object_per_line():
@@ -90,13 +90,12 @@ def test_worker_writes_json_lines_with_task_ids_and_duration(
         app.extensions["celery"].send_task(
             "recognitions.recognize", args=[str(rec.id)], queue=queue
         )
-        deadline = time.monotonic() + 30
-        while True:
+
+        def done() -> bool:
             with session_scope(database_url) as session:
-                if session.get(Recognition, rec.id).status == DONE:
-                    break
-            assert time.monotonic() < deadline, worker.log()[-3000:]
-            time.sleep(0.1)
+                return session.get(Recognition, rec.id).status == DONE
+
+        wait_until(done, 30, "the recognition is not done", process=worker)
         time.sleep(0.5)  # the postrun line follows the commit
     finally:
         worker.stop()

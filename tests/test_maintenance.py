@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 import uuid
 from datetime import timedelta
 
@@ -23,7 +22,7 @@ from store import (
     utcnow,
 )
 from store.maintenance import run_cleanup
-from tests.support import Process, _spawn, _wait_for, mnist_test_digits, png_bytes
+from tests.support import Process, _spawn, _wait_for, mnist_test_digits, png_bytes, wait_until
 
 HOUR, DAY = 3600, 86400
 
@@ -214,8 +213,7 @@ def test_cleanup_command(database_url):
 
 
 def wait_status(url: str, ids: list[uuid.UUID], statuses=(DONE, FAILED), timeout=30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
+    def finished() -> dict | None:
         with session_scope(url) as session:
             rows = {
                 r.id: r
@@ -230,11 +228,12 @@ def wait_status(url: str, ids: list[uuid.UUID], statuses=(DONE, FAILED), timeout
                     ).where(Recognition.id.in_(ids))
                 )
             }
-        if all(r.status in statuses for r in rows.values()) and len(rows) == len(ids):
-            return rows
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not finished in {timeout}s: {rows}")
-        time.sleep(0.1)
+        last[:] = [rows]
+        done = all(r.status in statuses for r in rows.values()) and len(rows) == len(ids)
+        return rows if done else None
+
+    last: list = [None]
+    return wait_until(finished, timeout, lambda: f"not finished: {last[0]}")
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import base64
-import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from store import QUEUED, Batch, Recognition, session_scope
-from tests.support import mnist_test_digits, png_bytes
+from tests.support import mnist_test_digits, png_bytes, wait_until
 
 
 def scrape(client) -> dict:
@@ -82,13 +81,12 @@ def test_batch_throughput_metrics(app, client, database_url):
     app.extensions["celery"].send_task(
         "batches.recognize_chunk", args=[str(batch.id), [str(r.id) for r in items]]
     )
-    deadline = time.monotonic() + 30
-    while True:
+
+    def done() -> bool:
         with session_scope(database_url) as session:
-            if session.get(Batch, batch.id).status == "done":
-                break
-        assert time.monotonic() < deadline, "batch not finished"
-        time.sleep(0.1)
+            return session.get(Batch, batch.id).status == "done"
+
+    wait_until(done, 30, "batch not finished")
     after = scrape(client)
     finished = value(after, "digits_items_finished_total", kind="batch", status="done") - value(
         before, "digits_items_finished_total", kind="batch", status="done"

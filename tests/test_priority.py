@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import base64
 import io
-import time
 from datetime import datetime
 
 import pytest
 
 from store.events import redis_client
 from tests.conftest import redis_db_url
-from tests.support import mnist_test_digits, png_bytes, service_env, start_worker, zip_bytes
+from tests.support import (
+    mnist_test_digits,
+    png_bytes,
+    service_env,
+    start_worker,
+    wait_until,
+    zip_bytes,
+)
 from web import create_app
 
 BATCH_ITEMS = 1000
@@ -65,9 +71,12 @@ def test_drawings_finish_while_a_big_batch_runs(layout):
     batch_url = response.headers["Location"]
 
     # Let the bulk worker get going, then draw.
-    deadline = time.monotonic() + 30
-    while client.get(batch_url).get_json()["done"] < 20 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(
+        lambda: client.get(batch_url).get_json()["done"] >= 20,
+        30,
+        "bulk work not started",
+        interval=0.05,
+    )
     finished = []
     for n in range(3):
         encoded = base64.b64encode(pngs[n]).decode()
@@ -82,10 +91,12 @@ def test_drawings_finish_while_a_big_batch_runs(layout):
     assert batch["status"] != "done" and batch["finished_at"] is None, batch
     assert batch["done"] + batch["failed"] < batch["total"] == BATCH_ITEMS
     # The batch was running before the drawings and finished after them.
-    deadline = time.monotonic() + 120
-    while batch["status"] != "done" and time.monotonic() < deadline:
-        time.sleep(0.5)
-        batch = client.get(batch_url).get_json()
-    assert batch["status"] == "done" and batch["done"] == BATCH_ITEMS, batch
+    batch = wait_until(
+        lambda: (b := client.get(batch_url).get_json())["status"] == "done" and b,
+        120,
+        "the batch did not finish",
+        interval=0.5,
+    )
+    assert batch["done"] == BATCH_ITEMS, batch
     assert parse_time(batch["started_at"]) < min(finished)
     assert max(finished) < parse_time(batch["finished_at"])

@@ -8,7 +8,6 @@ import io
 import re
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from sqlalchemy import select
 
 from store import ApiKey, session_scope
 from store.keys import create_key, hash_key
-from tests.support import ROOT, mnist_test_digits, png_bytes
+from tests.support import ROOT, mnist_test_digits, png_bytes, wait_until
 from web import create_app
 
 TEMPLATES = ROOT / "web" / "templates"
@@ -291,9 +290,12 @@ def test_live_keys_stack_pages_and_api(keyed_stack):
     created = browser.post(f"{stack.url}/api/v1/recognitions?source=draw", json={"image": image})
     assert created.status_code == 202
     url = f"{stack.url}{created.json()['url']}"
-    deadline = time.monotonic() + 30
-    while (body := browser.get(f"{url}?wait=5").json())["status"] not in ("done", "failed"):
-        assert time.monotonic() < deadline
+    body = wait_until(
+        lambda: (b := browser.get(f"{url}?wait=5").json())["status"] in ("done", "failed") and b,
+        30,
+        "the drawing did not finish",
+        interval=0,
+    )
     assert body["status"] == "done"
     api = requests.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=10)
     assert api.status_code == 200 and api.json()["text"] == body["text"]
