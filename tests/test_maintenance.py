@@ -356,16 +356,12 @@ def test_an_upload_that_died_half_way_is_finished(app, database_url):
     from worker.maintenance import requeue_stuck_now
 
     url = database_url
-    dead = add_batch(
-        url, age=HOUR, total=2 + UPLOAD_PLACEHOLDER, status=PROCESSING, upload_left=-1
-    )
+    dead = add_batch(url, age=HOUR, total=2 + UPLOAD_PLACEHOLDER, status=PROCESSING, upload_left=-1)
     add_item(url, status=DONE, age=HOUR, batch_id=dead, digits=1)
     add_item(url, status=FAILED, age=HOUR, batch_id=dead)
     with session_scope(url) as session:
         session.get(Batch, dead).done, session.get(Batch, dead).failed = 1, 1
-    live = add_batch(
-        url, age=HOUR, total=1 + UPLOAD_PLACEHOLDER, status=QUEUED, upload_left=30
-    )
+    live = add_batch(url, age=HOUR, total=1 + UPLOAD_PLACEHOLDER, status=QUEUED, upload_left=30)
     add_item(url, status=DONE, age=HOUR, batch_id=live)
     fresh = add_batch(url, age=1, total=UPLOAD_PLACEHOLDER, status=QUEUED, upload_left=60)
 
