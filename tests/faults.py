@@ -4,6 +4,7 @@ fault test reports (items in flight, lost, doubled, time to recover)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -139,3 +140,85 @@ def report(fig: Figures) -> None:
 def lost_and_doubled(view: BatchView, expected: int) -> tuple[int, int]:
     final = view.items.get("done", 0) + view.items.get("failed", 0)
     return expected - final, max(0, view.done + view.failed - final)
+
+
+class CuttableProxy:
+    """A TCP proxy the test owns between the service and PostgreSQL: `cut()` drops every
+    connection and refuses new ones (closes them at once) until `restore()`. The shared
+    server itself is never touched."""
+
+    def __init__(self, upstream_port: int, upstream_host: str = "127.0.0.1") -> None:
+        import socket
+        import threading
+
+        self.upstream = (upstream_host, upstream_port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.cut_off = threading.Event()
+        self.lock = threading.Lock()
+        self.sockets: set = set()
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.cut_off.is_set():
+                client.close()
+                continue
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            with self.lock:
+                self.sockets |= {client, server}
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source, sink) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                self._close(sock)
+
+    def _close(self, sock) -> None:
+        import socket
+
+        with self.lock:
+            self.sockets.discard(sock)
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+
+    def cut(self) -> None:
+        self.cut_off.set()
+        with self.lock:
+            current = list(self.sockets)
+        for sock in current:
+            self._close(sock)
+
+    def restore(self) -> None:
+        self.cut_off.clear()
+
+    def close(self) -> None:
+        self.closed = True
+        self.cut()
+        self.listener.close()
+
+
+def timed(fn) -> tuple[float, object]:
+    started = time.monotonic()
+    value = fn()
+    return time.monotonic() - started, value
