@@ -126,7 +126,7 @@ def _message_ids(raw: bytes) -> list[str]:
 
 
 #: at start-up, items queued this recently may still be on their way to the broker
-RESUME_GRACE = 5.0
+RESUME_GRACE = 2.0
 
 
 def resume_now(app: Flask, worker: str | None) -> int:
