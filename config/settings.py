@@ -114,7 +114,7 @@ class Settings:
     worker_max_memory_per_child: int = 1024**3  # a pool process above this is replaced
     redis_timeout: float = 1.0  # socket and connect timeout of the web's Redis clients
     broker_timeout: float = 10.0  # the same for workers, beat and Flower
-    wait_max_concurrent: int = 16  # `?wait=` requests held at once per web process
+    wait_max_concurrent: int = 4  # `?wait=` requests held at once per web process (< WEB_THREADS)
     # flower
     flower_user: str | None = None
     flower_password: str | None = None

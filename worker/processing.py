@@ -65,13 +65,13 @@ def process(ids: Sequence[object], *, max_attempts: int | None = None) -> list[u
         claimed = claim(session, keys, max_attempts=max_attempts, lease_seconds=lease, worker=me)
     if not claimed:
         return []
-    _fault_hook(db_url, [rid for rid, _ in claimed])
 
     def renew() -> None:
         with session_scope(db_url) as session:
             renew_lease(session, keys, until=utcnow() + timedelta(seconds=lease), worker=me)
 
     with Heartbeat(renew, every=lease / 3):
+        _fault_hook(db_url, [rid for rid, _ in claimed])
         return _recognize_and_store(keys, claimed, started)
 
 
@@ -124,16 +124,19 @@ def worker_name() -> str:
 
 
 def _fault_hook(db_url: str, ids: list[uuid.UUID]) -> None:
-    """Fault tests only (off unless DIGITS_FAULT_KILL_FILENAME is set in the worker's own
-    environment): a process that claims an item of that file name dies at once, as a crash
-    in native code would."""
-    name = os.environ.get("DIGITS_FAULT_KILL_FILENAME")
-    if not name:
+    """Fault tests only, off unless set in the worker's own environment: a process that
+    claims an item named DIGITS_FAULT_KILL_FILENAME dies at once (as a crash in native code
+    would); one named DIGITS_FAULT_SLOW_FILENAME takes DIGITS_FAULT_SLOW_SECONDS longer."""
+    kill = os.environ.get("DIGITS_FAULT_KILL_FILENAME")
+    slow = os.environ.get("DIGITS_FAULT_SLOW_FILENAME")
+    if not (kill or slow):
         return
     with session_scope(db_url) as session:
-        names = session.scalars(select(Recognition.filename).where(Recognition.id.in_(ids)))
-        if name in set(names):
-            os.kill(os.getpid(), signal.SIGKILL)
+        names = set(session.scalars(select(Recognition.filename).where(Recognition.id.in_(ids))))
+    if kill and kill in names:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if slow and slow in names:
+        time.sleep(float(os.environ.get("DIGITS_FAULT_SLOW_SECONDS", "10")))
 
 
 def _finished_rows(session, finished: list[uuid.UUID]) -> list:
