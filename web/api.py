@@ -195,7 +195,7 @@ def waiting_slot() -> Iterator[bool]:
         413: "Over the size or pixel limit",
         415: "Not a supported image or content type",
         429: TOO_MANY_SUBMISSIONS,
-        503: "The work queue is unavailable",
+        503: "The work queue or the database is unavailable (see Retry-After)",
     },
     links={202: RECOGNITION_LINKS},
 )
@@ -246,7 +246,12 @@ def _status_of(rid) -> str | None:
     "getRecognition",
     "Poll a recognition",
     query=schemas.WaitQuerySchema,
-    responses={200: schemas.RecognitionSchema, 400: "Bad wait", 404: "Unknown id"},
+    responses={
+        200: schemas.RecognitionSchema,
+        400: "Bad wait",
+        404: "Unknown id",
+        503: "The database is unavailable (see Retry-After)",
+    },
     links={
         200: {
             "GetImage": link("getRecognitionImage", id="$response.body#/id"),

@@ -403,7 +403,7 @@ def parse_upload(writer: BatchWriter, boundary: bytes) -> None:
         413: "Over BATCH_MAX_BYTES, BATCH_MAX_FILES or MAX_IMAGE_BYTES",
         415: "Not multipart/form-data",
         429: TOO_MANY_SUBMISSIONS,
-        503: "The work queue is unavailable",
+        503: "The work queue or the database is unavailable (see Retry-After)",
     },
     links={202: BATCH_LINKS},
 )
@@ -504,7 +504,11 @@ def _load_batch(bid: str, *options) -> Batch:
 @operation(
     "getBatch",
     "A batch's progress (counters; cheap to poll) and how many of its items need review",
-    responses={200: schemas.BatchSchema, 404: "Unknown id"},
+    responses={
+        200: schemas.BatchSchema,
+        404: "Unknown id",
+        503: "The database is unavailable (see Retry-After)",
+    },
     links={
         200: {
             "GetResults": link("getBatchResults", id="$response.body#/id"),
