@@ -27,6 +27,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+IDLE_IN_TRANSACTION_MS = 15_000
+
+
 def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -35,14 +38,18 @@ def _create_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    # connect_timeout: an unreachable server fails a request in seconds (503), never hangs it
+    # connect_timeout: an unreachable server fails a request in seconds (503), never hangs it.
+    # idle_in_transaction_session_timeout: a client cut off mid-transaction (its host partitioned)
+    # would otherwise hold its row locks, the batch's counters among them, until TCP gives up
+    # (hours): every other worker would wait on them. Our transactions last milliseconds.
+    options = f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
     return create_engine(
         url,
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=10,
         pool_timeout=5,
-        connect_args={"connect_timeout": 2},
+        connect_args={"connect_timeout": 2, "options": options},
     )
 
 

@@ -147,12 +147,14 @@ class CuttableProxy:
     connection and refuses new ones (closes them at once) until `restore()`. The shared
     server itself is never touched."""
 
-    def __init__(self, upstream_port: int, upstream_host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, upstream_port: int, upstream_host: str = "127.0.0.1", bind: str = "127.0.0.1"
+    ) -> None:
         import socket
         import threading
 
         self.upstream = (upstream_host, upstream_port)
-        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener = socket.create_server((bind, 0))
         self.port = self.listener.getsockname()[1]
         self.cut_off = threading.Event()
         self.lock = threading.Lock()

@@ -48,7 +48,7 @@ def single_run(name: str, ttl: int, wait: float = 0) -> Iterator[bool]:
     """Yield True if this process got the lock for `name` (held at most `ttl` seconds), waiting
     up to `wait` seconds for it."""
     lock = redis_client(current_app.config["REDIS_URL"]).lock(
-        f"digits:lock:{name}", timeout=max(ttl, 60), blocking=False
+        f"digits:lock:{name}", timeout=max(ttl, 10), blocking=False
     )
     got = lock.acquire(blocking=wait > 0, blocking_timeout=wait or None)
     try:
