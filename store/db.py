@@ -39,10 +39,20 @@ def _create_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # connect_timeout: an unreachable server fails a request in seconds (503), never hangs it.
-    # idle_in_transaction_session_timeout: a client cut off mid-transaction (its host partitioned)
-    # would otherwise hold its row locks, the batch's counters among them, until TCP gives up
-    # (hours): every other worker would wait on them. Our transactions last milliseconds.
-    options = f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
+    # A client cut off mid-transaction (its host partitioned) would otherwise hold its row locks,
+    # the batch's counters among them, until TCP gives up (hours), and every other worker would
+    # wait on them: the server ends such a session once it sits idle in its transaction
+    # (ours last milliseconds) or its peer stops answering keepalives.
+    options = " ".join(
+        f"-c {name}={value}"
+        for name, value in (
+            ("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION_MS),
+            ("tcp_keepalives_idle", 10),
+            ("tcp_keepalives_interval", 5),
+            ("tcp_keepalives_count", 3),
+            ("tcp_user_timeout", 20_000),
+        )
+    )
     return create_engine(
         url,
         pool_pre_ping=True,

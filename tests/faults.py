@@ -180,6 +180,14 @@ class CuttableProxy:
                 client.close()
                 continue
             server.settimeout(None)
+            # a peer that stops answering (its host partitioned) is dropped within seconds, and
+            # the other side with it, as a real network path would end
+            for sock in (client, server):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 2)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 5000)
             with self.lock:
                 self.sockets |= {client, server}
             for a, b in ((client, server), (server, client)):
