@@ -14,6 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", ROOT / "var"))
 DEV_SECRET_KEY = "dev-only-not-secret"
+MAX_TEXT = 256  # characters of `recognitions.text` (String(256)): the digit cap's ceiling
 
 
 class ConfigError(RuntimeError):
@@ -42,6 +43,21 @@ def _size(text: str) -> int:
         return int(text)
     except ValueError as exc:
         raise ConfigError(f"not a size: {text!r} (use e.g. 10MB)") from exc
+
+
+def _seconds(text: str) -> float:
+    """Parse `0.5`, `2s`, `1.5` into (fractional) seconds."""
+    value = float(text.strip().lower().removesuffix("s"))
+    if value <= 0:
+        raise ConfigError("use a positive number of seconds")
+    return value
+
+
+def _digit_cap(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= MAX_TEXT:
+        raise ConfigError(f"use 1 to {MAX_TEXT} (the stored text holds at most {MAX_TEXT})")
+    return value
 
 
 def _auth_mode(text: str) -> str:
@@ -89,6 +105,16 @@ class Settings:
     stuck_timeout: int = 10 * 60
     stuck_check_interval: int = 60
     max_attempts: int = 3
+    # faults and bounds (issue 10)
+    lease_timeout: int = 60  # a worker renews its items' lease every third of this
+    digits_max_per_image: int = 64  # more found in one image: the item fails `too_many_digits`
+    chunk_max_bytes: int = 32 * 1024**2  # a bulk task's images add up to at most this much
+    task_soft_time_limit: int = 300  # a task still running: its items are retried by halves
+    task_time_limit: int = 360  # ... and its process killed
+    worker_max_memory_per_child: int = 1024**3  # a pool process above this is replaced
+    redis_timeout: float = 1.0  # socket and connect timeout of the web's Redis clients
+    broker_timeout: float = 10.0  # the same for workers, beat and Flower
+    wait_max_concurrent: int = 4  # `?wait=` requests held at once per web process (< WEB_THREADS)
     # flower
     flower_user: str | None = None
     flower_password: str | None = None
@@ -161,6 +187,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         stuck_timeout=get("STUCK_TIMEOUT", defaults.stuck_timeout, _duration),
         stuck_check_interval=get("STUCK_CHECK_INTERVAL", defaults.stuck_check_interval, _duration),
         max_attempts=get("MAX_ATTEMPTS", defaults.max_attempts, int),
+        lease_timeout=get("LEASE_TIMEOUT", defaults.lease_timeout, _duration),
+        digits_max_per_image=get("DIGITS_MAX_PER_IMAGE", defaults.digits_max_per_image, _digit_cap),
+        chunk_max_bytes=get("CHUNK_MAX_BYTES", defaults.chunk_max_bytes, _size),
+        task_soft_time_limit=get("TASK_SOFT_TIME_LIMIT", defaults.task_soft_time_limit, _duration),
+        task_time_limit=get("TASK_TIME_LIMIT", defaults.task_time_limit, _duration),
+        worker_max_memory_per_child=get(
+            "WORKER_MAX_MEMORY_PER_CHILD", defaults.worker_max_memory_per_child, _size
+        ),
+        redis_timeout=get("REDIS_TIMEOUT", defaults.redis_timeout, _seconds),
+        broker_timeout=get("BROKER_TIMEOUT", defaults.broker_timeout, _seconds),
+        wait_max_concurrent=get("WAIT_MAX_CONCURRENT", defaults.wait_max_concurrent, int),
         flower_user=get("FLOWER_USER", None),
         flower_password=get("FLOWER_PASSWORD", None),
         flower_address=get("FLOWER_ADDRESS", defaults.flower_address),

@@ -72,8 +72,11 @@ class EmbeddedRedis:
             redis_server_binary(),
             "--port", str(self.port),
             "--bind", "127.0.0.1",
+            # Persistence: queued tasks survive a restart of `make run` (append-only file in
+            # var/redis, fsync'd every second), so work resumes at once after a restart.
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
             "--dir", str(self.directory),
             "--logfile", str(self.directory / "redis.log"),
             "--daemonize", "no",

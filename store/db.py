@@ -32,6 +32,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+IDLE_IN_TRANSACTION_MS = 15_000
+
+
 def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -40,7 +43,29 @@ def _create_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # connect_timeout: an unreachable server fails a request in seconds (503), never hangs it.
+    # A client cut off mid-transaction (its host partitioned) would otherwise hold its row locks,
+    # the batch's counters among them, until TCP gives up (hours), and every other worker would
+    # wait on them: the server ends such a session once it sits idle in its transaction
+    # (ours last milliseconds) or its peer stops answering keepalives.
+    options = " ".join(
+        f"-c {name}={value}"
+        for name, value in (
+            ("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION_MS),
+            ("tcp_keepalives_idle", 10),
+            ("tcp_keepalives_interval", 5),
+            ("tcp_keepalives_count", 3),
+            ("tcp_user_timeout", 20_000),
+        )
+    )
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        pool_timeout=5,
+        connect_args={"connect_timeout": 2, "options": options},
+    )
 
 
 def get_engine(url: str) -> Engine:

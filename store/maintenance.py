@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, false, func, or_, select, update
 
 from store.db import session_scope
 from store.models import (
@@ -27,7 +27,7 @@ from store.models import (
     Recognition,
     utcnow,
 )
-from store.queries import UPLOAD_PLACEHOLDER, Outcome, finish_batch_upload, store_outcomes
+from store.queries import Outcome, finish_batch_upload, store_outcomes
 
 # A guard against a loop that could not make progress (it never should: every chunk moves its
 # rows out of the selection). 100k chunks of 500 is 50 million rows per run.
@@ -252,57 +252,68 @@ def close_abandoned_uploads(url: str, cutoff: datetime, now: datetime) -> list[u
     """Finish the uploads that died half-way (e.g. the web process was killed mid-request).
 
     While an upload runs, a batch's `total` counts one placeholder beyond its stored items, so
-    workers cannot mark it done early; an upload that never ended would keep its batch open for
-    ever. A batch still holding the placeholder, created before `cutoff` and with no item stored
-    since, gets it dropped here: it then finishes like any other batch with the items it has.
+    workers cannot mark it done early, and the request renews the batch's `upload_until`. An
+    upload whose `upload_until` has passed (its request is gone) gets the placeholder dropped
+    here: the batch then finishes like any other with the items it has. A live upload, however
+    slow, is never closed.
     """
     closed = []
     with session_scope(url) as session:
-        candidates = session.execute(
-            select(Batch.id, Batch.total).where(Batch.status != DONE, Batch.created_at < cutoff)
+        candidates = session.scalars(
+            select(Batch.id).where(
+                Batch.status != DONE, Batch.upload_until.is_not(None), Batch.upload_until < now
+            )
         ).all()
-        for batch_id, total in candidates:
-            count, last = session.execute(
-                select(func.count(), func.max(Recognition.created_at)).where(
-                    Recognition.batch_id == batch_id
-                )
-            ).one()
-            if total == count + UPLOAD_PLACEHOLDER and (last is None or last < cutoff):
-                finish_batch_upload(session, batch_id, now=now)
+        for batch_id in candidates:
+            if finish_batch_upload(session, batch_id, now=now):
                 closed.append(batch_id)
     return closed
 
 
-def stale_condition(cutoff: datetime, *, include_queued: bool = True):
-    """Items processing since before `cutoff` (their worker died), and, with `include_queued`,
-    items queued since before it that no message may carry (e.g. the web died between its
-    commit and its send). A requeued item's `started_at` is the time it was requeued."""
-    processing = and_(Recognition.status == PROCESSING, Recognition.started_at < cutoff)
-    if not include_queued:
-        return processing
-    queued = and_(
+def processing_stale(cutoff: datetime, now: datetime):
+    """Processing items whose worker is gone: their lease expired (or, without a lease, they
+    started before `cutoff`)."""
+    return and_(
+        Recognition.status == PROCESSING,
+        or_(
+            Recognition.leased_until < now,
+            and_(Recognition.leased_until.is_(None), Recognition.started_at < cutoff),
+        ),
+    )
+
+
+def queued_stale(cutoff: datetime):
+    """Items queued since before `cutoff` (a requeued item's `started_at` is when it was)."""
+    return and_(
         Recognition.status == QUEUED,
         func.coalesce(Recognition.started_at, Recognition.created_at) < cutoff,
     )
-    return or_(processing, queued)
 
 
-def find_stale(url: str, cutoff: datetime, *, limit: int, queued_for: Callable) -> list:
+def stale_condition(cutoff: datetime, now: datetime | None = None, *, include_queued: bool = True):
+    """Items processing whose lease expired (their worker died), and, with `include_queued`,
+    items queued since before `cutoff` that no message may carry (e.g. the web died between
+    its commit and its send)."""
+    processing = processing_stale(cutoff, now or utcnow())
+    if not include_queued:
+        return processing
+    return or_(processing, queued_stale(cutoff))
+
+
+def find_stale(
+    url: str, cutoff: datetime, *, limit: int, queued_for: Callable, now: datetime | None = None
+) -> list:
     """Up to `limit` stale items as rows (id, batch_id, status, attempts).
 
     `queued_for(single: bool) -> bool` says whether stale queued items of that kind should be
     considered at all (the caller checks that the broker queue they would wait in is empty, so
     a long but healthy backlog is never re-sent).
     """
-    conditions = [and_(Recognition.status == PROCESSING, Recognition.started_at < cutoff)]
-    queued_stale = and_(
-        Recognition.status == QUEUED,
-        func.coalesce(Recognition.started_at, Recognition.created_at) < cutoff,
-    )
+    conditions = [processing_stale(cutoff, now or utcnow())]
     if queued_for(True):
-        conditions.append(and_(queued_stale, Recognition.batch_id.is_(None)))
+        conditions.append(and_(queued_stale(cutoff), Recognition.batch_id.is_(None)))
     if queued_for(False):
-        conditions.append(and_(queued_stale, Recognition.batch_id.is_not(None)))
+        conditions.append(and_(queued_stale(cutoff), Recognition.batch_id.is_not(None)))
     with session_scope(url) as session:
         return session.execute(
             select(Recognition.id, Recognition.batch_id, Recognition.status, Recognition.attempts)
@@ -333,7 +344,7 @@ def requeue_stuck(
     for _ in range(MAX_CHUNKS):
         rows = [
             r
-            for r in find_stale(url, cutoff, limit=chunk, queued_for=queued_for)
+            for r in find_stale(url, cutoff, limit=chunk, queued_for=queued_for, now=now)
             if r.id not in seen
         ]
         if not rows:
@@ -361,9 +372,9 @@ def requeue_stuck(
                     update(Recognition)
                     .where(
                         Recognition.id.in_([r.id for r in retry]),
-                        stale_condition(cutoff),
+                        stale_condition(cutoff, now),
                     )
-                    .values(status=QUEUED, started_at=now)
+                    .values(status=QUEUED, started_at=now, leased_until=None, leased_by=None)
                     .returning(Recognition.id, Recognition.batch_id)
                     .execution_options(synchronize_session=False)
                 ).all()
@@ -379,3 +390,48 @@ def requeue_stuck(
         for start in range(0, len(ids), max(1, batch_chunk)):
             send_batch(batch_id, ids[start : start + batch_chunk])
     return report
+
+
+# ---------------------------------------------------------------- resuming at start-up
+
+
+def resumable(
+    url: str, *, now: datetime, worker: str | None, grace: float
+) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
+    """(id, batch_id) of the open items no worker can be doing, in upload order: queued since
+    before `now - grace`, processing under an expired lease, or processing under the lease of
+    `worker` itself (a worker that starts is not processing anything yet)."""
+    cutoff = now - timedelta(seconds=grace)
+    mine = (
+        and_(Recognition.status == PROCESSING, Recognition.leased_by == worker)
+        if worker
+        else false()
+    )
+    with session_scope(url) as session:
+        rows = session.execute(
+            select(Recognition.id, Recognition.batch_id)
+            .where(
+                or_(
+                    queued_stale(cutoff),
+                    and_(Recognition.status == PROCESSING, Recognition.leased_until < now),
+                    mine,
+                )
+            )
+            .order_by(Recognition.batch_id, Recognition.seq)
+        ).all()
+    return [(r.id, r.batch_id) for r in rows]
+
+
+def mark_requeued(url: str, ids: list[uuid.UUID], *, now: datetime, slice_: int = 500) -> None:
+    """Open items `ids` go back to queued (their lease dropped) before they are sent again."""
+    for start in range(0, len(ids), slice_):
+        with session_scope(url) as session:
+            session.execute(
+                update(Recognition)
+                .where(
+                    Recognition.id.in_(ids[start : start + slice_]),
+                    Recognition.status.in_(OPEN_STATUSES),
+                )
+                .values(status=QUEUED, started_at=now, leased_until=None, leased_by=None)
+                .execution_options(synchronize_session=False)
+            )

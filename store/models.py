@@ -86,6 +86,9 @@ class Batch(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     owner_id: Mapped[int | None] = mapped_column(Integer)  # the ApiKey that sent it (AUTH=keys)
+    # While its upload runs: renewed by the web request; the stuck check never closes an upload
+    # before this time (NULL once the upload ended)
+    upload_until: Mapped[datetime | None]
     # how many items have a digit to review: not a column, loaded on request
     # (store.queries.with_review_count)
     needs_review: Mapped[int | None] = query_expression()
@@ -129,6 +132,10 @@ class Recognition(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     owner_id: Mapped[int | None] = mapped_column(Integer)  # the ApiKey that sent it (AUTH=keys)
+    # The worker processing it holds it until this time and renews it while it works; the stuck
+    # check takes back only expired leases (see worker.lease)
+    leased_until: Mapped[datetime | None]
+    leased_by: Mapped[str | None] = mapped_column(String(255))  # the worker's node name
 
     batch: Mapped[Batch | None] = relationship(back_populates="items")
     digits: Mapped[list[DigitResult]] = relationship(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, insert, select, true, update
 from sqlalchemy.orm import Session, selectinload, with_expression
@@ -83,16 +83,34 @@ def get_recognition(
     return session.get(Recognition, key, options=options)
 
 
-def claim(session: Session, ids: Sequence[uuid.UUID]) -> list[tuple[uuid.UUID, bytes | None]]:
+def claim(
+    session: Session,
+    ids: Sequence[uuid.UUID],
+    *,
+    max_attempts: int | None = None,
+    lease_seconds: float | None = None,
+    worker: str | None = None,
+) -> list[tuple[uuid.UUID, bytes | None]]:
     """Mark the still-open items of `ids` as processing and return their image bytes.
+
+    Each claim counts an attempt. An item claimed alone that was already tried `max_attempts`
+    times is not processed again: it ends `failed` (`too_many_attempts`). (Inside a bigger
+    chunk it is not refused: a chunk that keeps failing is retried by halves, see
+    worker.tasks, so that a poison item ends up alone and fails there, and its neighbours
+    finish.) With `lease_seconds`, the claim is a lease held by `worker` until then.
 
     A batch counts as started when its first item is claimed, so its rate excludes queue time.
     """
     now = utcnow()
+    if max_attempts is not None and len(ids) == 1:
+        refuse_exhausted(session, ids, max_attempts)
+    values: dict = {"status": PROCESSING, "started_at": now, "attempts": Recognition.attempts + 1}
+    if lease_seconds is not None:
+        values.update(leased_until=now + timedelta(seconds=lease_seconds), leased_by=worker)
     rows = session.execute(
         update(Recognition)
         .where(Recognition.id.in_(ids), Recognition.status.in_(OPEN_STATUSES))
-        .values(status=PROCESSING, started_at=now, attempts=Recognition.attempts + 1)
+        .values(**values)
         .returning(Recognition.id, Recognition.image, Recognition.batch_id)
         .execution_options(synchronize_session=False)
     ).all()
@@ -106,6 +124,55 @@ def claim(session: Session, ids: Sequence[uuid.UUID]) -> list[tuple[uuid.UUID, b
             .values(started_at=now, status=PROCESSING)
         )
     return [(r.id, r.image) for r in rows]
+
+
+def refuse_exhausted(session: Session, ids: Sequence[uuid.UUID], max_attempts: int) -> list:
+    """Fail the open items of `ids` already tried `max_attempts` times; return their ids."""
+    rows = session.execute(
+        select(Recognition.id, Recognition.attempts).where(
+            Recognition.id.in_(ids),
+            Recognition.status.in_(OPEN_STATUSES),
+            Recognition.attempts >= max_attempts,
+        )
+    ).all()
+    outcomes = [
+        Outcome(
+            r.id,
+            error=(
+                f"gave up after {r.attempts} attempts: processing this image never finished "
+                "(its worker process died or ran out of time each time)"
+            ),
+            error_code="too_many_attempts",
+        )
+        for r in rows
+    ]
+    return store_outcomes(session, outcomes) if outcomes else []
+
+
+def open_attempts(session: Session, ids: Sequence[uuid.UUID]) -> int:
+    """The most attempts any still-open item of `ids` has had (0 if none is open)."""
+    value = session.scalar(
+        select(func.max(Recognition.attempts)).where(
+            Recognition.id.in_(ids), Recognition.status.in_(OPEN_STATUSES)
+        )
+    )
+    return int(value or 0)
+
+
+def renew_lease(
+    session: Session, ids: Sequence[uuid.UUID], *, until: datetime, worker: str | None
+) -> int:
+    """Extend the lease `worker` holds on the still-processing items of `ids`."""
+    return session.execute(
+        update(Recognition)
+        .where(
+            Recognition.id.in_(ids),
+            Recognition.status == PROCESSING,
+            Recognition.leased_by == worker,
+        )
+        .values(leased_until=until)
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def store_outcomes(session: Session, outcomes: Sequence[Outcome]) -> list[uuid.UUID]:
@@ -265,15 +332,30 @@ def add_batch_items(
     )
 
 
-def finish_batch_upload(session: Session, batch_id: uuid.UUID, *, now: datetime) -> None:
-    """Drop the upload placeholder; a batch whose items are all final already is done."""
-    session.execute(
-        update(Batch).where(Batch.id == batch_id).values(total=Batch.total - UPLOAD_PLACEHOLDER)
-    )
+def finish_batch_upload(session: Session, batch_id: uuid.UUID, *, now: datetime) -> bool:
+    """Drop the upload placeholder, once: a batch whose items are all final already is done.
+    Returns False when the placeholder was dropped already (the batch's total never drifts)."""
+    moved = session.execute(
+        update(Batch)
+        .where(Batch.id == batch_id, Batch.upload_until.is_not(None))
+        .values(total=Batch.total - UPLOAD_PLACEHOLDER, upload_until=None)
+    ).rowcount
+    if not moved:
+        return False
     session.execute(
         update(Batch)
         .where(Batch.id == batch_id, Batch.done + Batch.failed >= Batch.total)
         .values(status=DONE, started_at=func.coalesce(Batch.started_at, now), finished_at=now)
+    )
+    return True
+
+
+def renew_upload(session: Session, batch_id: uuid.UUID, *, until: datetime) -> None:
+    """The upload of `batch_id` is alive: the stuck check leaves it alone until `until`."""
+    session.execute(
+        update(Batch)
+        .where(Batch.id == batch_id, Batch.upload_until.is_not(None))
+        .values(upload_until=until)
     )
 
 

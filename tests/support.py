@@ -127,7 +127,8 @@ def start_worker(
         "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle", "--loglevel", "INFO",
     ]  # fmt: skip
     proc = Process(name, _spawn(cmd, env, log_path), log_path)
-    _wait_for(lambda: " ready." in proc.log(), proc, 60, "'ready.'")
+    # ... and has re-sent what no queue held (worker.maintenance.resume_now)
+    _wait_for(lambda: "start-up resume" in proc.log(), proc, 60, "'start-up resume'")
     return proc
 
 

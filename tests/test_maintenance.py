@@ -72,8 +72,17 @@ def add_item(
     return rec.id
 
 
-def add_batch(url: str, *, age: float, total: int, status: str = DONE) -> uuid.UUID:
-    batch = Batch(total=total, status=status, created_at=utcnow() - timedelta(seconds=age))
+def add_batch(
+    url: str, *, age: float, total: int, status: str = DONE, upload_left: float | None = None
+) -> uuid.UUID:
+    """`upload_left`: an upload in progress, whose hold on the batch ends in that many s."""
+    now = utcnow()
+    batch = Batch(
+        total=total,
+        status=status,
+        created_at=now - timedelta(seconds=age),
+        upload_until=None if upload_left is None else now + timedelta(seconds=upload_left),
+    )
     with session_scope(url) as session:
         session.add(batch)
     return batch.id
@@ -236,6 +245,16 @@ def wait_status(url: str, ids: list[uuid.UUID], statuses=(DONE, FAILED), timeout
     return wait_until(finished, timeout, lambda: f"not finished: {last[0]}")
 
 
+def queues_drained(app, timeout: float = 30.0) -> None:
+    from worker.maintenance import queue_depth
+
+    deadline = time.monotonic() + timeout
+    url = app.config["REDIS_URL"]
+    while queue_depth(url, "interactive") or queue_depth(url, "bulk"):
+        assert time.monotonic() < deadline, "the worker did not drain its queues"
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="module")
 def digit_png():
     images, labels = mnist_test_digits(1, offset=3)
@@ -248,6 +267,7 @@ def test_stuck_items_are_requeued_and_finish(app, database_url, digit_png):
 
     png, label = digit_png
     url = database_url
+    queues_drained(app)  # what the worker re-sent at its start (earlier tests' items) is done
     stuck_single = add_item(
         url, status=PROCESSING, age=HOUR, image=png, attempts=1, started_age=HOUR
     )
@@ -328,21 +348,21 @@ def test_beat_runs_cleanup_and_requeue_through_the_worker(
 
 
 def test_an_upload_that_died_half_way_is_finished(app, database_url):
-    """A web process killed mid-upload leaves its batch holding the upload placeholder; the
-    stuck check drops it, so the batch finishes with the items it has. A live upload (an item
-    stored recently) and a fresh batch are left alone."""
+    """A web process killed mid-upload leaves its batch holding the upload placeholder; once
+    its hold expired the stuck check drops it, so the batch finishes with the items it has. A
+    live upload (an hour long, its hold renewed) and a fresh batch are left alone."""
     from store.queries import UPLOAD_PLACEHOLDER
     from worker.maintenance import requeue_stuck_now
 
     url = database_url
-    dead = add_batch(url, age=HOUR, total=2 + UPLOAD_PLACEHOLDER, status=PROCESSING)
+    dead = add_batch(url, age=HOUR, total=2 + UPLOAD_PLACEHOLDER, status=PROCESSING, upload_left=-1)
     add_item(url, status=DONE, age=HOUR, batch_id=dead, digits=1)
     add_item(url, status=FAILED, age=HOUR, batch_id=dead)
     with session_scope(url) as session:
         session.get(Batch, dead).done, session.get(Batch, dead).failed = 1, 1
-    live = add_batch(url, age=HOUR, total=1 + UPLOAD_PLACEHOLDER, status=QUEUED)
-    add_item(url, status=DONE, age=1, batch_id=live)
-    fresh = add_batch(url, age=1, total=UPLOAD_PLACEHOLDER, status=QUEUED)
+    live = add_batch(url, age=HOUR, total=1 + UPLOAD_PLACEHOLDER, status=QUEUED, upload_left=30)
+    add_item(url, status=DONE, age=HOUR, batch_id=live)
+    fresh = add_batch(url, age=1, total=UPLOAD_PLACEHOLDER, status=QUEUED, upload_left=60)
 
     report = requeue_stuck_now(app)
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
+import threading
+from collections.abc import Iterator
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from sqlalchemy import select
@@ -23,7 +26,7 @@ from store.queries import (
     with_review_count,
 )
 from web import history, model_info, schemas
-from web.errors import ApiError
+from web.errors import ApiError, queue_unavailable
 from web.openapi import (
     RECOGNITION_LINKS,
     TOO_MANY_SUBMISSIONS,
@@ -42,6 +45,7 @@ from web.uploads import (
     multipart_events,
     request_chunks,
 )
+from worker.celery_app import redis_timeout
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -153,9 +157,30 @@ def image_columns(data: bytes, info: recognizer.ImageInfo) -> dict:
     }
 
 
+#: the web's sends give up fast (the API answers 503 rather than hang): one retry at once
+SEND_RETRY_POLICY = {"max_retries": 0, "interval_start": 0, "interval_step": 0.1}
+
+
 def enqueue(task: str, *args: object) -> None:
     celery = current_app.extensions["celery"]
-    celery.send_task(task, args=list(args), retry=True, retry_policy={"max_retries": 2})
+    celery.send_task(task, args=list(args), retry=True, retry_policy=SEND_RETRY_POLICY)
+
+
+@contextlib.contextmanager
+def waiting_slot() -> Iterator[bool]:
+    """One of the WAIT_MAX_CONCURRENT `?wait=` slots of this process, if one is free: held
+    waits never take all the web's threads, so other requests keep being answered."""
+    slots = current_app.extensions.get("wait_slots")
+    if slots is None:
+        slots = current_app.extensions.setdefault(
+            "wait_slots", threading.BoundedSemaphore(int(current_app.config["WAIT_MAX_CONCURRENT"]))
+        )
+    got = slots.acquire(blocking=False)
+    try:
+        yield got
+    finally:
+        if got:
+            slots.release()
 
 
 @bp.post("/recognitions")
@@ -170,7 +195,7 @@ def enqueue(task: str, *args: object) -> None:
         413: "Over the size or pixel limit",
         415: "Not a supported image or content type",
         429: TOO_MANY_SUBMISSIONS,
-        503: "The work queue is unavailable",
+        503: "The work queue or the database is unavailable (see Retry-After)",
     },
     links={202: RECOGNITION_LINKS},
 )
@@ -192,9 +217,7 @@ def create_recognition(query: dict):
     except Exception as exc:
         log.error("could not enqueue %s: %s", rec.id, exc)
         _fail_unqueued(rec)
-        raise ApiError(
-            503, "queue_unavailable", "The work queue is unavailable; try again."
-        ) from exc
+        raise queue_unavailable() from exc
     history.remember("recognitions", rec.id)
     url = url_for("api.get_recognition", rid=str(rec.id))
     body = schemas.AcceptedSchema().dump({"id": rec.id, "status": QUEUED, "url": url})
@@ -223,7 +246,12 @@ def _status_of(rid) -> str | None:
     "getRecognition",
     "Poll a recognition",
     query=schemas.WaitQuerySchema,
-    responses={200: schemas.RecognitionSchema, 400: "Bad wait", 404: "Unknown id"},
+    responses={
+        200: schemas.RecognitionSchema,
+        400: "Bad wait",
+        404: "Unknown id",
+        503: "The database is unavailable (see Retry-After)",
+    },
     links={
         200: {
             "GetImage": link("getRecognitionImage", id="$response.body#/id"),
@@ -239,9 +267,15 @@ def get_recognition_view(rid: str, query: dict):
     if status is None:
         raise ApiError(404, "not_found", "No recognition with that id.")
     if wait > 0 and status not in FINAL_STATUSES:
-        events.wait_until(
-            current_app.config["REDIS_URL"], key, lambda: _status_of(key) in FINAL_STATUSES, wait
-        )
+        with waiting_slot() as slot:
+            if slot:  # beyond the cap, answer at once with the current state
+                events.wait_until(
+                    current_app.config["REDIS_URL"],
+                    key,
+                    lambda: _status_of(key) in FINAL_STATUSES,
+                    wait,
+                    redis_timeout=redis_timeout(current_app.config),
+                )
     with open_session(db_url()) as session:
         rec = get_recognition(session, key)
         return jsonify(schemas.RecognitionSchema().dump(rec))

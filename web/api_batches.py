@@ -33,6 +33,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from sqlalchemy import delete, select
@@ -41,6 +42,7 @@ from werkzeug.sansio.multipart import Data, Field, File
 import recognizer
 from store import FAILED, QUEUED, Batch, Correction, open_session, utcnow
 from store.corrections import corrected_text
+from store.heartbeat import Heartbeat
 from store.queries import (
     UPLOAD_PLACEHOLDER,
     add_batch_items,
@@ -48,11 +50,12 @@ from store.queries import (
     batch_items_page,
     batch_rows_after,
     finish_batch_upload,
+    renew_upload,
     with_review_count,
 )
 from web import history, schemas
-from web.api import image_columns
-from web.errors import ApiError
+from web.api import SEND_RETRY_POLICY, image_columns
+from web.errors import ApiError, queue_unavailable
 from web.openapi import (
     BATCH_LINKS,
     RESULTS_LINKS,
@@ -111,7 +114,8 @@ class BatchWriter:
     failed: int = 0
     rows: list[dict] = field(default_factory=list)
     row_bytes: int = 0
-    ready: list[str] = field(default_factory=list)  # stored, queued ids not yet sent
+    chunk_max_bytes: int = 32 * 1024**2  # a chunk's images add up to at most this (or 1 image)
+    ready: list[tuple[str, int]] = field(default_factory=list)  # stored (id, bytes) not yet sent
     chunks_sent: int = 0
     owner_id: int | None = None  # the client (AUTH=keys) whose items these are
 
@@ -183,17 +187,32 @@ class BatchWriter:
             failed = sum(1 for r in self.rows if r["status"] == FAILED)
             with open_session(db_url()) as session, session.begin():
                 add_batch_items(session, self.batch_id, self.rows, failed=failed)
-            self.ready += [str(r["id"]) for r in self.rows if r["status"] == QUEUED]
+            self.ready += [
+                (str(r["id"]), int(r.get("image_size") or 0))
+                for r in self.rows
+                if r["status"] == QUEUED
+            ]
             self.rows, self.row_bytes = [], 0
-        while len(self.ready) >= self.chunk_size:
-            self._send(self.ready[: self.chunk_size])
-            del self.ready[: self.chunk_size]
+        self._send_ready(final=False)
+
+    def _send_ready(self, *, final: bool) -> None:
+        """Send chunks of at most `chunk_size` items and `chunk_max_bytes` bytes (a single
+        bigger image goes alone); a partial chunk waits for more items unless `final`."""
+        while self.ready:
+            count = size = 0
+            for _, item_bytes in self.ready[: self.chunk_size]:
+                if count and size + item_bytes > self.chunk_max_bytes:
+                    break
+                count, size = count + 1, size + item_bytes
+            full = count == self.chunk_size or count < len(self.ready)
+            if not (full or final):
+                return
+            self._send([rid for rid, _ in self.ready[:count]])
+            del self.ready[:count]
 
     def finish(self) -> None:
         self.flush()
-        if self.ready:
-            self._send(self.ready)
-            self.ready = []
+        self._send_ready(final=True)
         with open_session(db_url()) as session, session.begin():
             finish_batch_upload(session, self.batch_id, now=utcnow())
 
@@ -204,13 +223,11 @@ class BatchWriter:
                 "batches.recognize_chunk",
                 args=[str(self.batch_id), list(ids)],
                 retry=True,
-                retry_policy={"max_retries": 2},
+                retry_policy=SEND_RETRY_POLICY,
             )
         except Exception as exc:
             log.error("could not enqueue a chunk of batch %s: %s", self.batch_id, exc)
-            raise ApiError(
-                503, "queue_unavailable", "The work queue is unavailable; try again."
-            ) from exc
+            raise queue_unavailable() from exc
         self.chunks_sent += 1
 
 
@@ -386,7 +403,7 @@ def parse_upload(writer: BatchWriter, boundary: bytes) -> None:
         413: "Over BATCH_MAX_BYTES, BATCH_MAX_FILES or MAX_IMAGE_BYTES",
         415: "Not multipart/form-data",
         429: TOO_MANY_SUBMISSIONS,
-        503: "The work queue is unavailable",
+        503: "The work queue or the database is unavailable (see Retry-After)",
     },
     links={202: BATCH_LINKS},
 )
@@ -405,8 +422,13 @@ def create_batch(query: dict):
     if request.content_length is not None and request.content_length > max_bytes:
         raise batch_too_large(max_bytes)
 
+    lease = float(config["LEASE_TIMEOUT"])
     batch = Batch(
-        status=QUEUED, total=UPLOAD_PLACEHOLDER, chunk_size=chunk_size, owner_id=current_owner()
+        status=QUEUED,
+        total=UPLOAD_PLACEHOLDER,
+        chunk_size=chunk_size,
+        owner_id=current_owner(),
+        upload_until=utcnow() + timedelta(seconds=lease),
     )
     with open_session(db_url()) as session, session.begin():
         session.add(batch)
@@ -416,12 +438,16 @@ def create_batch(query: dict):
         int(config["BATCH_MAX_FILES"]),
         int(config["MAX_IMAGE_PIXELS"]),
         owner_id=current_owner(),
+        chunk_max_bytes=int(config["CHUNK_MAX_BYTES"]),
     )
     try:
-        parse_upload(writer, boundary)
-        if writer.count == 0:
-            raise ApiError(400, "no_files", 'The upload has no files: send them as "files" fields.')
-        writer.finish()
+        with Heartbeat(_upload_alive(db_url(), batch.id, lease), every=lease / 3):
+            parse_upload(writer, boundary)
+            if writer.count == 0:
+                raise ApiError(
+                    400, "no_files", 'The upload has no files: send them as "files" fields.'
+                )
+            writer.finish()
     except BaseException as exc:
         _discard(batch.id)
         if isinstance(exc, ApiError) and 400 <= exc.status < 500:
@@ -438,6 +464,16 @@ def create_batch(query: dict):
     url = url_for("batches.get_batch", bid=str(batch.id))
     body = {"id": batch.id, "status": QUEUED, "total": writer.count, "url": url}
     return jsonify(schemas.BatchAcceptedSchema().dump(body)), 202, {"Location": url}
+
+
+def _upload_alive(url: str, batch_id: uuid.UUID, lease: float):
+    """The heartbeat of an upload in progress: the stuck check never closes it meanwhile."""
+
+    def renew() -> None:
+        with open_session(url) as session, session.begin():
+            renew_upload(session, batch_id, until=utcnow() + timedelta(seconds=lease))
+
+    return renew
 
 
 def _discard(batch_id: uuid.UUID) -> None:
@@ -468,7 +504,11 @@ def _load_batch(bid: str, *options) -> Batch:
 @operation(
     "getBatch",
     "A batch's progress (counters; cheap to poll) and how many of its items need review",
-    responses={200: schemas.BatchSchema, 404: "Unknown id"},
+    responses={
+        200: schemas.BatchSchema,
+        404: "Unknown id",
+        503: "The database is unavailable (see Retry-After)",
+    },
     links={
         200: {
             "GetResults": link("getBatchResults", id="$response.body#/id"),

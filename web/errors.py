@@ -10,10 +10,36 @@ from werkzeug.exceptions import HTTPException
 log = logging.getLogger(__name__)
 
 
+#: seconds a client is asked to wait (Retry-After) when a dependency is unavailable
+RETRY_AFTER = 5
+
+
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = dict(headers or {})
+        if status == 503:
+            self.headers.setdefault("Retry-After", str(RETRY_AFTER))
+
+
+def queue_unavailable() -> ApiError:
+    return ApiError(503, "queue_unavailable", "The work queue is unavailable; try again.")
+
+
+def database_unavailable() -> ApiError:
+    return ApiError(503, "database_unavailable", "The database is unavailable; try again.")
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """The database could not be reached (not a bug in a query): answer 503, not 500."""
+    from sqlalchemy.exc import DBAPIError, OperationalError, TimeoutError
+
+    return isinstance(exc, OperationalError | TimeoutError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
 
 
 def error_response(status: int, code: str, message: str) -> tuple[Response, int]:
@@ -30,6 +56,7 @@ def register(app: Flask) -> None:
         response, status = error_response(exc.status, exc.code, exc.message)
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="digit-recognizer"'
+        response.headers.update(exc.headers)
         return response, status
 
     @app.errorhandler(HTTPException)
@@ -45,6 +72,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
+        if is_database_outage(exc):
+            log.error("database unavailable on %s %s: %s", request.method, request.path, exc)
+            return api_error(database_unavailable())
         log.exception("unhandled error on %s %s", request.method, request.path)
         if not _wants_json():
             return "Internal Server Error", 500

@@ -18,12 +18,37 @@ TASK_ROUTES = {
 }
 
 
+def redis_timeout(config) -> float:
+    """Socket and connect timeout of this process's Redis connections: short in the web (an
+    API call must answer even while Redis does not), longer in workers, beat and Flower."""
+    key = "BROKER_TIMEOUT" if config.get("PROCESS_ROLE") == "worker" else "REDIS_TIMEOUT"
+    return float(config[key])
+
+
 def celery_config(app: Flask) -> dict:
+    timeout = redis_timeout(app.config)
     return {
         "broker_url": app.config["REDIS_URL"],
         "broker_connection_retry_on_startup": True,
+        "broker_connection_timeout": timeout,
         # A task that dies mid-way is redelivered; writes are idempotent (see worker.processing).
-        "broker_transport_options": {"visibility_timeout": 3600},
+        "broker_transport_options": {
+            "visibility_timeout": 3600,
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "socket_keepalive": True,
+            "retry_on_timeout": False,
+        },
+        "redis_socket_timeout": timeout,
+        "redis_socket_connect_timeout": timeout,
+        "redis_socket_keepalive": True,
+        # bounded work: a task over its soft limit is retried by halves (worker.tasks); over the
+        # hard limit its process is killed, and the items' lease expires (the stuck check).
+        "task_soft_time_limit": int(app.config["TASK_SOFT_TIME_LIMIT"]),
+        "task_time_limit": int(app.config["TASK_TIME_LIMIT"]),
+        "worker_max_memory_per_child": max(
+            1, int(app.config["WORKER_MAX_MEMORY_PER_CHILD"]) // 1024
+        ),
         "task_ignore_result": True,  # results live in our own tables
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,

@@ -2,5 +2,5 @@
 
 from web import create_app
 
-flask_app = create_app()
+flask_app = create_app({"PROCESS_ROLE": "worker"})
 celery_app = flask_app.extensions["celery"]

@@ -6,16 +6,20 @@ of the same task from overlapping; each run works in bounded chunks and is idemp
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 
 from celery import shared_task
+from celery.signals import worker_ready
 from flask import Flask, current_app
 
-from store import maintenance
+from store import maintenance, utcnow
 from store.events import redis_client
 from worker.celery_app import BULK_QUEUE, INTERACTIVE_QUEUE
 
@@ -40,12 +44,13 @@ def queue_depth(redis_url: str, queue: str) -> int:
 
 
 @contextlib.contextmanager
-def single_run(name: str, ttl: int) -> Iterator[bool]:
-    """Yield True if this process got the lock for `name` (held at most `ttl` seconds)."""
+def single_run(name: str, ttl: int, wait: float = 0) -> Iterator[bool]:
+    """Yield True if this process got the lock for `name` (held at most `ttl` seconds), waiting
+    up to `wait` seconds for it."""
     lock = redis_client(current_app.config["REDIS_URL"]).lock(
-        f"digits:lock:{name}", timeout=max(ttl, 60), blocking=False
+        f"digits:lock:{name}", timeout=max(ttl, 10), blocking=False
     )
-    got = lock.acquire(blocking=False)
+    got = lock.acquire(blocking=wait > 0, blocking_timeout=wait or None)
     try:
         yield got
     finally:
@@ -92,6 +97,96 @@ def requeue_stuck_now(app: Flask) -> maintenance.StuckReport:
         chunk=int(app.config["CLEANUP_CHUNK_SIZE"]),
         batch_chunk=int(app.config["BATCH_CHUNK_SIZE"]),
     )
+
+
+def held_ids(redis_url: str) -> set[str]:
+    """The recognition ids that messages waiting in the interactive and bulk queues carry."""
+    client = redis_client(redis_url)
+    held: set[str] = set()
+    for queue in (INTERACTIVE_QUEUE, BULK_QUEUE):
+        for name in queue_lists(queue):
+            for raw in client.lrange(name, 0, -1):
+                held.update(_message_ids(raw))
+    return held
+
+
+def _message_ids(raw: bytes) -> list[str]:
+    """The ids in one Celery message (protocol 2, JSON): a task's first or second argument."""
+    try:
+        message = json.loads(raw)
+        args = json.loads(base64.b64decode(message["body"]))[0]
+        task = message["headers"]["task"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return []
+    if task == "recognitions.recognize" and args:
+        return [str(args[0])]
+    if task == "batches.recognize_chunk" and len(args) > 1:
+        return [str(i) for i in args[1]]
+    return []
+
+
+#: at start-up, items queued this recently may still be on their way to the broker
+RESUME_GRACE = 2.0
+
+
+def resume_now(app: Flask, worker: str | None) -> int:
+    """Re-send at once what the database says is open but no queue holds and no live worker
+    holds (e.g. after the whole stack stopped mid-batch), without waiting for the stuck check.
+    Returns how many items were re-sent."""
+    celery = app.extensions["celery"]
+    url = app.config["DATABASE_URL"]
+    with single_run("resume", 120, wait=30) as mine:
+        if not mine:
+            return 0
+        held = held_ids(app.config["REDIS_URL"])
+        now = utcnow()
+        rows = [
+            (rid, bid)
+            for rid, bid in maintenance.resumable(url, now=now, worker=worker, grace=RESUME_GRACE)
+            if str(rid) not in held
+        ]
+        if not rows:
+            return 0
+        maintenance.mark_requeued(url, [rid for rid, _ in rows], now=now)
+        chunk = max(1, int(app.config["BATCH_CHUNK_SIZE"]))
+        by_batch: dict[uuid.UUID, list[str]] = {}
+        for rid, bid in rows:
+            if bid is None:
+                celery.send_task("recognitions.recognize", args=[str(rid)])
+            else:
+                by_batch.setdefault(bid, []).append(str(rid))
+        for bid, ids in by_batch.items():
+            for start in range(0, len(ids), chunk):
+                celery.send_task(
+                    "batches.recognize_chunk", args=[str(bid), ids[start : start + chunk]]
+                )
+        log.warning(
+            "resumed %d items no queue held (%d batches)",
+            len(rows),
+            len(by_batch),
+            extra={"task": "maintenance.resume", "items": len(rows), "batches": len(by_batch)},
+        )
+        return len(rows)
+
+
+def _resume_on_start(sender: object = None, **_: object) -> None:
+    """worker_ready: resume in the background (the worker starts consuming meanwhile)."""
+    from worker.entry import flask_app
+
+    hostname = getattr(sender, "hostname", None)
+
+    def run() -> None:
+        try:
+            with flask_app.app_context():
+                count = resume_now(flask_app, hostname)
+            log.info("start-up resume done: %d items re-sent", count)
+        except Exception:  # the stuck check remains the safety net
+            log.warning("start-up resume failed", exc_info=True)
+
+    threading.Thread(target=run, name="resume", daemon=True).start()
+
+
+worker_ready.connect(_resume_on_start, weak=False)
 
 
 @shared_task(name="maintenance.cleanup", ignore_result=True)

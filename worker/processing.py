@@ -3,25 +3,39 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import socket
 import time
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select
 
 import recognizer
-from store import Recognition, events, session_scope, stats
-from store.queries import DigitOutcome, Outcome, claim, store_outcomes
+from store import Recognition, events, session_scope, stats, utcnow
+from store.heartbeat import Heartbeat
+from store.queries import DigitOutcome, Outcome, claim, renew_lease, store_outcomes
 from worker.model import get_model, needs_review
 
 log = logging.getLogger(__name__)
 
 
-def _outcome(rid: uuid.UUID, result: recognizer.Recognition, model: recognizer.Model) -> Outcome:
+def _outcome(
+    rid: uuid.UUID, result: recognizer.Recognition, model: recognizer.Model, cap: int
+) -> Outcome:
     version = model.version
     if result.error:
         return Outcome(rid, error=result.error, error_code=result.error_code, model_version=version)
+    if len(result.digits) > cap:  # `text` holds MAX_TEXT characters; the cap is at most that
+        return Outcome(
+            rid,
+            error=f"{len(result.digits)} digits found; at most {cap} per image are recognized",
+            error_code="too_many_digits",
+            model_version=version,
+        )
     digits = [
         DigitOutcome(
             d.label,
@@ -36,22 +50,43 @@ def _outcome(rid: uuid.UUID, result: recognizer.Recognition, model: recognizer.M
     return Outcome(rid, digits=digits, model_version=version)
 
 
-def process(ids: Sequence[object]) -> list[uuid.UUID]:
-    """Claim, recognize and store `ids`; return the ids finished by this call."""
+def process(ids: Sequence[object], *, max_attempts: int | None = None) -> list[uuid.UUID]:
+    """Claim, recognize and store `ids`; return the ids finished by this call.
+
+    The claim is a lease this worker renews while it works (see store.heartbeat), so the stuck
+    check never takes back items that are slow rather than abandoned."""
     started = time.perf_counter()
-    db_url = current_app.config["DATABASE_URL"]
+    config = current_app.config
+    db_url = config["DATABASE_URL"]
     keys = [uuid.UUID(str(i)) for i in ids]
+    lease = float(config["LEASE_TIMEOUT"])
+    me = worker_name()
     with session_scope(db_url) as session:
-        claimed = claim(session, keys)
+        claimed = claim(session, keys, max_attempts=max_attempts, lease_seconds=lease, worker=me)
     if not claimed:
         return []
+
+    def renew() -> None:
+        with session_scope(db_url) as session:
+            renew_lease(session, keys, until=utcnow() + timedelta(seconds=lease), worker=me)
+
+    with Heartbeat(renew, every=lease / 3):
+        _fault_hook(db_url, [rid for rid, _ in claimed])
+        return _recognize_and_store(keys, claimed, started)
+
+
+def _recognize_and_store(keys: list[uuid.UUID], claimed: list, started: float) -> list[uuid.UUID]:
+    db_url = current_app.config["DATABASE_URL"]
+    cap = int(current_app.config["DIGITS_MAX_PER_IMAGE"])
     model = get_model()
     missing = [rid for rid, data in claimed if data is None]
     present = [(rid, data) for rid, data in claimed if data is not None]
     results = model.recognize_many(
         [data for _, data in present], max_pixels=current_app.config["MAX_IMAGE_PIXELS"]
     )
-    outcomes = [_outcome(rid, res, model) for (rid, _), res in zip(present, results, strict=True)]
+    outcomes = [
+        _outcome(rid, res, model, cap) for (rid, _), res in zip(present, results, strict=True)
+    ]
     outcomes += [
         Outcome(
             rid, error="the image was removed before it was processed", error_code="image_missing"
@@ -78,6 +113,30 @@ def process(ids: Sequence[object]) -> list[uuid.UUID]:
         },
     )
     return finished
+
+
+def worker_name() -> str:
+    """This worker's node name (e.g. `bulk@host`): who holds a lease."""
+    from celery import current_task
+
+    request = getattr(current_task, "request", None)
+    return str(getattr(request, "hostname", None) or f"pid-{os.getpid()}@{socket.gethostname()}")
+
+
+def _fault_hook(db_url: str, ids: list[uuid.UUID]) -> None:
+    """Fault tests only, off unless set in the worker's own environment: a process that
+    claims an item named DIGITS_FAULT_KILL_FILENAME dies at once (as a crash in native code
+    would); one named DIGITS_FAULT_SLOW_FILENAME takes DIGITS_FAULT_SLOW_SECONDS longer."""
+    kill = os.environ.get("DIGITS_FAULT_KILL_FILENAME")
+    slow = os.environ.get("DIGITS_FAULT_SLOW_FILENAME")
+    if not (kill or slow):
+        return
+    with session_scope(db_url) as session:
+        names = set(session.scalars(select(Recognition.filename).where(Recognition.id.in_(ids))))
+    if kill and kill in names:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if slow and slow in names:
+        time.sleep(float(os.environ.get("DIGITS_FAULT_SLOW_SECONDS", "10")))
 
 
 def _finished_rows(session, finished: list[uuid.UUID]) -> list:

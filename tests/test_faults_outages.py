@@ -1,0 +1,189 @@
+"""Outages with real processes (issue 10): Redis frozen (SIGSTOP of the test's own Redis) and
+PostgreSQL unreachable (a TCP proxy the test owns drops and refuses the service's connections).
+Every API call answers within 2 s meanwhile, and once the dependency is back the batch finishes
+with 0 lost and 0 doubled."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import time
+import uuid
+
+import pytest
+import requests
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from scripts.embedded import EmbeddedRedis, free_port
+from store import Recognition, session_scope
+from tests.conftest import BACKENDS
+from tests.faults import (
+    CuttableProxy,
+    Figures,
+    assert_exact,
+    batch_view,
+    digit_files,
+    lost_and_doubled,
+    post_batch,
+    report,
+    timed,
+    wait_batch,
+    wait_for,
+)
+from tests.support import service_env, start_web, start_worker
+
+API_DEADLINE = 2.0  # seconds any API call may take while a dependency is down
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        yield server
+
+
+@pytest.fixture(params=BACKENDS)
+def fault_db(request, make_database) -> tuple[str, str]:
+    return request.param, make_database(request.param)
+
+
+def open_item(url: str, batch_id: str) -> str:
+    with session_scope(url) as session:
+        return str(
+            session.scalars(
+                select(Recognition.id)
+                .where(
+                    Recognition.batch_id == uuid.UUID(batch_id),
+                    Recognition.status.in_(("queued", "processing")),
+                )
+                .limit(1)
+            ).first()
+        )
+
+
+def submit_one(base: str, png: bytes) -> requests.Response:
+    body = {"image": base64.b64encode(png).decode()}
+    return requests.post(f"{base}/api/v1/recognitions", json=body, timeout=10)
+
+
+def check_fast(what: str, call) -> requests.Response:
+    took, response = timed(call)
+    assert took < API_DEADLINE, f"{what} took {took:.2f} s"
+    return response
+
+
+def assert_503_json(response: requests.Response, code: str) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["code"] == code
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_frozen_redis(fault_db, private_redis, model_path, tmp_path):
+    """Redis frozen (SIGSTOP) for 10 s mid-batch: submissions are 503 with Retry-After, polls
+    (with ?wait= too) answer from the database, /readyz says "broker" without details; once
+    Redis runs again the batch finishes, 0 lost, 0 doubled."""
+    backend, url = fault_db
+    env = service_env(url, private_redis.url, model_path)
+    worker = start_worker(env, tmp_path, concurrency=2)
+    web = start_web(env, tmp_path, free_port())
+    base = web.extra["url"]
+    files = digit_files(400)
+    try:
+        batch_id = post_batch(base, files, chunk_size=20)
+        wait_for(lambda: batch_view(url, batch_id).done >= 40, 60, "40 items done")
+        waiting = open_item(url, batch_id)
+        in_flight = 400 - batch_view(url, batch_id).done
+        os.kill(private_redis.process.pid, signal.SIGSTOP)
+        frozen_at = time.monotonic()
+        try:
+            for _ in range(2):  # the first calls meet the freeze, later ones too
+                response = check_fast("POST recognition", lambda: submit_one(base, files[0][1]))
+                assert_503_json(response, "queue_unavailable")
+                response = check_fast(
+                    "POST batch",
+                    lambda: requests.post(
+                        f"{base}/api/v1/batches", files=[("files", files[1])], timeout=10
+                    ),
+                )
+                assert_503_json(response, "queue_unavailable")
+                response = check_fast(
+                    "GET batch", lambda: requests.get(f"{base}/api/v1/batches/{batch_id}")
+                )
+                assert response.status_code == 200 and response.json()["total"] == 400
+                response = check_fast(
+                    "GET ?wait=1",
+                    lambda: requests.get(f"{base}/api/v1/recognitions/{waiting}?wait=1"),
+                )
+                assert response.status_code == 200
+                response = check_fast("readyz", lambda: requests.get(f"{base}/readyz"))
+                assert response.status_code == 503
+                assert response.json()["problems"] == {"broker": "redis unavailable"}
+                assert check_fast("healthz", lambda: requests.get(f"{base}/healthz")).ok
+            time.sleep(max(0.0, 10 - (time.monotonic() - frozen_at)))
+        finally:
+            os.kill(private_redis.process.pid, signal.SIGCONT)
+        resumed_at = time.monotonic()
+        view = wait_batch(url, batch_id, timeout=120)
+        recovered = time.monotonic() - resumed_at
+        assert_exact(view, expected_done=400)
+        assert requests.get(f"{base}/readyz", timeout=5).status_code == 200
+        lost, doubled = lost_and_doubled(view, 400)
+        fault = "Redis frozen (SIGSTOP) 10 s mid-batch"
+        report(Figures(fault, backend, 400, in_flight, lost, doubled, round(recovered, 1),
+                       "recovery: from SIGCONT to batch done"))  # fmt: skip
+    finally:
+        web.stop()
+        worker.stop()
+
+
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="needs TEST_DATABASE_URL")
+def test_database_cut_off(make_database, private_redis, model_path, tmp_path):
+    """The service's PostgreSQL connections cut for 10 s mid-batch (dropped and refused by a
+    proxy the test owns): the API answers 503 JSON (database_unavailable) within 2 s, /readyz
+    names "database" without the driver's text, workers retry with backoff and finish once it
+    is back: 0 lost, 0 doubled."""
+    direct = make_database("postgresql")
+    parsed = make_url(direct)
+    proxy = CuttableProxy(parsed.port or 5432, parsed.host or "127.0.0.1")
+    url = parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    env = service_env(url, private_redis.url, model_path)
+    worker = start_worker(env, tmp_path, concurrency=2)
+    web = start_web(env, tmp_path, free_port())
+    base = web.extra["url"]
+    files = digit_files(400)
+    try:
+        batch_id = post_batch(base, files, chunk_size=20)
+        wait_for(lambda: batch_view(direct, batch_id).done >= 40, 60, "40 items done")
+        in_flight = 400 - batch_view(direct, batch_id).done
+        proxy.cut()
+        cut_at = time.monotonic()
+        try:
+            for _ in range(2):
+                response = check_fast(
+                    "GET batch", lambda: requests.get(f"{base}/api/v1/batches/{batch_id}")
+                )
+                assert_503_json(response, "database_unavailable")
+                response = check_fast("POST recognition", lambda: submit_one(base, files[0][1]))
+                assert_503_json(response, "database_unavailable")
+                response = check_fast("readyz", lambda: requests.get(f"{base}/readyz"))
+                assert response.status_code == 503
+                assert response.json()["problems"] == {"database": "database unavailable"}
+            time.sleep(max(0.0, 10 - (time.monotonic() - cut_at)))
+        finally:
+            proxy.restore()
+        restored_at = time.monotonic()
+        view = wait_batch(direct, batch_id, timeout=120)
+        recovered = time.monotonic() - restored_at
+        assert_exact(view, expected_done=400)
+        ok = requests.get(f"{base}/api/v1/batches/{batch_id}", timeout=5)
+        assert ok.status_code == 200 and ok.json()["status"] == "done"
+        lost, doubled = lost_and_doubled(view, 400)
+        fault = "PostgreSQL connections cut 10 s mid-batch (proxy)"
+        report(Figures(fault, "postgresql", 400, in_flight, lost, doubled, round(recovered, 1),
+                       "recovery: from restore to batch done"))  # fmt: skip
+    finally:
+        web.stop()
+        worker.stop()
+        proxy.close()

@@ -1,0 +1,110 @@
+"""Slow is not dead (issue 10): with a short STUCK_TIMEOUT and lease, and beat running the
+stuck check every second, an item that takes far longer than both (its worker renews the
+lease) is never re-sent or failed, and an upload slower than both is never closed early: its
+batch's total stays right."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from scripts.embedded import EmbeddedRedis, free_port
+from store import Batch, Recognition, session_scope
+from tests.conftest import BACKENDS
+from tests.faults import assert_exact, digit_files, post_batch, wait_batch
+from tests.support import Process, _spawn, service_env, start_web, start_worker
+
+FAST_CHECKS = {
+    "STUCK_TIMEOUT": "2s",
+    "LEASE_TIMEOUT": "3s",
+    "STUCK_CHECK_INTERVAL": "1s",
+    "MAX_ATTEMPTS": "2",
+}
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def slow_stack(request, make_database, model_path, tmp_path_factory):
+    """web + a 2-process worker + beat, with the fast stuck checks above."""
+    url = make_database(request.param)
+    tmp_path = tmp_path_factory.mktemp("slow")
+    with EmbeddedRedis(tmp_path / "redis") as redis:
+        env = service_env(url, redis.url, model_path, **FAST_CHECKS)
+        worker = start_worker(
+            {**env, "DIGITS_FAULT_SLOW_FILENAME": "slow.png", "DIGITS_FAULT_SLOW_SECONDS": "8"},
+            tmp_path,
+            concurrency=2,
+        )
+        web = start_web(env, tmp_path, free_port())
+        cmd = [
+            sys.executable, "-m", "celery", "-A", "worker.entry", "beat", "--loglevel", "INFO",
+            "--schedule", str(tmp_path / "beat-schedule"),
+        ]  # fmt: skip
+        beat = Process("beat", _spawn(cmd, env, tmp_path / "beat.log"), tmp_path / "beat.log")
+        try:
+            yield url, web.extra["url"], worker, beat
+        finally:
+            beat.stop()
+            web.stop()
+            worker.stop()
+
+
+def test_a_slow_item_keeps_its_lease(slow_stack):
+    url, base, worker, beat = slow_stack
+    files = digit_files(6)
+    files.insert(2, ("slow.png", files[0][1]))
+    started = time.monotonic()
+    batch_id = post_batch(base, files, chunk_size=1)
+    view = wait_batch(url, batch_id, timeout=60)
+    assert time.monotonic() - started >= 8  # it really was slower than the timeouts
+    assert_exact(view, expected_done=7)
+    with session_scope(url) as session:
+        slow = session.execute(
+            select(Recognition).where(
+                Recognition.batch_id == uuid.UUID(batch_id), Recognition.filename == "slow.png"
+            )
+        ).scalar_one()
+        assert slow.status == "done" and slow.attempts == 1  # never taken back nor re-sent
+    assert beat.log().count("maintenance.requeue_stuck") >= 3  # the check ran meanwhile
+
+
+def test_a_slow_upload_is_never_closed(slow_stack):
+    """The multipart body arrives over ~8 s (4 x STUCK_TIMEOUT) with items stored early."""
+    url, base, worker, beat = slow_stack
+    files = digit_files(12)
+    boundary = uuid.uuid4().hex
+
+    def part(name: str, data: bytes) -> bytes:
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        )
+        return head.encode() + data + b"\r\n"
+
+    def body() -> Iterator[bytes]:
+        for i, (name, data) in enumerate(files):
+            yield part(name, data)
+            if i in (3, 7):
+                time.sleep(4)
+        yield f"--{boundary}--\r\n".encode()
+
+    response = requests.post(
+        f"{base}/api/v1/batches",
+        params={"chunk_size": 2},
+        data=body(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        timeout=60,
+    )
+    assert response.status_code == 202, response.text
+    batch_id = response.json()["id"]
+    view = wait_batch(url, batch_id, timeout=60)
+    assert_exact(view, expected_done=12)  # total 12: the placeholder was dropped once
+    with session_scope(url) as session:
+        assert session.get(Batch, uuid.UUID(batch_id)).upload_until is None
+    assert not re.search(r"[1-9]\d* abandoned uploads closed", worker.log())
