@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import time
 from collections.abc import Callable, Iterable
 
 import redis
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 2.0
 
@@ -62,6 +65,10 @@ def wait_until(
             return _wait_subscribed(url, recognition_id, is_finished, deadline, redis_timeout)
         except redis.RedisError:
             _redis_down_until = time.monotonic() + REDIS_BACKOFF
+        except (OSError, ValueError):
+            # Seen with 64 concurrent waits: redis-py's connect handshake read from a socket
+            # buffer another thread had just closed. This wait goes on from the database.
+            log.warning("wake-up subscription failed; polling the database", exc_info=True)
     while not is_finished():
         left = deadline - time.monotonic()
         if left <= 0:

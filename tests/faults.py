@@ -16,7 +16,7 @@ import requests
 from sqlalchemy import func, select
 
 from store import Batch, DigitResult, Recognition, session_scope
-from tests.support import mnist_test_digits, png_bytes
+from tests.support import mnist_test_digits, png_bytes, wait_until
 
 
 def digit_files(count: int, offset: int = 0) -> list[tuple[str, bytes]]:
@@ -84,25 +84,17 @@ def batch_view(url: str, batch_id: str) -> BatchView:
 
 
 def wait_batch(url: str, batch_id: str, timeout: float = 90.0) -> BatchView:
-    deadline = time.monotonic() + timeout
-    while True:
-        view = batch_view(url, batch_id)
-        if view.final:
-            return view
-        if time.monotonic() > deadline:
-            raise AssertionError(f"batch not finished in {timeout}s: {view}")
-        time.sleep(0.2)
+    last: list[BatchView] = []
+
+    def final() -> BatchView | None:
+        last[:] = [batch_view(url, batch_id)]
+        return last[0] if last[0].final else None
+
+    return wait_until(final, timeout, lambda: f"batch not finished: {last}", interval=0.2)
 
 
 def wait_for(predicate, timeout: float, what: str, every: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not seen in {timeout}s")
-        time.sleep(every)
+    return wait_until(predicate, timeout, f"{what}: not seen", interval=every)
 
 
 def assert_exact(view: BatchView, *, expected_done: int, expected_failed: int = 0) -> None:
