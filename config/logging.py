@@ -16,6 +16,8 @@ import time
 
 from pythonjsonlogger import json as jsonlogger
 
+from worker.queues import RECOGNIZE, RECOGNIZE_CHUNK
+
 # The attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 _HANDLER_MARK = "_digits_handler"
@@ -78,11 +80,11 @@ def _task_ids(task_name: str, args: object, kwargs: object) -> dict:
     args = list(args or [])
     kwargs = dict(kwargs or {})
     ids: dict = {}
-    if task_name == "recognitions.recognize":
+    if task_name == RECOGNIZE:
         rid = kwargs.get("recognition_id", args[0] if args else None)
         if rid is not None:
             ids["recognition_id"] = str(rid)
-    elif task_name.startswith("batches."):
+    elif task_name == RECOGNIZE_CHUNK:
         bid = kwargs.get("batch_id", args[0] if args else None)
         if bid is not None:
             ids["batch_id"] = str(bid)

@@ -122,7 +122,7 @@ def start_worker(
     name = name or f"test-{uuid.uuid4().hex[:8]}"
     log_path = log_dir / f"worker-{name}.log"
     cmd = [
-        sys.executable, "-m", "celery", "-A", "worker.entry", "worker",
+        sys.executable, "-m", "celery", "-A", "make_celery", "worker",
         "--queues", queues, "--concurrency", str(concurrency), "--prefetch-multiplier", "1",
         "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle", "--loglevel", "INFO",
     ]  # fmt: skip

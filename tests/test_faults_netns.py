@@ -102,7 +102,7 @@ class Network:
 
 
 def celery(*args: str) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "worker.entry", *args]
+    return [sys.executable, "-m", "celery", "-A", "make_celery", *args]
 
 
 def test_a_partitioned_worker_host_loses_and_doubles_nothing(make_database, model_path, tmp_path):

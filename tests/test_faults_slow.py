@@ -43,7 +43,7 @@ def slow_stack(request, make_database, model_path, tmp_path_factory):
         )
         web = start_web(env, tmp_path, free_port())
         cmd = [
-            sys.executable, "-m", "celery", "-A", "worker.entry", "beat", "--loglevel", "INFO",
+            sys.executable, "-m", "celery", "-A", "make_celery", "beat", "--loglevel", "INFO",
             "--schedule", str(tmp_path / "beat-schedule"),
         ]  # fmt: skip
         beat = Process("beat", _spawn(cmd, env, tmp_path / "beat.log"), tmp_path / "beat.log")

@@ -335,7 +335,7 @@ def test_beat_runs_cleanup_and_requeue_through_the_worker(
     env = {**service_environment, "CLEANUP_INTERVAL": "1s", "STUCK_CHECK_INTERVAL": "1s"}
     log_path = tmp_path / "beat.log"
     cmd = [
-        sys.executable, "-m", "celery", "-A", "worker.entry", "beat", "--loglevel", "INFO",
+        sys.executable, "-m", "celery", "-A", "make_celery", "beat", "--loglevel", "INFO",
         "--schedule", str(tmp_path / "beat-schedule"),
     ]  # fmt: skip
     beat = Process("beat", _spawn(cmd, env, log_path), log_path)

@@ -46,6 +46,7 @@ from web.uploads import (
     request_chunks,
 )
 from worker.celery_app import redis_timeout
+from worker.queues import RECOGNIZE
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -213,7 +214,7 @@ def create_recognition(query: dict):
     with open_session(db_url()) as session, session.begin():
         session.add(rec)
     try:
-        enqueue("recognitions.recognize", str(rec.id))
+        enqueue(RECOGNIZE, str(rec.id))
     except Exception as exc:
         log.error("could not enqueue %s: %s", rec.id, exc)
         _fail_unqueued(rec)

@@ -74,6 +74,7 @@ from web.uploads import (
     multipart_events,
     request_chunks,
 )
+from worker.queues import RECOGNIZE_CHUNK
 
 log = logging.getLogger(__name__)
 bp = Blueprint("batches", __name__, url_prefix="/api/v1")
@@ -220,7 +221,7 @@ class BatchWriter:
         celery = current_app.extensions["celery"]
         try:
             celery.send_task(
-                "batches.recognize_chunk",
+                RECOGNIZE_CHUNK,
                 args=[str(self.batch_id), list(ids)],
                 retry=True,
                 retry_policy=SEND_RETRY_POLICY,

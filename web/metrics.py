@@ -27,13 +27,12 @@ from sqlalchemy import func, select
 
 from store import DONE, FAILED, PROCESSING, QUEUED, Batch, Recognition, open_session, stats, utcnow
 from web.security import metrics_allowed
-from worker.celery_app import BULK_QUEUE, INTERACTIVE_QUEUE, MAINTENANCE_QUEUE
+from worker.queues import QUEUES, queue_depth
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
 
 STATUSES = (QUEUED, PROCESSING, DONE, FAILED)
-QUEUES = (INTERACTIVE_QUEUE, BULK_QUEUE, MAINTENANCE_QUEUE)
 RECENT_BATCHES = 10
 
 
@@ -99,7 +98,6 @@ class RedisCollector:
         self.redis_url = redis_url
 
     def collect(self):
-        from worker.maintenance import queue_depth
 
         depth = GaugeMetricFamily(
             "digits_queue_length", "Messages waiting in each Celery queue", labels=["queue"]

@@ -1,1 +1,1 @@
-"""Celery side: the app, tasks and beat schedule. Entry: `celery -A worker.entry`."""
+"""Celery side: the app, tasks and beat schedule. Entry: `celery -A make_celery`."""

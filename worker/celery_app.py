@@ -6,16 +6,7 @@ from celery import Celery, Task
 from flask import Flask
 
 from config.logging import connect_celery_signals
-
-INTERACTIVE_QUEUE = "interactive"
-BULK_QUEUE = "bulk"
-MAINTENANCE_QUEUE = "maintenance"
-
-TASK_ROUTES = {
-    "recognitions.*": {"queue": INTERACTIVE_QUEUE},
-    "batches.*": {"queue": BULK_QUEUE},
-    "maintenance.*": {"queue": MAINTENANCE_QUEUE},
-}
+from worker.queues import CLEANUP, INTERACTIVE_QUEUE, REQUEUE_STUCK, TASK_ROUTES
 
 
 def redis_timeout(config) -> float:
@@ -73,12 +64,12 @@ def beat_schedule(app: Flask) -> dict:
     stuck_every = float(app.config["STUCK_CHECK_INTERVAL"])
     return {
         "cleanup-old-data": {
-            "task": "maintenance.cleanup",
+            "task": CLEANUP,
             "schedule": cleanup_every,
             "options": {"expires": cleanup_every},
         },
         "requeue-stuck-work": {
-            "task": "maintenance.requeue_stuck",
+            "task": REQUEUE_STUCK,
             "schedule": stuck_every,
             "options": {"expires": stuck_every},
         },
@@ -95,5 +86,6 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(celery_config(app))
     celery_app.set_default()
+    celery_app.flask_app = app  # for signal handlers, which run outside any task
     app.extensions["celery"] = celery_app
     return celery_app

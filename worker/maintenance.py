@@ -15,32 +15,26 @@ import time
 import uuid
 from collections.abc import Iterator
 
+from celery import current_app as current_celery
 from celery import shared_task
 from celery.signals import worker_ready
 from flask import Flask, current_app
 
 from store import maintenance, utcnow
 from store.events import redis_client
-from worker.celery_app import BULK_QUEUE, INTERACTIVE_QUEUE
+from worker.queues import (
+    BULK_QUEUE,
+    CLEANUP,
+    INTERACTIVE_QUEUE,
+    RECOGNIZE,
+    RECOGNIZE_CHUNK,
+    REQUEUE_STUCK,
+    RESUME,
+    queue_depth,
+    queue_lists,
+)
 
 log = logging.getLogger(__name__)
-
-# Kombu's Redis transport keeps messages sent with a priority in extra lists named
-# "<queue>\x06\x16<priority>" (priority steps 0, 3, 6, 9); a queue's depth is their sum.
-PRIORITY_SEPARATOR = "\x06\x16"
-PRIORITY_STEPS = (3, 6, 9)
-
-
-def queue_lists(queue: str) -> list[str]:
-    return [queue] + [f"{queue}{PRIORITY_SEPARATOR}{p}" for p in PRIORITY_STEPS]
-
-
-def queue_depth(redis_url: str, queue: str) -> int:
-    client = redis_client(redis_url)
-    with client.pipeline(transaction=False) as pipe:
-        for name in queue_lists(queue):
-            pipe.llen(name)
-        return sum(int(n) for n in pipe.execute())
 
 
 @contextlib.contextmanager
@@ -79,10 +73,10 @@ def requeue_stuck_now(app: Flask) -> maintenance.StuckReport:
     redis_url = app.config["REDIS_URL"]
 
     def send_single(rid: uuid.UUID) -> None:
-        celery.send_task("recognitions.recognize", args=[str(rid)])
+        celery.send_task(RECOGNIZE, args=[str(rid)])
 
     def send_batch(batch_id: uuid.UUID, ids: list[uuid.UUID]) -> None:
-        celery.send_task("batches.recognize_chunk", args=[str(batch_id), [str(i) for i in ids]])
+        celery.send_task(RECOGNIZE_CHUNK, args=[str(batch_id), [str(i) for i in ids]])
 
     def queued_for(single: bool) -> bool:
         return queue_depth(redis_url, INTERACTIVE_QUEUE if single else BULK_QUEUE) == 0
@@ -118,9 +112,9 @@ def _message_ids(raw: bytes) -> list[str]:
         task = message["headers"]["task"]
     except (ValueError, KeyError, IndexError, TypeError):
         return []
-    if task == "recognitions.recognize" and args:
+    if task == RECOGNIZE and args:
         return [str(args[0])]
-    if task == "batches.recognize_chunk" and len(args) > 1:
+    if task == RECOGNIZE_CHUNK and len(args) > 1:
         return [str(i) for i in args[1]]
     return []
 
@@ -152,26 +146,24 @@ def resume_now(app: Flask, worker: str | None) -> int:
         by_batch: dict[uuid.UUID, list[str]] = {}
         for rid, bid in rows:
             if bid is None:
-                celery.send_task("recognitions.recognize", args=[str(rid)])
+                celery.send_task(RECOGNIZE, args=[str(rid)])
             else:
                 by_batch.setdefault(bid, []).append(str(rid))
         for bid, ids in by_batch.items():
             for start in range(0, len(ids), chunk):
-                celery.send_task(
-                    "batches.recognize_chunk", args=[str(bid), ids[start : start + chunk]]
-                )
+                celery.send_task(RECOGNIZE_CHUNK, args=[str(bid), ids[start : start + chunk]])
         log.warning(
             "resumed %d items no queue held (%d batches)",
             len(rows),
             len(by_batch),
-            extra={"task": "maintenance.resume", "items": len(rows), "batches": len(by_batch)},
+            extra={"task": RESUME, "items": len(rows), "batches": len(by_batch)},
         )
         return len(rows)
 
 
 def _resume_on_start(sender: object = None, **_: object) -> None:
     """worker_ready: resume in the background (the worker starts consuming meanwhile)."""
-    from worker.entry import flask_app
+    flask_app = current_celery.flask_app  # set by celery_init_app
 
     hostname = getattr(sender, "hostname", None)
 
@@ -189,7 +181,7 @@ def _resume_on_start(sender: object = None, **_: object) -> None:
 worker_ready.connect(_resume_on_start, weak=False)
 
 
-@shared_task(name="maintenance.cleanup", ignore_result=True)
+@shared_task(name=CLEANUP, ignore_result=True)
 def cleanup() -> dict | None:
     app = current_app._get_current_object()
     with single_run("cleanup", int(app.config["CLEANUP_INTERVAL"]) * 2) as mine:
@@ -202,7 +194,7 @@ def cleanup() -> dict | None:
             "cleanup %s",
             report.summary(),
             extra={
-                "task": "maintenance.cleanup",
+                "task": CLEANUP,
                 **report.as_dict(),
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             },
@@ -210,7 +202,7 @@ def cleanup() -> dict | None:
         return report.as_dict()
 
 
-@shared_task(name="maintenance.requeue_stuck", ignore_result=True)
+@shared_task(name=REQUEUE_STUCK, ignore_result=True)
 def requeue_stuck() -> dict | None:
     app = current_app._get_current_object()
     with single_run("requeue_stuck", int(app.config["STUCK_CHECK_INTERVAL"]) * 2) as mine:
@@ -224,7 +216,7 @@ def requeue_stuck() -> dict | None:
             log.warning(
                 "requeued stuck recognition %s",
                 rid,
-                extra={"task": "maintenance.requeue_stuck", "recognition_id": str(rid)},
+                extra={"task": REQUEUE_STUCK, "recognition_id": str(rid)},
             )
         for batch_id, ids in report.requeued_batch_items.items():
             log.warning(
@@ -232,7 +224,7 @@ def requeue_stuck() -> dict | None:
                 len(ids),
                 batch_id,
                 extra={
-                    "task": "maintenance.requeue_stuck",
+                    "task": REQUEUE_STUCK,
                     "batch_id": str(batch_id),
                     "items": len(ids),
                 },
@@ -241,13 +233,13 @@ def requeue_stuck() -> dict | None:
             log.warning(
                 "gave up on recognition %s after the maximum attempts",
                 rid,
-                extra={"task": "maintenance.requeue_stuck", "recognition_id": str(rid)},
+                extra={"task": REQUEUE_STUCK, "recognition_id": str(rid)},
             )
         level = logging.DEBUG if not any(counts.values()) else logging.WARNING
         log.log(
             level,
             "stuck check: {requeued} requeued, {failed} failed, {closed_uploads} abandoned "
             "uploads closed".format(**counts),
-            extra={"task": "maintenance.requeue_stuck", **counts, "duration_ms": duration},
+            extra={"task": REQUEUE_STUCK, **counts, "duration_ms": duration},
         )
         return counts

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from celery import current_app as current_celery
 from celery.signals import worker_process_init
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
@@ -102,7 +103,7 @@ def needs_review(digit: recognizer.Digit, model: recognizer.Model) -> bool:
 
 def _warm(**_: object) -> None:
     """Load the model before the first task arrives, so the first drawing is not slow."""
-    from worker.entry import flask_app  # the app this worker runs; imported only in workers
+    flask_app = current_celery.flask_app  # set by celery_init_app
 
     with flask_app.app_context():
         get_model()

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from store import session_scope
 from store.queries import Outcome, open_attempts, store_outcomes
 from worker.processing import process
+from worker.queues import RECOGNIZE, RECOGNIZE_CHUNK
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,7 @@ def _split(batch_id: str, ids: list[str], attempt: int) -> None:
     half = len(ids) // 2
     celery = current_app.extensions["celery"]
     for part in (ids[:half], ids[half:]):
-        celery.send_task(
-            "batches.recognize_chunk", args=[batch_id, part], kwargs={"attempt": attempt}
-        )
+        celery.send_task(RECOGNIZE_CHUNK, args=[batch_id, part], kwargs={"attempt": attempt})
     log.warning(
         "chunk of %d items of batch %s split in two after a failed run",
         len(ids),
@@ -98,13 +97,13 @@ def _reason(exc: BaseException) -> tuple[str, str]:
     return f"processing failed: {type(exc).__name__}", "processing_error"
 
 
-@shared_task(name="recognitions.recognize", ignore_result=True, bind=True)
+@shared_task(name=RECOGNIZE, ignore_result=True, bind=True)
 def recognize(self: Task, recognition_id: str, attempt: int = 0) -> None:
     """One interactive recognition (a drawing or a single upload)."""
     _run(self, [recognition_id], attempt, lambda exc: _fail([recognition_id], *_reason(exc)))
 
 
-@shared_task(name="batches.recognize_chunk", ignore_result=True, bind=True)
+@shared_task(name=RECOGNIZE_CHUNK, ignore_result=True, bind=True)
 def recognize_chunk(
     self: Task, batch_id: str, recognition_ids: list[str], attempt: int = 0
 ) -> None:
