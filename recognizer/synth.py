@@ -310,7 +310,7 @@ def underline_png(digit28: np.ndarray, rng: np.random.Generator) -> bytes:
     cov = pen_digit(digit28, rng)
     h, w = cov.shape
     t = int(rng.integers(1, 4))
-    lw = int(w * rng.uniform(3, 6)) + h
+    lw = int(w * rng.uniform(3, 6)) + 2 * h
     m = int(0.5 * h) + 4
     paper = _paper(h + 2 * m, lw + 2 * m, rng)
     x = m + int(rng.integers(0, lw - w))
