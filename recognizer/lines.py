@@ -173,16 +173,35 @@ def find_lines(binary: np.ndarray) -> tuple[np.ndarray, int]:
         teeth = [v for v in vsegs if v.thick <= thin and any(line.hits(e) for e in v.ends(tol(v)))]
         if len(teeth) < MIN_TEETH:
             continue
-        lens = np.array([v.length for v in teeth], np.float64)
-        med = float(np.median(lens))
-        similar = [
-            v
-            for v, n in zip(teeth, lens, strict=True)
-            if TEETH_RATIO * med <= n <= med / TEETH_RATIO
-        ]
+        similar = _regular(teeth)
         if len(similar) >= MIN_TEETH:
             thick = max(thick, _paint(mask, vlab, similar))
     return mask, thick
+
+
+def _regular(teeth: list[_Seg]) -> list[_Seg]:
+    """The teeth of a comb: about the same length and evenly spaced (a written 1 standing on
+    the line is neither)."""
+    lens = np.array([v.length for v in teeth], np.float64)
+    med = float(np.median(lens))
+    teeth = [
+        v for v, n in zip(teeth, lens, strict=True) if TEETH_RATIO * med <= n <= med / TEETH_RATIO
+    ]
+    if len(teeth) < MIN_TEETH:
+        return []
+    teeth.sort(key=lambda v: v.x0)
+    xs = np.array([(v.x0 + v.x1) / 2.0 for v in teeth])
+    gaps = np.diff(xs)
+    step = float(np.median(gaps))
+    if step <= 0:
+        return []
+    # a tooth is kept if a neighbour sits about one (or a whole number of) step(s) away
+    keep = []
+    for i, v in enumerate(teeth):
+        d = np.abs(np.delete(xs, i) - xs[i]) / step
+        if np.any((d > 0.8) & (np.abs(d - np.round(d)) < 0.15)):
+            keep.append(v)
+    return keep
 
 
 def _cornered(s: _Seg, others: list[_Seg]) -> bool:
@@ -202,7 +221,7 @@ def _paint(mask: np.ndarray, lab: np.ndarray, segs: list[_Seg]) -> int:
 
 
 def tol(s: _Seg) -> int:
-    return s.thick + 3
+    return max(2, s.thick)
 
 
 def remove_lines(

@@ -339,12 +339,13 @@ def comb_png(
     paper = _paper(H, W, rng)
     lines = np.zeros(paper.shape, np.float32)
     cv2.line(lines, (10, top // 3), (W - 10, top // 3), 1.0, int(rng.integers(1, 3)))
-    tick = int(bh * rng.uniform(0.3, 1.0))  # comb teeth may be short (open tops)
+    closed = rng.random() < 0.5  # a row of closed boxes, else a comb with short teeth
+    tick = bh if closed else int(bh * rng.uniform(0.3, 1.0))
     cv2.line(lines, (mx, top + bh), (mx + n * bw, top + bh), 1.0, t)
     for i in range(n + 1):
         x = mx + i * bw
         cv2.line(lines, (x, top + bh - tick), (x, top + bh), 1.0, t)
-    if rng.random() < 0.5:
+    if closed:
         cv2.line(lines, (mx, top + bh - tick), (mx + n * bw, top + bh - tick), 1.0, t)
     sig = H - int(rng.uniform(20, 40))
     cv2.line(lines, (mx, sig), (W - mx, sig), 1.0, 1)
