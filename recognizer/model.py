@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from . import features as F
+from . import split
 from .errors import (
     ImageTooLarge,
     ModelError,
@@ -45,6 +46,8 @@ TRUSTED_TYPES = [
 #: scale of the pairwise decision values before coupling them into probabilities
 PROB_SCALE = 2.0
 PREDICT_CHUNK = 512
+#: review threshold of a model whose metadata has none (as worker/model.py assumes)
+DEFAULT_REVIEW_THRESHOLD = 0.9
 
 
 def metadata_path(model_path: str | os.PathLike) -> pathlib.Path:
@@ -75,6 +78,8 @@ class Digit:
     probabilities: list[float]
     box: tuple[int, int, int, int]
     normalized: np.ndarray = field(repr=False, compare=False)
+    #: confidence below the model's review threshold: a person should check this digit
+    needs_review: bool = False
 
     def normalized_png(self) -> bytes:
         ok, buf = cv2.imencode(".png", np.ascontiguousarray(self.normalized, dtype=np.uint8))
@@ -86,6 +91,7 @@ class Digit:
             "confidence": self.confidence,
             "probabilities": list(self.probabilities),
             "box": list(self.box),
+            "needs_review": self.needs_review,
         }
 
 
@@ -104,6 +110,11 @@ class Recognition:
     @property
     def ok(self) -> bool:
         return self.error_code is None
+
+    @property
+    def needs_review(self) -> bool:
+        """Any digit below the model's review threshold."""
+        return any(d.needs_review for d in self.digits)
 
     def to_dict(self) -> dict:
         return {
@@ -177,13 +188,16 @@ class _KernelSVC:
         np.exp(d2, out=d2)
         return d2 @ self.w + self.intercept
 
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        dec = self.decision(x) * PROB_SCALE
+    def predict_proba(self, x: np.ndarray, scale: float = PROB_SCALE) -> np.ndarray:
+        return self.couple(self.decision(x) * scale)
+
+    def couple(self, dec: np.ndarray) -> np.ndarray:
+        """Scaled pairwise decision values (N, n_pairs) -> class probabilities (N, k)."""
         k = len(self.classes)
         # pairwise coupling: score_i = sum_j log sigmoid(s * d_ij)
         lp = -np.logaddexp(0.0, -dec)  # log sigmoid(d): evidence for i over j
         ln = -np.logaddexp(0.0, dec)  # log sigmoid(-d): evidence for j over i
-        score = np.zeros((x.shape[0], k), np.float64)
+        score = np.zeros((dec.shape[0], k), np.float64)
         np.add.at(score.T, self.pi, lp.T)
         np.add.at(score.T, self.pj, ln.T)
         score -= score.max(1, keepdims=True)
@@ -204,21 +218,44 @@ class Model:
     def version(self) -> str:
         return str(self.metadata.get("version", "unversioned"))
 
+    @property
+    def review_threshold(self) -> float:
+        """Digits less confident than this need review (metadata ``review_threshold``)."""
+        return float(self.metadata.get("review_threshold", DEFAULT_REVIEW_THRESHOLD))
+
+    @property
+    def temperature(self) -> float:
+        """Calibration temperature of the pairwise decision values (metadata)."""
+        return float(self.metadata.get("temperature", 1.0))
+
     # -- prediction -------------------------------------------------------------------------
     def predict_many(self, images28: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 28, 28) normalized digits -> (labels (N,) int, probabilities (N, 10) float)."""
+        """(N, 28, 28) normalized digits -> (labels (N,) int, calibrated probabilities (N, 10))."""
+        labels, probs, _raw = self._predict(images28)
+        return labels, probs
+
+    def _predict(self, images28: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Labels, calibrated probabilities and uncalibrated ones (temperature 1; what the
+        touching-digit decisions were tuned on)."""
         x = np.asarray(images28)
         if x.ndim == 2:
             x = x[None]
         n = x.shape[0]
+        k = len(self._kernel.classes)
         if n == 0:
-            return np.zeros(0, np.int64), np.zeros((0, len(self._kernel.classes)))
-        probs = np.empty((n, len(self._kernel.classes)))
+            return np.zeros(0, np.int64), np.zeros((0, k)), np.zeros((0, k))
+        probs = np.empty((n, k))
+        raw = probs
+        t = self.temperature
+        if t != 1.0:
+            raw = np.empty((n, k))
         for s in range(0, n, PREDICT_CHUNK):
-            feats = F.extract(x[s : s + PREDICT_CHUNK])
-            probs[s : s + PREDICT_CHUNK] = self._kernel.predict_proba(feats)
+            dec = self._kernel.decision(F.extract(x[s : s + PREDICT_CHUNK]))
+            probs[s : s + PREDICT_CHUNK] = self._kernel.couple(dec * (PROB_SCALE / t))
+            if t != 1.0:
+                raw[s : s + PREDICT_CHUNK] = self._kernel.couple(dec * PROB_SCALE)
         labels = self._kernel.classes[probs.argmax(1)].astype(np.int64)
-        return labels, probs
+        return labels, probs, raw
 
     def recognize(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Recognition:
         """Raises UnreadableImage / ImageTooLarge for bad input."""
@@ -248,8 +285,9 @@ class Model:
                     )
         stacks = [e.digits for e in extracted if not isinstance(e, Exception) and len(e.digits)]
         allx = np.concatenate(stacks) if stacks else np.zeros((0, 28, 28), np.uint8)
-        labels, probs = self.predict_many(allx)
+        labels, probs, raw = self._predict(allx)
         out, k = [], 0
+        found = []
         for e in extracted:
             if isinstance(e, Exception):
                 out.append(
@@ -258,19 +296,76 @@ class Model:
                 continue
             digits = []
             for box, img in zip(e.boxes, e.digits, strict=True):
-                p = probs[k]
-                digits.append(
-                    Digit(
-                        label=int(labels[k]),
-                        confidence=float(p.max()),
-                        probabilities=[float(v) for v in p],
-                        box=tuple(int(v) for v in box),
-                        normalized=img,
-                    )
-                )
+                digits.append(self._digit(labels[k], probs[k], box, img))
                 k += 1
             out.append(Recognition(digits, e.width, e.height))
+            found.append((e, digits, raw[k - len(digits) : k].max(1) if len(digits) else None))
+        with _single_threaded_cv2():
+            self._split_touching(found)
         return out
+
+    def _digit(self, label, p, box, img) -> Digit:
+        conf = float(p.max())
+        return Digit(
+            label=int(label),
+            confidence=conf,
+            probabilities=[float(v) for v in p],
+            box=tuple(int(v) for v in box),
+            normalized=img,
+            needs_review=conf < self.review_threshold,
+        )
+
+    def _split_touching(self, found) -> None:
+        """Replace (in place) each wide digit by the two digits of its best cut, when the
+        classifier reads the cut more confidently (see ``split``)."""
+        params = self.metadata.get("touching")
+        if not params:
+            return
+        asked = []  # (extracted, digits, index, working box)
+        for e, digits, conf in found:
+            for i, (_crop, wbox) in e.wide.items():
+                if split.wants_cut(wbox, float(conf[i])):
+                    asked.append((e, digits, i, wbox, float(conf[i])))
+        if not asked:
+            return
+        p_pair = split.pair_probability(
+            params,
+            np.stack([digits[i].normalized for _, digits, i, _, _ in asked]),
+            np.array([w[2] / max(1, w[3]) for _, _, _, w, _ in asked]),
+        )
+        jobs = []
+        for (e, digits, i, wbox, whole), pp in zip(asked, p_pair, strict=True):
+            if pp < split.P_PAIR_MIN:
+                continue
+            cs = split.cuts(e.wide[i][0], wbox)
+            if cs:
+                jobs.append((e, digits, i, float(pp), whole, cs))
+        if not jobs:
+            return
+        pieces = np.concatenate([c.digits for job in jobs for c in job[5]])
+        labels, probs, raw = self._predict(pieces)
+        k = 0
+        replace: dict[int, list] = {}
+        for e, digits, i, pp, whole, cs in jobs:
+            best, best_score = None, 0.0
+            for c in cs:
+                pl, pr = raw[k], raw[k + 1]
+                sc = split.split_score(pp, whole, float(pl.max()), float(pr.max()))
+                if sc > best_score:
+                    best, best_score = (c, k), sc
+                k += 2
+            if best is not None:
+                c, j = best
+                pair = [
+                    self._digit(
+                        labels[j + n], probs[j + n], e.original_box(c.boxes[n]), c.digits[n]
+                    )
+                    for n in (0, 1)
+                ]
+                replace.setdefault(id(digits), [digits, {}])[1][i] = pair
+        for digits, repl in replace.values():
+            for i in sorted(repl, reverse=True):
+                digits[i : i + 1] = repl[i]
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike, filename: str = MODEL_FILENAME) -> pathlib.Path:

@@ -33,10 +33,16 @@ class Segmentation:
     lines: np.ndarray | None = None  # 0/255 mask of the form lines removed (working pixels)
 
     def original_box(self, seg: Segment, width: int, height: int) -> tuple[int, int, int, int]:
-        x, y, w, h = seg.box
-        if self.scale == 1.0:
+        return self.box_to_original(seg.box, self.scale, width, height)
+
+    @staticmethod
+    def box_to_original(
+        box: tuple[int, int, int, int], scale: float, width: int, height: int
+    ) -> tuple[int, int, int, int]:
+        x, y, w, h = box
+        if scale == 1.0:
             return (int(x), int(y), int(w), int(h))
-        s = 1.0 / self.scale
+        s = 1.0 / scale
         x0, y0 = int(np.floor(x * s)), int(np.floor(y * s))
         x1, y1 = min(width, int(np.ceil((x + w) * s))), min(height, int(np.ceil((y + h) * s)))
         return (x0, y0, max(1, x1 - x0), max(1, y1 - y0))

@@ -388,7 +388,7 @@ def touching_png(
     B = np.zeros((canvas_h, b.shape[1]), np.float32)
     B[m + yb : m + yb + b.shape[0]] = b
     # per row: right edge of A and left edge of B; shift B so the smallest gap is -overlap
-    ra = np.where((A > 0.5).any(1), A.shape[1] - 1 - np.argmax((A > 0.5)[:, ::-1], 1), -10**6)
+    ra = np.where((A > 0.5).any(1), A.shape[1] - 1 - np.argmax((A > 0.5)[:, ::-1], 1), -(10**6))
     lb = np.where((B > 0.5).any(1), np.argmax(B > 0.5, 1), 10**6)
     gap0 = int((lb - ra).min())  # gap if B started at x = 0 (relative to A's origin)
     ov = int(rng.integers(overlap[0], overlap[1] + 1))
