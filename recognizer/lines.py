@@ -26,6 +26,10 @@ import numpy as np
 LONG_FACTOR = 1.4
 #: a candidate is at least this many times longer than it is thick
 ELONGATION = 6.0
+#: images smaller than this (a lone 28x28 digit) hold no form lines
+MIN_SIDE = 40
+#: lines are looked for at about this size (shorter side), for speed
+DETECT_SIDE = 160
 #: comb teeth: at least this many on one line, lengths within this ratio
 MIN_TEETH = 3
 TEETH_RATIO = 0.75
@@ -231,7 +235,25 @@ def remove_lines(
 
     ``detect`` is the binary lines are looked for in (a lower threshold finds faint printed
     lines); defaults to ``binary``. Returns (ink, binary, mask of the removed pixels)."""
-    mask, thick = find_lines(binary if detect is None else detect)
+    detect = binary if detect is None else detect
+    H, W = detect.shape
+    if max(H, W) < MIN_SIDE:
+        return ink, binary, np.zeros_like(binary)
+    f = max(1, min(H, W) // DETECT_SIDE)
+    if f > 1:
+        # look for lines at a reduced size (any ink in a f x f block counts), then map back
+        small = cv2.resize(detect, (W // f, H // f), interpolation=cv2.INTER_AREA)
+        small_mask, thick = find_lines(cv2.compare(small, 0, cv2.CMP_GT))
+        if not thick:
+            return ink, binary, np.zeros_like(binary)
+        mask = cv2.resize(small_mask, (W // f * f, H // f * f), interpolation=cv2.INTER_NEAREST)
+        mask = cv2.copyMakeBorder(
+            mask, 0, H - mask.shape[0], 0, W - mask.shape[1], cv2.BORDER_REPLICATE
+        )
+        mask = cv2.bitwise_and(mask, detect)
+        thick *= f
+    else:
+        mask, thick = find_lines(detect)
     if not thick:
         return ink, binary, mask
     rest = cv2.bitwise_and(binary, cv2.bitwise_not(mask))
