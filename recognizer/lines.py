@@ -30,6 +30,8 @@ ELONGATION = 6.0
 MIN_SIDE = 40
 #: lines are looked for at about this size (shorter side), for speed
 DETECT_SIDE = 160
+#: ... after a first look at about this size
+GATE_SIDE = 80
 #: comb teeth: at least this many on one line, lengths within this ratio
 MIN_TEETH = 3
 TEETH_RATIO = 0.75
@@ -228,6 +230,13 @@ def tol(s: _Seg) -> int:
     return max(2, s.thick)
 
 
+def _pooled(binary: np.ndarray, f: int) -> np.ndarray:
+    """``binary`` reduced f times: a pixel is ink if any pixel of its f x f block is."""
+    H, W = binary.shape
+    small = cv2.resize(binary, (W // f, H // f), interpolation=cv2.INTER_AREA)
+    return cv2.compare(small, 0, cv2.CMP_GT)
+
+
 def remove_lines(
     ink: np.ndarray, binary: np.ndarray, detect: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -239,11 +248,14 @@ def remove_lines(
     H, W = detect.shape
     if max(H, W) < MIN_SIDE:
         return ink, binary, np.zeros_like(binary)
+    g = min(H, W) // GATE_SIDE
+    # a quick look at a smaller size first: most images (drawings) have no lines at all
+    if g > max(1, min(H, W) // DETECT_SIDE) and not find_lines(_pooled(detect, g))[1]:
+        return ink, binary, np.zeros_like(binary)
     f = max(1, min(H, W) // DETECT_SIDE)
     if f > 1:
         # look for lines at a reduced size (any ink in a f x f block counts), then map back
-        small = cv2.resize(detect, (W // f, H // f), interpolation=cv2.INTER_AREA)
-        small_mask, thick = find_lines(cv2.compare(small, 0, cv2.CMP_GT))
+        small_mask, thick = find_lines(_pooled(detect, f))
         if not thick:
             return ink, binary, np.zeros_like(binary)
         mask = cv2.resize(small_mask, (W // f * f, H // f * f), interpolation=cv2.INTER_NEAREST)

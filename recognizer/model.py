@@ -176,6 +176,11 @@ class _KernelSVC:
         self.intercept = np.asarray(svc.intercept_, dtype=np.float32)
         self.pi = np.array([p[0] for p in pairs])
         self.pj = np.array([p[1] for p in pairs])
+        # one-hot (n_pairs, k): which class each pair's first / second member is
+        self.first = np.zeros((len(pairs), k))
+        self.first[np.arange(len(pairs)), self.pi] = 1.0
+        self.second = np.zeros((len(pairs), k))
+        self.second[np.arange(len(pairs)), self.pj] = 1.0
 
     def decision(self, x: np.ndarray) -> np.ndarray:
         """(N, D) -> (N, n_pairs) one-vs-one decision values (positive favours the first class)."""
@@ -193,13 +198,10 @@ class _KernelSVC:
 
     def couple(self, dec: np.ndarray) -> np.ndarray:
         """Scaled pairwise decision values (N, n_pairs) -> class probabilities (N, k)."""
-        k = len(self.classes)
         # pairwise coupling: score_i = sum_j log sigmoid(s * d_ij)
         lp = -np.logaddexp(0.0, -dec)  # log sigmoid(d): evidence for i over j
         ln = -np.logaddexp(0.0, dec)  # log sigmoid(-d): evidence for j over i
-        score = np.zeros((dec.shape[0], k), np.float64)
-        np.add.at(score.T, self.pi, lp.T)
-        np.add.at(score.T, self.pj, ln.T)
+        score = lp @ self.first + ln @ self.second
         score -= score.max(1, keepdims=True)
         p = np.exp(score)
         p /= p.sum(1, keepdims=True)
