@@ -202,3 +202,13 @@ def test_line_finder_on_a_plain_grid():
     assert thick >= 2
     assert mask[180, 150] and mask[20, 70] and mask[85, 20]
     assert not mask[80, 170:231].any()  # the circle stays
+
+
+def test_step_picture_shows_line_removal_and_the_touching_split(shipped_model):
+    from recognizer import preprocess_steps
+    from web.pages import EXAMPLE_FORM
+
+    png = EXAMPLE_FORM.read_bytes()
+    names = [s[0] for s in preprocess_steps(png)]
+    assert names.index("form lines") < names.index("segmentation") < names.index("touching digits")
+    assert shipped_model.recognize(png).text == "427"
