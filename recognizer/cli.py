@@ -232,6 +232,13 @@ def data_where() -> None:
     show_default=True,
     help="canvas-style (thick brush) redrawn copies of each training image",
 )
+@click.option(
+    "--paper",
+    type=int,
+    default=1,
+    show_default=True,
+    help="other-writer/scanner copies (16 px, binarized, thin/thick pen, elastic, slant)",
+)
 @click.option("--C", "C", type=float, default=10.0, show_default=True, help="SVC C")
 @click.option("--pca", type=int, default=120, show_default=True, help="PCA dimensions (0: none)")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -243,7 +250,9 @@ def data_where() -> None:
     show_default=True,
     help="how many times each correction is repeated in the training set",
 )
-def train(fetch, data, out, limit, test_limit, augment, redraw, C, pca, seed, extra, extra_weight):
+def train(
+    fetch, data, out, limit, test_limit, augment, redraw, paper, C, pca, seed, extra, extra_weight
+):
     """Train on the npz's training set, evaluate on its test set, save to OUT."""
     import numpy as np
 
@@ -267,6 +276,7 @@ def train(fetch, data, out, limit, test_limit, augment, redraw, C, pca, seed, ex
         progress=progress,
         augment=augment,
         redraw=redraw,
+        paper=paper,
         C=C,
         pca=pca,
         seed=seed,

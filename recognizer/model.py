@@ -463,6 +463,47 @@ def augment_images(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def _elastic(img: np.ndarray, rng: np.random.Generator, alpha: float, sigma: float) -> np.ndarray:
+    h, w = img.shape
+    dx = cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma) * alpha
+    dy = cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma) * alpha
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(img, gx + dx, gy + dy, cv2.INTER_LINEAR, borderValue=0)
+
+
+def paper_augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One raw digit (white on black) as another writer and scanner might give it: elastic
+    distortion, slant and rotation, then one of: reduced to 9-16 px and binarized then scaled
+    back up, a thin pen, a thick pen, or plain binarization."""
+    up = cv2.resize(img, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    if rng.random() < 0.7:
+        up = _elastic(up, rng, float(rng.uniform(2, 5)), float(rng.uniform(4, 6)))
+    h, w = up.shape
+    c = ((w - 1) / 2.0, (h - 1) / 2.0)
+    m = cv2.getRotationMatrix2D(c, float(rng.uniform(-15, 15)), 1.0)
+    sh = float(rng.uniform(-0.3, 0.3))
+    m[0, 1] += sh
+    m[0, 2] -= sh * c[1]
+    up = cv2.warpAffine(up, m, (w, h), flags=cv2.INTER_LINEAR)
+    kind = rng.integers(4)
+    if kind == 0:  # low resolution, binarized, scanned back up
+        f = float(rng.uniform(0.35, 0.6))
+        small = cv2.resize(up, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        small = np.where(small > rng.uniform(70, 140), 255, 0).astype(np.uint8)
+        interp = cv2.INTER_NEAREST if rng.random() < 0.5 else cv2.INTER_LINEAR
+        return cv2.resize(small, None, fx=2.0 / f, fy=2.0 / f, interpolation=interp)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    if kind == 1:  # thin pen
+        return cv2.erode(up, k, iterations=int(rng.integers(1, 3)))
+    if kind == 2:  # thick pen
+        return cv2.dilate(up, k, iterations=int(rng.integers(1, 4)))
+    return np.where(up > rng.uniform(60, 160), 255, 0).astype(np.uint8)
+
+
+def paper_augment_images(x: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    return [paper_augment(img, rng) for img in x]
+
+
 def _features_chunked(x: np.ndarray) -> np.ndarray:
     return np.concatenate([F.extract(x[i : i + 1000]) for i in range(0, len(x), 1000)])
 
@@ -486,6 +527,7 @@ def train_model(
     progress: Callable[[str], None] | None = None,
     augment: int = 1,
     redraw: int = 0,
+    paper: int = 0,
     C: float = 10.0,
     pca: int | None = 120,
     seed: int = 0,
@@ -515,6 +557,9 @@ def train_model(
     for a in range(redraw):
         say(f"canvas-style redrawn copy {a + 1}/{redraw}")
         sets.append(normalize_training_images(redraw_images(x, rng)))
+    for a in range(paper):
+        say(f"other-writer/scanner copy {a + 1}/{paper} (resolution, binarization, pen, elastic)")
+        sets.append(normalize_training_images(paper_augment_images(x, rng)))
     xn = np.concatenate(sets)
     yn = np.tile(y, len(sets))
     del sets
@@ -550,6 +595,7 @@ def train_model(
         "train_size": int(len(x)),
         "augment_copies": int(augment),
         "redraw_copies": int(redraw),
+        "paper_copies": int(paper),
         "training_images": int(len(yn)),
         "features": F.DESCRIPTION,
         "feature_dim": int(feats.shape[1]),
