@@ -152,7 +152,7 @@ def wants_cut(box: tuple[int, int, int, int], confidence: float) -> bool:
 #: below this probability of being two digits, a segment is not cut at all
 P_PAIR_MIN = 0.9
 #: a cut is taken when its score (log-odds, see ``split_score``) is above this
-SPLIT_MARGIN = 4.0
+SPLIT_MARGIN = 5.5
 
 
 def split_score(p_pair: float, p_whole: float, p_left: float, p_right: float) -> float:
