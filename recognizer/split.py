@@ -1,11 +1,13 @@
-"""Touching digits: candidate cuts of a segment that may hold two digits.
+"""Touching digits: is a wide segment two digits, and where do they part?
 
-A segment that is wide for its height (``WIDE``), or that the classifier reads without much
-confidence, is offered to the classifier cut in two at a few places: the deepest valleys of
-its column ink profile (where two touching digits meet, the strokes are thinnest), plus
-"drop-fall"-like slanted variants are not needed for the few-pixel overlaps of handwriting.
-The caller (``Model.recognize_many``) classifies the pieces of every candidate in one batch
-and keeps the reading -- whole or cut -- that is most probable (see ``choose``).
+A segment at least ``ASPECT_MIN`` as wide as tall (``WIDE``: always, else only when the
+classifier is not sure of it) is scored by a logistic "one digit or two touching?" detector on
+the gradient features of the whole (``pair_probability``; fitted by ``fit_pair_detector``,
+stored in the model metadata as ``touching``). Above ``P_PAIR_MIN`` it is offered cuts at the
+deepest valleys of its column ink profile, each both straight and as a least-ink seam
+(``seam``); small bits of the other digit a cut leaves behind are dropped. The caller
+(``Model._split_touching``) classifies the pieces of every candidate in one batch and keeps
+the best cut when ``split_score`` is positive; each piece gets its own box, left to right.
 """
 
 from __future__ import annotations
