@@ -1,7 +1,12 @@
 """Recognizer benchmark: throughput, peak memory and (optionally) accuracy targets.
 
 python -m bench.recognizer               # speed + memory
-python -m bench.recognizer --accuracy    # + MNIST-PNG, canvas and 4-digit accuracy
+python -m bench.recognizer --accuracy    # + MNIST-PNG, canvas, 4-digit and paper conditions
+python -m bench.recognizer --accuracy --limit 500 --no-speed   # quick accuracy only
+
+Paper conditions (recognizer/synth.py ``paper_sample``): boxed, underline, comb (8 boxes, some
+empty), touching pairs, rotated +-15 deg, JPEG q25, 16 px binarized, thin and thick pens; each
+is scored as "the whole string read right".
 """
 
 from __future__ import annotations
@@ -27,6 +32,53 @@ def _throughput(model, blobs: list[bytes], batch: int) -> float:
     return len(blobs) / (time.perf_counter() - t)
 
 
+def paper_accuracy(model, condition: str, x, y, n: int, seed: int = 12) -> tuple[float, str]:
+    """Share of ``n`` synthetic ``condition`` inputs whose whole text is read right, and a note
+    (extra digits read, for the form-line conditions)."""
+    from recognizer.synth import paper_sample
+
+    rng = np.random.default_rng([seed, sum(map(ord, condition))])
+    ok = extra = 0
+    for s in range(0, n, 64):
+        blobs, truth = [], []
+        for _ in range(min(64, n - s)):
+            b, t = paper_sample(condition, x, y, rng)
+            blobs.append(b)
+            truth.append(t)
+        for r, t in zip(model.recognize_many(blobs), truth, strict=True):
+            ok += r.text == t
+            extra += len(r.text) > len(t)
+    return ok / max(1, n), f"too many digits read in {extra}"
+
+
+def scan_png(x, rng=None) -> bytes:
+    """A 2,000x1,000 scan with a row of 10 boxed digits (for the speed benchmark)."""
+    import cv2
+
+    from recognizer.synth import _lay, _paper, _to_png, pen_digit
+
+    rng = rng if rng is not None else np.random.default_rng(3)
+    paper = _paper(1000, 2000, rng)
+    lines = np.zeros(paper.shape, np.float32)
+    for i in range(10):
+        x0 = 150 + i * 170
+        cv2.rectangle(lines, (x0, 400), (x0 + 140, 580), 1.0, 2)
+    _lay(paper, lines, 0, 0, 80.0)
+    for i in range(10):
+        cov = pen_digit(x[i], rng, height=120.0)
+        _lay(paper, cov, 150 + i * 170 + 70 - cov.shape[1] // 2, 430, 30.0)
+    return _to_png(paper)
+
+
+def _scan_rate(model, x) -> float:
+    blob = scan_png(x)
+    model.recognize_many([blob])
+    t = time.perf_counter()
+    for _ in range(10):
+        model.recognize_many([blob])
+    return 10 / (time.perf_counter() - t)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.recognizer", description=__doc__)
     ap.add_argument(
@@ -39,13 +91,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--accuracy", action="store_true", help="also measure the accuracy targets")
     ap.add_argument("--n-acc", type=int, default=10000, help="test digits for accuracy")
     ap.add_argument("--n-multi", type=int, default=1000, help="4-digit canvases for accuracy")
+    ap.add_argument("--n-paper", type=int, default=1000, help="samples per paper condition")
+    ap.add_argument(
+        "--limit", type=int, default=None, help="cap every accuracy sample count (quick runs)"
+    )
+    ap.add_argument("--no-speed", action="store_true", help="skip the throughput runs")
+    ap.add_argument(
+        "--conditions", default=None, help="comma-separated paper conditions [default: all]"
+    )
     args = ap.parse_args(argv)
+    if args.limit:
+        args.n_acc = min(args.n_acc, args.limit)
+        args.n_multi = min(args.n_multi, args.limit)
+        args.n_paper = min(args.n_paper, args.limit)
 
     import cv2
 
     from recognizer import load_model
     from recognizer.evaluate import encode_png_batch
-    from recognizer.synth import canvas_png, multi_digit_canvas
+    from recognizer.synth import PAPER_CONDITIONS, canvas_png, multi_digit_canvas
 
     rss0 = peak_rss_mb()
     t = time.perf_counter()
@@ -62,10 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(2026)
 
     rows = []
-    small = encode_png_batch(x[np.arange(args.n_small) % len(x)])
-    rows.append(("28x28 PNG", _throughput(model, small, args.batch)))
-    canv = [canvas_png(x[i % len(x)], rng) for i in range(args.n_canvas)]
-    rows.append(("400x400 canvas PNG", _throughput(model, canv, args.batch)))
+    if not args.no_speed:
+        small = encode_png_batch(x[np.arange(args.n_small) % len(x)])
+        rows.append(("28x28 PNG", _throughput(model, small, args.batch)))
+        canv = [canvas_png(x[i % len(x)], rng) for i in range(args.n_canvas)]
+        rows.append(("400x400 canvas PNG", _throughput(model, canv, args.batch)))
+        rows.append(("2000x1000 scan, 10 boxes", _scan_rate(model, x)))
 
     from recognizer import DEFAULT_MODEL_PATH
 
@@ -75,16 +141,16 @@ def main(argv: list[str] | None = None) -> int:
         f"loaded in {load_s:.2f}s"
     )
     print(f"cv2 threads {cv2.getNumThreads()}, batch {args.batch}, one process")
-    print(f"{'input':<22}{'images/s':>12}")
+    print(f"{'input':<26}{'images/s':>12}")
     for name, ips in rows:
-        print(f"{name:<22}{ips:>12.0f}")
+        print(f"{name:<26}{ips:>12.0f}" + (f"   ({1000 / ips:.1f} ms each)" if ips < 200 else ""))
 
     rss_speed = peak_rss_mb()
     if args.accuracy:
         n = min(args.n_acc, len(x))
         preds = np.full(n, -1)
         for s in range(0, n, 256):
-            for i, r in enumerate(model.recognize_many(encode_png_batch(x[s : s + 256]))):
+            for i, r in enumerate(model.recognize_many(encode_png_batch(x[s : min(n, s + 256)]))):
                 if len(r.digits) == 1:
                     preds[s + i] = r.digits[0].label
         acc_png = float((preds == y[:n]).mean())
@@ -111,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{f'MNIST test as PNG (n={n})':<34}{acc_png * 100:>9.2f}%")
         print(f"{f'canvas 400x400 RGBA (n={n})':<34}{acc_canvas * 100:>9.2f}%")
         print(f"{f'4-digit string (n={args.n_multi})':<34}{ok / args.n_multi * 100:>9.2f}%")
+        conds = args.conditions.split(",") if args.conditions else list(PAPER_CONDITIONS)
+        for cond in conds:
+            acc, extra = paper_accuracy(model, cond, x, y, args.n_paper)
+            print(f"{f'{cond} (n={args.n_paper})':<34}{acc * 100:>9.2f}%   {extra}")
     print(
         f"peak RSS: {rss_speed:.0f} MB after the speed runs (before loading the model "
         f"{rss0:.0f} MB, after load {rss_model:.0f} MB)"

@@ -4,6 +4,7 @@ digits data fetch                 # MNIST, once, into the data directory (needs 
 digits train --out models/        # data: --data PATH, else $DIGITS_MNIST, else the fetched copy
 digits train --extra corrections.npz --out models/v2   # + users' corrections (export-corrections)
 digits evaluate [--extra corrections.npz]
+digits calibrate                  # touching-digit detector, temperature, review threshold
 """
 
 from __future__ import annotations
@@ -231,6 +232,13 @@ def data_where() -> None:
     show_default=True,
     help="canvas-style (thick brush) redrawn copies of each training image",
 )
+@click.option(
+    "--paper",
+    type=int,
+    default=1,
+    show_default=True,
+    help="other-writer/scanner copies (16 px, binarized, thin/thick pen, elastic, slant)",
+)
 @click.option("--C", "C", type=float, default=10.0, show_default=True, help="SVC C")
 @click.option("--pca", type=int, default=120, show_default=True, help="PCA dimensions (0: none)")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -242,7 +250,9 @@ def data_where() -> None:
     show_default=True,
     help="how many times each correction is repeated in the training set",
 )
-def train(fetch, data, out, limit, test_limit, augment, redraw, C, pca, seed, extra, extra_weight):
+def train(
+    fetch, data, out, limit, test_limit, augment, redraw, paper, C, pca, seed, extra, extra_weight
+):
     """Train on the npz's training set, evaluate on its test set, save to OUT."""
     import numpy as np
 
@@ -266,6 +276,7 @@ def train(fetch, data, out, limit, test_limit, augment, redraw, C, pca, seed, ex
         progress=progress,
         augment=augment,
         redraw=redraw,
+        paper=paper,
         C=C,
         pca=pca,
         seed=seed,
@@ -329,6 +340,101 @@ def evaluate(fetch, data, model_path, limit, confusion, json_out, extra):
     m.update(_evaluate_extra(model, _load_extra(extra)) or {})
     directory = path if path.is_dir() else path.parent
     _write_evaluation(m, model, directory, confusion, json_out, sha256_file(data))
+
+
+@main.command()
+@fetch_option
+@data_option
+@click.option(
+    "--model",
+    "model_path",
+    default=None,
+    type=click.Path(exists=True),
+    help="model file [default: the shipped model]",
+)
+@click.option(
+    "--pairs",
+    type=int,
+    default=8000,
+    show_default=True,
+    help="synthetic touching pairs (and as many singles) to fit the pair detector on; 0 keeps it",
+)
+@click.option(
+    "--heldout",
+    type=int,
+    default=5000,
+    show_default=True,
+    help="test digits to calibrate on (the next as many are where the figures come from)",
+)
+def calibrate(fetch, data, model_path, pairs, heldout):
+    """Fit the touching-digit detector, the temperature and the review threshold of an
+    existing model (no retraining) and write them into its metadata (.json)."""
+    import numpy as np
+
+    from . import calibrate as cal
+    from . import split
+    from .model import DEFAULT_MODEL_PATH, load_model, metadata_path
+
+    t0 = time.time()
+    path = pathlib.Path(model_path) if model_path else DEFAULT_MODEL_PATH
+    model = load_model(path)
+    xtr, _ytr, xte, yte = _load_npz(data, None, None)
+    if pairs:
+        click.echo(f"fitting the touching-digit detector on {pairs} pairs + {pairs} singles")
+        model.metadata["touching"] = split.fit_pair_detector(xtr, pairs, progress=click.echo)
+    n = min(heldout, len(xte) // 2)
+    model.metadata["temperature"] = 1.0
+    blobs, y = cal.heldout_blobs(xte[:n], yte[:n], seed=1)
+    with click.progressbar(length=len(blobs), label="held-out digits (fit)") as bar:
+        dec, y = cal.decisions(model, blobs, y, progress=bar.update)
+    t = cal.fit_temperature(model, dec, y)
+    p = cal.probabilities(model, dec, t)
+    correct = p.argmax(1) == np.searchsorted(model._kernel.classes, y)
+    threshold, kept = cal.review_threshold(p.max(1), correct)
+    report = {"fit_digits": int(len(y)), "target_precision": cal.TARGET_PRECISION}
+    x2, y2 = xte[n : 2 * n], yte[n : 2 * n]
+    blobs2, yy2 = cal.heldout_blobs(x2, y2, seed=2)
+    with click.progressbar(length=len(blobs2), label="held-out digits (report)") as bar:
+        dec2, yy2 = cal.decisions(model, blobs2, yy2, progress=bar.update)
+    p2 = cal.probabilities(model, dec2, t)
+    conf2 = p2.max(1)
+    correct2 = p2.argmax(1) == np.searchsorted(model._kernel.classes, yy2)
+    keep = conf2 >= threshold
+    report.update(
+        report_digits=int(len(yy2)),
+        review_threshold_precision=float(correct2[keep].mean()) if keep.any() else None,
+        review_kept_share=float(keep.mean()),
+    )
+    for name, (d, yy) in _calibration_parts(model, xte, yte, n).items():
+        before = cal.summary(model, d, yy, 1.0)
+        after = cal.summary(model, d, yy, t)
+        report[name] = {"n": before["n"], "ece_before": before["ece"], "ece_after": after["ece"]}
+    model.metadata.update(
+        temperature=round(t, 4),
+        review_threshold=round(threshold, 6),
+        review_kept_share_fit=round(kept, 4),
+        calibration=report,
+    )
+    metadata_path(path).write_text(json.dumps(model.metadata, indent=2, sort_keys=True) + "\n")
+    click.echo(json.dumps({k: model.metadata[k] for k in ("temperature", "review_threshold")}))
+    click.echo(json.dumps(report, indent=2))
+    click.echo(f"wrote {metadata_path(path)} in {time.time() - t0:.0f}s")
+
+
+def _calibration_parts(model, xte, yte, n: int) -> dict:
+    """Decision values of the report half as MNIST PNGs and as canvas redraws (for ECE)."""
+    import numpy as np
+
+    from . import calibrate as cal
+    from .evaluate import encode_png_batch
+    from .synth import canvas_png
+
+    x2, y2 = xte[n : 2 * n], yte[n : 2 * n]
+    rng = np.random.default_rng(3)
+    return {
+        "mnist_test": cal.decisions(model, list(encode_png_batch(x2)), y2),
+        "canvas": cal.decisions(model, [canvas_png(d, rng) for d in x2], y2),
+    }
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from . import features as F
+from . import split
 from .errors import (
     ImageTooLarge,
     ModelError,
@@ -45,6 +46,8 @@ TRUSTED_TYPES = [
 #: scale of the pairwise decision values before coupling them into probabilities
 PROB_SCALE = 2.0
 PREDICT_CHUNK = 512
+#: review threshold of a model whose metadata has none (as worker/model.py assumes)
+DEFAULT_REVIEW_THRESHOLD = 0.9
 
 
 def metadata_path(model_path: str | os.PathLike) -> pathlib.Path:
@@ -75,6 +78,8 @@ class Digit:
     probabilities: list[float]
     box: tuple[int, int, int, int]
     normalized: np.ndarray = field(repr=False, compare=False)
+    #: confidence below the model's review threshold: a person should check this digit
+    needs_review: bool = False
 
     def normalized_png(self) -> bytes:
         ok, buf = cv2.imencode(".png", np.ascontiguousarray(self.normalized, dtype=np.uint8))
@@ -86,6 +91,7 @@ class Digit:
             "confidence": self.confidence,
             "probabilities": list(self.probabilities),
             "box": list(self.box),
+            "needs_review": self.needs_review,
         }
 
 
@@ -104,6 +110,11 @@ class Recognition:
     @property
     def ok(self) -> bool:
         return self.error_code is None
+
+    @property
+    def needs_review(self) -> bool:
+        """Any digit below the model's review threshold."""
+        return any(d.needs_review for d in self.digits)
 
     def to_dict(self) -> dict:
         return {
@@ -165,6 +176,11 @@ class _KernelSVC:
         self.intercept = np.asarray(svc.intercept_, dtype=np.float32)
         self.pi = np.array([p[0] for p in pairs])
         self.pj = np.array([p[1] for p in pairs])
+        # one-hot (n_pairs, k): which class each pair's first / second member is
+        self.first = np.zeros((len(pairs), k))
+        self.first[np.arange(len(pairs)), self.pi] = 1.0
+        self.second = np.zeros((len(pairs), k))
+        self.second[np.arange(len(pairs)), self.pj] = 1.0
 
     def decision(self, x: np.ndarray) -> np.ndarray:
         """(N, D) -> (N, n_pairs) one-vs-one decision values (positive favours the first class)."""
@@ -177,15 +193,15 @@ class _KernelSVC:
         np.exp(d2, out=d2)
         return d2 @ self.w + self.intercept
 
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        dec = self.decision(x) * PROB_SCALE
-        k = len(self.classes)
+    def predict_proba(self, x: np.ndarray, scale: float = PROB_SCALE) -> np.ndarray:
+        return self.couple(self.decision(x) * scale)
+
+    def couple(self, dec: np.ndarray) -> np.ndarray:
+        """Scaled pairwise decision values (N, n_pairs) -> class probabilities (N, k)."""
         # pairwise coupling: score_i = sum_j log sigmoid(s * d_ij)
         lp = -np.logaddexp(0.0, -dec)  # log sigmoid(d): evidence for i over j
         ln = -np.logaddexp(0.0, dec)  # log sigmoid(-d): evidence for j over i
-        score = np.zeros((x.shape[0], k), np.float64)
-        np.add.at(score.T, self.pi, lp.T)
-        np.add.at(score.T, self.pj, ln.T)
+        score = lp @ self.first + ln @ self.second
         score -= score.max(1, keepdims=True)
         p = np.exp(score)
         p /= p.sum(1, keepdims=True)
@@ -204,21 +220,44 @@ class Model:
     def version(self) -> str:
         return str(self.metadata.get("version", "unversioned"))
 
+    @property
+    def review_threshold(self) -> float:
+        """Digits less confident than this need review (metadata ``review_threshold``)."""
+        return float(self.metadata.get("review_threshold", DEFAULT_REVIEW_THRESHOLD))
+
+    @property
+    def temperature(self) -> float:
+        """Calibration temperature of the pairwise decision values (metadata)."""
+        return float(self.metadata.get("temperature", 1.0))
+
     # -- prediction -------------------------------------------------------------------------
     def predict_many(self, images28: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 28, 28) normalized digits -> (labels (N,) int, probabilities (N, 10) float)."""
+        """(N, 28, 28) normalized digits -> (labels (N,) int, calibrated probabilities (N, 10))."""
+        labels, probs, _raw = self._predict(images28)
+        return labels, probs
+
+    def _predict(self, images28: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Labels, calibrated probabilities and uncalibrated ones (temperature 1; what the
+        touching-digit decisions were tuned on)."""
         x = np.asarray(images28)
         if x.ndim == 2:
             x = x[None]
         n = x.shape[0]
+        k = len(self._kernel.classes)
         if n == 0:
-            return np.zeros(0, np.int64), np.zeros((0, len(self._kernel.classes)))
-        probs = np.empty((n, len(self._kernel.classes)))
+            return np.zeros(0, np.int64), np.zeros((0, k)), np.zeros((0, k))
+        probs = np.empty((n, k))
+        raw = probs
+        t = self.temperature
+        if t != 1.0:
+            raw = np.empty((n, k))
         for s in range(0, n, PREDICT_CHUNK):
-            feats = F.extract(x[s : s + PREDICT_CHUNK])
-            probs[s : s + PREDICT_CHUNK] = self._kernel.predict_proba(feats)
+            dec = self._kernel.decision(F.extract(x[s : s + PREDICT_CHUNK]))
+            probs[s : s + PREDICT_CHUNK] = self._kernel.couple(dec * (PROB_SCALE / t))
+            if t != 1.0:
+                raw[s : s + PREDICT_CHUNK] = self._kernel.couple(dec * PROB_SCALE)
         labels = self._kernel.classes[probs.argmax(1)].astype(np.int64)
-        return labels, probs
+        return labels, probs, raw
 
     def recognize(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Recognition:
         """Raises UnreadableImage / ImageTooLarge for bad input."""
@@ -248,8 +287,9 @@ class Model:
                     )
         stacks = [e.digits for e in extracted if not isinstance(e, Exception) and len(e.digits)]
         allx = np.concatenate(stacks) if stacks else np.zeros((0, 28, 28), np.uint8)
-        labels, probs = self.predict_many(allx)
+        labels, probs, raw = self._predict(allx)
         out, k = [], 0
+        found = []
         for e in extracted:
             if isinstance(e, Exception):
                 out.append(
@@ -258,19 +298,76 @@ class Model:
                 continue
             digits = []
             for box, img in zip(e.boxes, e.digits, strict=True):
-                p = probs[k]
-                digits.append(
-                    Digit(
-                        label=int(labels[k]),
-                        confidence=float(p.max()),
-                        probabilities=[float(v) for v in p],
-                        box=tuple(int(v) for v in box),
-                        normalized=img,
-                    )
-                )
+                digits.append(self._digit(labels[k], probs[k], box, img))
                 k += 1
             out.append(Recognition(digits, e.width, e.height))
+            found.append((e, digits, raw[k - len(digits) : k].max(1) if len(digits) else None))
+        with _single_threaded_cv2():
+            self._split_touching(found)
         return out
+
+    def _digit(self, label, p, box, img) -> Digit:
+        conf = float(p.max())
+        return Digit(
+            label=int(label),
+            confidence=conf,
+            probabilities=[float(v) for v in p],
+            box=tuple(int(v) for v in box),
+            normalized=img,
+            needs_review=conf < self.review_threshold,
+        )
+
+    def _split_touching(self, found) -> None:
+        """Replace (in place) each wide digit by the two digits of its best cut, when the
+        classifier reads the cut more confidently (see ``split``)."""
+        params = self.metadata.get("touching")
+        if not params:
+            return
+        asked = []  # (extracted, digits, index, working box)
+        for e, digits, conf in found:
+            for i, (_crop, wbox) in e.wide.items():
+                if split.wants_cut(wbox, float(conf[i])):
+                    asked.append((e, digits, i, wbox, float(conf[i])))
+        if not asked:
+            return
+        p_pair = split.pair_probability(
+            params,
+            np.stack([digits[i].normalized for _, digits, i, _, _ in asked]),
+            np.array([w[2] / max(1, w[3]) for _, _, _, w, _ in asked]),
+        )
+        jobs = []
+        for (e, digits, i, wbox, whole), pp in zip(asked, p_pair, strict=True):
+            if pp < split.P_PAIR_MIN:
+                continue
+            cs = split.cuts(e.wide[i][0], wbox)
+            if cs:
+                jobs.append((e, digits, i, float(pp), whole, cs))
+        if not jobs:
+            return
+        pieces = np.concatenate([c.digits for job in jobs for c in job[5]])
+        labels, probs, raw = self._predict(pieces)
+        k = 0
+        replace: dict[int, list] = {}
+        for e, digits, i, pp, whole, cs in jobs:
+            best, best_score = None, 0.0
+            for c in cs:
+                pl, pr = raw[k], raw[k + 1]
+                sc = split.split_score(pp, whole, float(pl.max()), float(pr.max()))
+                if sc > best_score:
+                    best, best_score = (c, k), sc
+                k += 2
+            if best is not None:
+                c, j = best
+                pair = [
+                    self._digit(
+                        labels[j + n], probs[j + n], e.original_box(c.boxes[n]), c.digits[n]
+                    )
+                    for n in (0, 1)
+                ]
+                replace.setdefault(id(digits), [digits, {}])[1][i] = pair
+        for digits, repl in replace.values():
+            for i in sorted(repl, reverse=True):
+                digits[i : i + 1] = repl[i]
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike, filename: str = MODEL_FILENAME) -> pathlib.Path:
@@ -366,6 +463,47 @@ def augment_images(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def _elastic(img: np.ndarray, rng: np.random.Generator, alpha: float, sigma: float) -> np.ndarray:
+    h, w = img.shape
+    dx = cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma) * alpha
+    dy = cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma) * alpha
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(img, gx + dx, gy + dy, cv2.INTER_LINEAR, borderValue=0)
+
+
+def paper_augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One raw digit (white on black) as another writer and scanner might give it: elastic
+    distortion, slant and rotation, then one of: reduced to 9-16 px and binarized then scaled
+    back up, a thin pen, a thick pen, or plain binarization."""
+    up = cv2.resize(img, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    if rng.random() < 0.7:
+        up = _elastic(up, rng, float(rng.uniform(2, 5)), float(rng.uniform(4, 6)))
+    h, w = up.shape
+    c = ((w - 1) / 2.0, (h - 1) / 2.0)
+    m = cv2.getRotationMatrix2D(c, float(rng.uniform(-15, 15)), 1.0)
+    sh = float(rng.uniform(-0.3, 0.3))
+    m[0, 1] += sh
+    m[0, 2] -= sh * c[1]
+    up = cv2.warpAffine(up, m, (w, h), flags=cv2.INTER_LINEAR)
+    kind = rng.integers(4)
+    if kind == 0:  # low resolution, binarized, scanned back up
+        f = float(rng.uniform(0.35, 0.6))
+        small = cv2.resize(up, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        small = np.where(small > rng.uniform(70, 140), 255, 0).astype(np.uint8)
+        interp = cv2.INTER_NEAREST if rng.random() < 0.5 else cv2.INTER_LINEAR
+        return cv2.resize(small, None, fx=2.0 / f, fy=2.0 / f, interpolation=interp)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    if kind == 1:  # thin pen
+        return cv2.erode(up, k, iterations=int(rng.integers(1, 3)))
+    if kind == 2:  # thick pen
+        return cv2.dilate(up, k, iterations=int(rng.integers(1, 4)))
+    return np.where(up > rng.uniform(60, 160), 255, 0).astype(np.uint8)
+
+
+def paper_augment_images(x: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    return [paper_augment(img, rng) for img in x]
+
+
 def _features_chunked(x: np.ndarray) -> np.ndarray:
     return np.concatenate([F.extract(x[i : i + 1000]) for i in range(0, len(x), 1000)])
 
@@ -389,6 +527,7 @@ def train_model(
     progress: Callable[[str], None] | None = None,
     augment: int = 1,
     redraw: int = 0,
+    paper: int = 0,
     C: float = 10.0,
     pca: int | None = 120,
     seed: int = 0,
@@ -418,6 +557,9 @@ def train_model(
     for a in range(redraw):
         say(f"canvas-style redrawn copy {a + 1}/{redraw}")
         sets.append(normalize_training_images(redraw_images(x, rng)))
+    for a in range(paper):
+        say(f"other-writer/scanner copy {a + 1}/{paper} (resolution, binarization, pen, elastic)")
+        sets.append(normalize_training_images(paper_augment_images(x, rng)))
     xn = np.concatenate(sets)
     yn = np.tile(y, len(sets))
     del sets
@@ -453,6 +595,7 @@ def train_model(
         "train_size": int(len(x)),
         "augment_copies": int(augment),
         "redraw_copies": int(redraw),
+        "paper_copies": int(paper),
         "training_images": int(len(yn)),
         "features": F.DESCRIPTION,
         "feature_dim": int(feats.shape[1]),

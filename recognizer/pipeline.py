@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -11,6 +11,7 @@ from .errors import UnreadableImage
 from .imageio import DEFAULT_MAX_PIXELS, decode_gray, to_ink
 from .normalize import normalize_digit
 from .segment import Segmentation, segment
+from .split import ASPECT_MIN
 
 
 @dataclass
@@ -19,18 +20,31 @@ class Extracted:
     height: int
     boxes: list[tuple[int, int, int, int]]  # original pixels
     digits: np.ndarray  # (k, 28, 28) uint8
+    #: for segments wide enough to hold two touching digits: (crop, box in working pixels)
+    wide: dict[int, tuple[np.ndarray, tuple[int, int, int, int]]] = field(default_factory=dict)
+    scale: float = 1.0  # working pixels per original pixel
+
+    def original_box(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        """A working-pixel box in original pixels."""
+        return Segmentation.box_to_original(box, self.scale, self.width, self.height)
 
 
-def extract_gray(gray: np.ndarray, single: bool = False) -> tuple[Extracted, Segmentation]:
+def extract_gray(
+    gray: np.ndarray, single: bool = False, remove_form_lines: bool = True
+) -> tuple[Extracted, Segmentation]:
     H, W = gray.shape
     ink, _ = to_ink(gray)
-    seg = segment(ink, single=single)
+    seg = segment(ink, single=single, remove_form_lines=remove_form_lines)
     boxes = []
+    wide = {}
     arr = np.empty((len(seg.segments), 28, 28), np.uint8)
     for i, s in enumerate(seg.segments):
         boxes.append(seg.original_box(s, W, H))
-        arr[i] = normalize_digit(seg.crop(s))
-    return Extracted(W, H, boxes, arr), seg
+        crop = seg.crop(s)
+        arr[i] = normalize_digit(crop)
+        if not single and s.box[2] >= ASPECT_MIN * s.box[3]:
+            wide[i] = (crop, s.box)
+    return Extracted(W, H, boxes, arr, wide, seg.scale), seg
 
 
 def extract_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Extracted:
@@ -47,7 +61,7 @@ def normalize_training_images(x: np.ndarray, progress=None) -> np.ndarray:
     """Apply the inference normalization to single-digit images (N, h, w) uint8 white-on-black."""
     out = np.zeros((len(x), 28, 28), np.uint8)
     for i, img in enumerate(x):
-        ex, _ = extract_gray(np.ascontiguousarray(img), single=True)
+        ex, _ = extract_gray(np.ascontiguousarray(img), single=True, remove_form_lines=False)
         if len(ex.digits):
             out[i] = ex.digits[0]
         if progress is not None and (i + 1) % 1000 == 0:

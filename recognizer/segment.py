@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .lines import remove_lines
+
 #: segmentation works on images whose longer side is at most this (boxes are scaled back)
 WORK_MAX_SIDE = 1024
 #: an image whose strongest ink is below this (0..255 above background) holds no digits
@@ -28,12 +30,19 @@ class Segmentation:
     scale: float  # working pixels per original pixel
     segments: list[Segment]
     n_labels: int = 0  # number of connected components (excluding background)
+    lines: np.ndarray | None = None  # 0/255 mask of the form lines removed (working pixels)
 
     def original_box(self, seg: Segment, width: int, height: int) -> tuple[int, int, int, int]:
-        x, y, w, h = seg.box
-        if self.scale == 1.0:
+        return self.box_to_original(seg.box, self.scale, width, height)
+
+    @staticmethod
+    def box_to_original(
+        box: tuple[int, int, int, int], scale: float, width: int, height: int
+    ) -> tuple[int, int, int, int]:
+        x, y, w, h = box
+        if scale == 1.0:
             return (int(x), int(y), int(w), int(h))
-        s = 1.0 / self.scale
+        s = 1.0 / scale
         x0, y0 = int(np.floor(x * s)), int(np.floor(y * s))
         x1, y1 = min(width, int(np.ceil((x + w) * s))), min(height, int(np.ceil((y + h) * s)))
         return (x0, y0, max(1, x1 - x0), max(1, y1 - y0))
@@ -96,7 +105,7 @@ def _merge(boxes: np.ndarray, areas: np.ndarray, ref_h: float) -> list[list[int]
     return groups
 
 
-def segment(ink: np.ndarray, single: bool = False) -> Segmentation:
+def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = True) -> Segmentation:
     """Find the digits in ``ink`` (uint8, white on black, background ~0).
 
     With ``single=True`` every kept component is merged into one digit (used for training images
@@ -115,12 +124,18 @@ def segment(ink: np.ndarray, single: bool = False) -> Segmentation:
     t, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     t = max(t, 0.25 * mx, MIN_CONTRAST / 2)
     _, binary = cv2.threshold(ink, t, 255, cv2.THRESH_BINARY)
+    lines = None
+    if remove_form_lines:
+        _, faint = cv2.threshold(ink, max(MIN_CONTRAST / 2, 0.5 * t), 255, cv2.THRESH_BINARY)
+        ink, binary, lines = remove_lines(ink, binary, faint)
+        if not lines.any():
+            lines = None
     n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     if n <= 1:
-        return Segmentation(ink, binary, labels, scale, [])
+        return Segmentation(ink, binary, labels, scale, [], lines=lines)
     if n == 2:  # a single component: nothing to merge or drop
         x, y, w, h, a = (int(v) for v in stats[1])
-        return Segmentation(ink, binary, labels, scale, [Segment((x, y, w, h), (1,), a)], 1)
+        return Segmentation(ink, binary, labels, scale, [Segment((x, y, w, h), (1,), a)], 1, lines)
     stats = stats[1:]
     areas = stats[:, cv2.CC_STAT_AREA]
     amax = int(areas.max())
@@ -158,4 +173,4 @@ def segment(ink: np.ndarray, single: bool = False) -> Segmentation:
         gmax_h = max(s.box[3] for s in segs)
         segs = [s for s in segs if not (s.area < 0.08 * gmax_a and s.box[3] < 0.4 * gmax_h)]
     segs.sort(key=lambda s: s.box[0] + s.box[2] / 2.0)
-    return Segmentation(ink, binary, labels, scale, segs, n_labels=n - 1)
+    return Segmentation(ink, binary, labels, scale, segs, n_labels=n - 1, lines=lines)

@@ -36,6 +36,8 @@ def preprocess_steps(
 ) -> list[tuple[str, str, bytes]]:
     """(step name, one-line description, PNG) for each stage, following the first digit.
 
+    "form lines" (printed rulings and box borders taken out) and "touching digits" (where a
+    segment too wide for one digit is offered a cut) appear when the image has them.
     Raises UnreadableImage / ImageTooLarge like ``Model.recognize``."""
     gray, info = decode_gray(data, max_pixels)
     try:
@@ -64,6 +66,8 @@ def _steps(gray, info) -> list[tuple[str, str, bytes]]:
         )
     )
     seg = segment(ink)
+    if seg.lines is not None:
+        out.append(_lines_step(seg))
     vis = cv2.cvtColor(seg.ink, cv2.COLOR_GRAY2BGR)
     t = max(1, round(max(vis.shape[:2]) / 200))
     for i, s in enumerate(seg.segments):
@@ -94,6 +98,9 @@ def _steps(gray, info) -> list[tuple[str, str, bytes]]:
     )
     if not seg.segments:
         return out
+    touching = _touching_step(seg)
+    if touching is not None:
+        out.append(touching)
     crop = seg.crop(seg.segments[0])
     out.append(
         ("crop", f"first digit cropped: {crop.shape[1]}x{crop.shape[0]} px", _png(crop, 112))
@@ -137,3 +144,49 @@ def _steps(gray, info) -> list[tuple[str, str, bytes]]:
         )
     )
     return out
+
+
+def _lines_step(seg) -> tuple[str, str, bytes]:
+    """The working ink with the removed form-line pixels in red."""
+    base = (
+        cv2.resize(seg.binary, seg.lines.shape[::-1])
+        if seg.binary.shape != seg.lines.shape
+        else seg.binary
+    )
+    vis = cv2.cvtColor(np.maximum(seg.ink, base // 2), cv2.COLOR_GRAY2BGR)
+    vis[seg.lines > 0] = (0, 0, 255)
+    n = int(np.count_nonzero(seg.lines))
+    return (
+        "form lines",
+        f"printed lines and box borders taken out ({n} px, red); strokes that crossed them kept",
+        _png(vis, 112),
+    )
+
+
+def _touching_step(seg) -> tuple[str, str, bytes] | None:
+    """Segments wide enough to hold two touching digits, with the cut they are offered first
+    (the least-ink path at the best column; the classifier decides whether it is taken)."""
+    from .split import WIDE, cuts
+
+    wide = [s for s in seg.segments if s.box[2] >= WIDE * s.box[3]]
+    if not wide:
+        return None
+    vis = cv2.cvtColor(seg.ink, cv2.COLOR_GRAY2BGR)
+    t = max(1, round(max(vis.shape[:2]) / 200))
+    shown = 0
+    for s in wide:
+        cs = cuts(seg.crop(s), s.box)
+        if not cs:
+            continue
+        c = min(cs, key=lambda c: c.ink_at_cut)
+        for (x, y, w, h), color in zip(c.boxes, ((255, 128, 0), (0, 200, 255)), strict=True):
+            cv2.rectangle(vis, (x, y), (x + w - 1, y + h - 1), color, t)
+        shown += 1
+    if not shown:
+        return None
+    return (
+        "touching digits",
+        f"{shown} segment{'s' if shown != 1 else ''} too wide for one digit: cut where the "
+        "strokes are thinnest; the cut is kept if the classifier reads the two pieces better",
+        _png(vis, 112),
+    )

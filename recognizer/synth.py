@@ -15,7 +15,15 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-__all__ = ["render_stroke", "canvas_png", "canvas_rgba", "multi_digit_canvas", "random_ink"]
+__all__ = [
+    "PAPER_CONDITIONS",
+    "canvas_png",
+    "canvas_rgba",
+    "multi_digit_canvas",
+    "paper_sample",
+    "random_ink",
+    "render_stroke",
+]
 
 
 def _thin(mask: np.ndarray) -> np.ndarray:
@@ -204,3 +212,266 @@ def multi_digit_canvas(
         boxes.append((x, y, w, h))
         x += w + (gaps[i] if i < len(gaps) else 0)
     return cv2.imencode(".png", canvas)[1].tobytes(), boxes
+
+
+# -- paper conditions: dark ink on light paper, form lines, touching digits ------------------
+# Every generator is deterministic given ``rng`` and returns encoded image bytes (PNG unless
+# said otherwise) plus the expected text.
+
+PAPER_CONDITIONS = (
+    "boxed",
+    "underline",
+    "comb",
+    "touching",
+    "rotated",
+    "jpeg25",
+    "lowres16",
+    "thin_pen",
+    "thick_pen",
+)
+
+
+def _paper(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """Light paper (float32 0..255) with a slight gradient and sensor noise."""
+    level = float(rng.uniform(215, 250))
+    grad = np.linspace(0, float(rng.uniform(-8, 8)), w, dtype=np.float32)[None, :]
+    paper = np.full((h, w), level, np.float32) + grad
+    paper += rng.normal(0, 2.0, (h, w)).astype(np.float32)
+    return paper
+
+
+def _lay(paper: np.ndarray, cov: np.ndarray, x: int, y: int, ink: float) -> None:
+    """Lay coverage ``cov`` of ink level ``ink`` (0 = black) onto ``paper`` at (x, y)."""
+    h, w = cov.shape
+    H, W = paper.shape
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(W, x + w), min(H, y + h)
+    if x1 <= x0 or y1 <= y0:
+        return
+    c = cov[y0 - y : y1 - y, x0 - x : x1 - x]
+    region = paper[y0:y1, x0:x1]
+    np.minimum(region, region * (1 - c) + ink * c, out=region)
+
+
+def _to_png(paper: np.ndarray) -> bytes:
+    img = np.clip(paper + 0.5, 0, 255).astype(np.uint8)
+    return cv2.imencode(".png", img)[1].tobytes()
+
+
+def _ink_level(rng: np.random.Generator) -> float:
+    return float(rng.uniform(10, 80))
+
+
+def _line_level(rng: np.random.Generator) -> float:
+    return float(rng.uniform(20, 150))
+
+
+def pen_digit(
+    digit28: np.ndarray, rng: np.random.Generator, height: float | None = None, pen=None
+) -> np.ndarray:
+    """Coverage (float32 0..1) of one MNIST digit re-drawn ``height`` px tall with a pen whose
+    width is ``pen`` (a fraction of the height; default 0.08..0.16)."""
+    height = float(rng.uniform(34, 64)) if height is None else height
+    pen = float(rng.uniform(0.08, 0.16)) if pen is None else pen
+    cov = render_stroke(digit28, height / 20.0, max(1.0, pen * height))
+    ys, xs = np.nonzero(cov > 0)
+    if len(ys) == 0:
+        return cov
+    return cov[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
+def _single_on_paper(cov: np.ndarray, rng: np.random.Generator, margin: float = 0.6) -> np.ndarray:
+    h, w = cov.shape
+    m = int(margin * max(h, w)) + 4
+    paper = _paper(h + 2 * m, w + 2 * m, rng)
+    _lay(paper, cov, m + int(rng.integers(-m // 3, m // 3 + 1)), m, _ink_level(rng))
+    return paper
+
+
+def boxed_png(digit28: np.ndarray, rng: np.random.Generator) -> bytes:
+    """One digit written inside a printed box (a form field); the box border is 1-3 px."""
+    cov = pen_digit(digit28, rng)
+    h, w = cov.shape
+    bh = int(h * rng.uniform(1.15, 1.5))
+    bw = max(int(bh * rng.uniform(0.75, 1.1)), w + 6)
+    t = int(rng.integers(1, 4))
+    m = int(rng.uniform(0.3, 1.0) * bh) + 4
+    paper = _paper(bh + 2 * m, bw + 2 * m, rng)
+    lines = np.zeros(paper.shape, np.float32)
+    cv2.rectangle(lines, (m, m), (m + bw, m + bh), 1.0, t)
+    _lay(paper, lines, 0, 0, _line_level(rng))
+    x = m + t + 1 + int(rng.integers(0, max(1, bw - w - 2 * t - 1)))
+    y = m + t + 1 + int(rng.integers(0, max(1, bh - h - 2 * t - 1)))
+    _lay(paper, cov, x, y, _ink_level(rng))
+    return _to_png(paper)
+
+
+def underline_png(digit28: np.ndarray, rng: np.random.Generator) -> bytes:
+    """One digit written above or on a printed underline that runs well past it."""
+    cov = pen_digit(digit28, rng)
+    h, w = cov.shape
+    t = int(rng.integers(1, 4))
+    lw = int(w * rng.uniform(3, 6)) + 2 * h
+    m = int(0.5 * h) + 4
+    paper = _paper(h + 2 * m, lw + 2 * m, rng)
+    x = m + int(rng.integers(0, lw - w))
+    # the digit's foot ends between a few px above the line and a few px through it
+    foot = m + h + int(rng.integers(-3, 6))
+    lines = np.zeros(paper.shape, np.float32)
+    cv2.line(lines, (m, foot), (m + lw, foot), 1.0, t)
+    _lay(paper, lines, 0, 0, _line_level(rng))
+    _lay(paper, cov, x, m, _ink_level(rng))
+    return _to_png(paper)
+
+
+def comb_png(
+    digits28: Sequence[np.ndarray | None], rng: np.random.Generator
+) -> tuple[bytes, list[int]]:
+    """A form image with a comb field: one box per entry of ``digits28`` (None = empty box),
+    boxes sharing their borders, a label rule above and a signature line below.
+
+    Returns (PNG bytes, indices of the non-empty boxes in order)."""
+    n = len(digits28)
+    bh = int(rng.uniform(44, 72))
+    bw = int(bh * rng.uniform(0.75, 1.0))
+    t = int(rng.integers(1, 3))
+    mx, top = int(rng.uniform(30, 120)), int(rng.uniform(60, 120))
+    W, H = 2 * mx + n * bw, top + bh + int(rng.uniform(80, 140))
+    paper = _paper(H, W, rng)
+    lines = np.zeros(paper.shape, np.float32)
+    cv2.line(lines, (10, top // 3), (W - 10, top // 3), 1.0, int(rng.integers(1, 3)))
+    closed = rng.random() < 0.5  # a row of closed boxes, else a comb with short teeth
+    tick = bh if closed else int(bh * rng.uniform(0.3, 1.0))
+    cv2.line(lines, (mx, top + bh), (mx + n * bw, top + bh), 1.0, t)
+    for i in range(n + 1):
+        x = mx + i * bw
+        cv2.line(lines, (x, top + bh - tick), (x, top + bh), 1.0, t)
+    if closed:
+        cv2.line(lines, (mx, top + bh - tick), (mx + n * bw, top + bh - tick), 1.0, t)
+    sig = H - int(rng.uniform(20, 40))
+    cv2.line(lines, (mx, sig), (W - mx, sig), 1.0, 1)
+    _lay(paper, lines, 0, 0, _line_level(rng))
+    ink = _ink_level(rng)
+    pen = float(rng.uniform(0.08, 0.15))
+    kept = []
+    for i, d in enumerate(digits28):
+        if d is None:
+            continue
+        cov = pen_digit(d, rng, height=bh * float(rng.uniform(0.6, 0.85)), pen=pen)
+        h, w = cov.shape
+        if w > bw - 2 * t - 2:
+            f = (bw - 2 * t - 2) / w
+            cov = cv2.resize(cov, (max(1, int(w * f)), max(1, int(h * f))), cv2.INTER_AREA)
+            h, w = cov.shape
+        x = mx + i * bw + t + 1 + int(rng.integers(0, max(1, bw - w - 2 * t - 1)))
+        y = top + bh - h - int(rng.integers(t + 1, max(t + 2, int(0.2 * bh))))
+        _lay(paper, cov, x, y, ink)
+        kept.append(i)
+    return _to_png(paper), kept
+
+
+def touching_png(
+    left28: np.ndarray, right28: np.ndarray, rng: np.random.Generator, overlap=(1, 5)
+) -> bytes:
+    """Two digits side by side whose strokes touch or overlap by ``overlap`` px (at a digit
+    height of 34-64 px)."""
+    hgt = float(rng.uniform(34, 64))
+    pen = float(rng.uniform(0.08, 0.14))
+    a = pen_digit(left28, rng, hgt, pen)
+    b = pen_digit(right28, rng, hgt * float(rng.uniform(0.92, 1.08)), pen)
+    H = max(a.shape[0], b.shape[0])
+    ya = (H - a.shape[0]) // 2 + int(rng.integers(-2, 3))
+    yb = (H - b.shape[0]) // 2 + int(rng.integers(-2, 3))
+    m = 24
+    canvas_h = H + 2 * m
+    A = np.zeros((canvas_h, a.shape[1]), np.float32)
+    A[m + ya : m + ya + a.shape[0]] = a
+    B = np.zeros((canvas_h, b.shape[1]), np.float32)
+    B[m + yb : m + yb + b.shape[0]] = b
+    # per row: right edge of A and left edge of B; shift B so the smallest gap is -overlap
+    ra = np.where((A > 0.5).any(1), A.shape[1] - 1 - np.argmax((A > 0.5)[:, ::-1], 1), -(10**6))
+    lb = np.where((B > 0.5).any(1), np.argmax(B > 0.5, 1), 10**6)
+    gap0 = int((lb - ra).min())  # gap if B started at x = 0 (relative to A's origin)
+    ov = int(rng.integers(overlap[0], overlap[1] + 1))
+    xb = max(a.shape[1] // 3, -gap0 - ov + 1)
+    W = xb + b.shape[1] + 2 * m
+    paper = _paper(canvas_h, W, rng)
+    ink = _ink_level(rng)
+    _lay(paper, A, m, 0, ink)
+    _lay(paper, B, m + xb, 0, ink)
+    return _to_png(paper)
+
+
+def rotated_png(digit28: np.ndarray, rng: np.random.Generator, max_deg: float = 15) -> bytes:
+    """One digit on paper, rotated by up to +-``max_deg`` degrees."""
+    cov = pen_digit(digit28, rng)
+    h, w = cov.shape
+    p = max(h, w)
+    big = cv2.copyMakeBorder(cov, p // 2, p // 2, p // 2, p // 2, cv2.BORDER_CONSTANT, value=0)
+    c = (big.shape[1] / 2.0, big.shape[0] / 2.0)
+    ang = float(rng.uniform(-max_deg, max_deg))
+    big = cv2.warpAffine(big, cv2.getRotationMatrix2D(c, ang, 1.0), big.shape[::-1])
+    ys, xs = np.nonzero(big > 0.01)
+    return _to_png(_single_on_paper(big[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1], rng))
+
+
+def jpeg_bytes(digit28: np.ndarray, rng: np.random.Generator, quality: int = 25) -> bytes:
+    """One digit on noisy paper, saved as JPEG at ``quality`` (JPEG bytes, not PNG)."""
+    paper = _single_on_paper(pen_digit(digit28, rng), rng)
+    paper += rng.normal(0, 6.0, paper.shape).astype(np.float32)
+    img = np.clip(paper + 0.5, 0, 255).astype(np.uint8)
+    return cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+
+
+def lowres_png(digit28: np.ndarray, rng: np.random.Generator, height: int = 16) -> bytes:
+    """A digit reduced to ``height`` px tall, binarized, then scaled back up 2-4x (a low
+    resolution fax/scan)."""
+    paper = _single_on_paper(pen_digit(digit28, rng, height=float(height) * 2), rng, 0.5)
+    h, w = paper.shape
+    small = cv2.resize(paper, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+    small = np.where(small < 140, 20.0, 235.0).astype(np.float32)
+    f = float(rng.uniform(2, 4))
+    up = cv2.resize(
+        small,
+        (int(small.shape[1] * f), int(small.shape[0] * f)),
+        interpolation=cv2.INTER_NEAREST if rng.random() < 0.5 else cv2.INTER_LINEAR,
+    )
+    return _to_png(up)
+
+
+def pen_png(digit28: np.ndarray, rng: np.random.Generator, pen: float) -> bytes:
+    """One digit on paper drawn with a pen ``pen`` x the digit height wide (thin ~0.04,
+    thick ~0.25)."""
+    return _to_png(_single_on_paper(pen_digit(digit28, rng, pen=pen), rng))
+
+
+def paper_sample(
+    condition: str, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
+) -> tuple[bytes, str]:
+    """One synthetic input for ``condition`` (see PAPER_CONDITIONS) built from random digits of
+    (x, y), and the text it holds."""
+    i = int(rng.integers(len(x)))
+    label = str(int(y[i]))
+    if condition == "boxed":
+        return boxed_png(x[i], rng), label
+    if condition == "underline":
+        return underline_png(x[i], rng), label
+    if condition == "comb":
+        idx = rng.integers(len(x), size=8)
+        empty = rng.random(8) < 0.2
+        digits = [None if e else x[j] for j, e in zip(idx, empty, strict=True)]
+        png, kept = comb_png(digits, rng)
+        return png, "".join(str(int(y[idx[k]])) for k in kept)
+    if condition == "touching":
+        j = int(rng.integers(len(x)))
+        return touching_png(x[i], x[j], rng), label + str(int(y[j]))
+    if condition == "rotated":
+        return rotated_png(x[i], rng), label
+    if condition == "jpeg25":
+        return jpeg_bytes(x[i], rng), label
+    if condition == "lowres16":
+        return lowres_png(x[i], rng), label
+    if condition == "thin_pen":
+        return pen_png(x[i], rng, float(rng.uniform(0.03, 0.05))), label
+    if condition == "thick_pen":
+        return pen_png(x[i], rng, float(rng.uniform(0.2, 0.28))), label
+    raise ValueError(f"unknown condition {condition!r}")

@@ -33,6 +33,8 @@ bp = Blueprint("pages", __name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 EXAMPLE_DIGIT = STATIC_DIR / "img" / "example-digit.png"
+#: the model page's step-by-step picture: a boxed digit and two touching digits on a line
+EXAMPLE_FORM = STATIC_DIR / "img" / "example-form.png"
 CONFUSION_NAMES = ("confusion.png", "confusion_matrix.png", "confusion-matrix.png")
 
 
@@ -170,7 +172,7 @@ def _steps_for(example: bytes) -> list[dict]:
 
 @bp.get("/model/steps.json")
 def steps_json():
-    example = EXAMPLE_DIGIT.read_bytes()
+    example = EXAMPLE_FORM.read_bytes()
     try:
         steps = _steps_for(example)
     except Exception as exc:

@@ -282,7 +282,7 @@
       const steps = data.steps || [];
       list.textContent = "";
       if (data.example) {
-        steps.unshift({ name: "Input", description: "The example drawing as submitted (400×400, transparent background).", image: data.example });
+        steps.unshift({ name: "Input", description: "The example as submitted: a scanned form (400×200) with a digit in a printed box and two touching digits on a line.", image: data.example });
       }
       for (const s of steps) {
         list.append(

@@ -1,0 +1,288 @@
+"""Form-line removal: printed rulings, underlines, box borders and comb teeth.
+
+Candidates are the pixels kept by a morphological opening with a long horizontal (vertical)
+kernel, i.e. straight runs much longer than a stroke is thick. A candidate is a form line only
+if one of these holds (a digit's own straight stroke never satisfies them):
+
+* horizontal and much longer than the tallest thing in the image that is not a horizontal line
+  (``LONG_FACTOR`` x the digit height): rulings, underlines, the base of a comb;
+* part of a frame: both of its ends meet candidates of the other direction that themselves
+  meet at both ends (a printed box);
+* a comb tooth: a vertical candidate with an end on a form line, with at least two more teeth
+  of about the same length on that line.
+
+Strokes that crossed a removed line are repaired: a line pixel with stroke ink just above and
+below it (just left and right for a vertical line) is put back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+#: a horizontal line is "long" beyond this many digit heights
+LONG_FACTOR = 1.4
+#: a candidate is at least this many times longer than it is thick
+ELONGATION = 6.0
+#: images smaller than this (a lone 28x28 digit) hold no form lines
+MIN_SIDE = 40
+#: lines are looked for at about this size (shorter side), for speed
+DETECT_SIDE = 160
+#: ... after a first look at about this size
+GATE_SIDE = 80
+#: comb teeth: at least this many on one line, lengths within this ratio
+MIN_TEETH = 3
+TEETH_RATIO = 0.75
+
+
+@dataclass
+class _Seg:
+    label: int
+    x0: int
+    y0: int
+    x1: int  # exclusive
+    y1: int
+    horizontal: bool
+
+    @property
+    def length(self) -> int:
+        return (self.x1 - self.x0) if self.horizontal else (self.y1 - self.y0)
+
+    @property
+    def thick(self) -> int:
+        return (self.y1 - self.y0) if self.horizontal else (self.x1 - self.x0)
+
+    def ends(self, tol: int) -> list[tuple[int, int, int, int]]:
+        if self.horizontal:
+            return [
+                (self.x0 - tol, self.y0 - tol, self.x0 + tol, self.y1 + tol),
+                (self.x1 - tol, self.y0 - tol, self.x1 + tol, self.y1 + tol),
+            ]
+        return [
+            (self.x0 - tol, self.y0 - tol, self.x1 + tol, self.y0 + tol),
+            (self.x0 - tol, self.y1 - tol, self.x1 + tol, self.y1 + tol),
+        ]
+
+    def hits(self, box: tuple[int, int, int, int]) -> bool:
+        return self.x0 < box[2] and box[0] < self.x1 and self.y0 < box[3] and box[1] < self.y1
+
+
+def _candidates(binary: np.ndarray, k: int, horizontal: bool):
+    """Straight runs of at least ``k`` px: (opened image, label image, [_Seg]).
+
+    Each segment is reduced to its core: the rows (columns) whose run spans most of its
+    length, so a stroke that merges with a line at one place does not widen it."""
+    shape = (k, 1) if horizontal else (1, k)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, shape)
+    opened = cv2.morphologyEx(binary, cv2.MORPH_OPEN, kernel)
+    if not opened.any():
+        return opened, None, []
+    n, lab, st, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+    segs = []
+    for i in range(1, n):
+        x, y, w, h, _a = (int(v) for v in st[i])
+        box = lab[y : y + h, x : x + w] == i
+        counts = box.sum(1 if horizontal else 0)
+        length = w if horizontal else h
+        if counts.max() < 0.8 * length:
+            continue  # not one straight run from end to end
+        core = np.nonzero(counts >= 0.9 * counts.max())[0]
+        c0, c1 = int(core.min()), int(core.max()) + 1
+        if horizontal:
+            s = _Seg(i, x, y + c0, x + w, y + c1, True)
+            lab[y : y + c0, x : x + w][box[:c0]] = 0
+            lab[y + c1 : y + h, x : x + w][box[c1:]] = 0
+        else:
+            s = _Seg(i, x + c0, y, x + c1, y + h, False)
+            lab[y : y + h, x : x + c0][box[:, :c0]] = 0
+            lab[y : y + h, x + c1 : x + w][box[:, c1:]] = 0
+        if s.length >= ELONGATION * max(1, s.thick):
+            segs.append(s)
+    return opened, lab, segs
+
+
+def _digit_height(binary: np.ndarray, hmask: np.ndarray) -> tuple[int, int]:
+    """(tallest component, tallest component once its horizontal runs are taken out).
+
+    The second is the digit height even when a digit stands on a line it touches: the line
+    is taken out of the component, the digit's height remains."""
+    n, lab, st, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    if n <= 1:
+        return 0, 0
+    areas = st[1:, cv2.CC_STAT_AREA]
+    big = np.nonzero(areas >= 0.1 * areas.max())[0] + 1
+    tallest = int(st[big, cv2.CC_STAT_HEIGHT].max())
+    rest = cv2.subtract(binary, cv2.dilate(hmask, np.ones((3, 1), np.uint8)))
+    rows = np.nonzero(rest)[0]
+    if len(rows) == 0:
+        return tallest, 0
+    owner = lab[rest > 0]
+    ok = np.isin(owner, big)
+    if not ok.any():
+        return tallest, 0
+    owner, rows = owner[ok], rows[ok]
+    lo = np.full(n, 1 << 30)
+    hi = np.full(n, -1)
+    np.minimum.at(lo, owner, rows)
+    np.maximum.at(hi, owner, rows)
+    return tallest, int((hi - lo + 1).max())
+
+
+def find_lines(binary: np.ndarray) -> tuple[np.ndarray, int]:
+    """0/255 mask of the form-line pixels in a 0/255 binary (white ink) image, and the
+    thickness of the thickest line found."""
+    H, W = binary.shape
+    zero = np.zeros_like(binary)
+    n, _lab, st, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    if n <= 1:
+        return zero, 0
+    areas = st[1:, cv2.CC_STAT_AREA]
+    tallest = int(st[1:, cv2.CC_STAT_HEIGHT][areas >= 0.1 * areas.max()].max())
+    widest = int(st[1:, cv2.CC_STAT_WIDTH].max())
+    # runs shorter than half the tallest thing are never lines (a digit's straight strokes)
+    k = max(8, round(0.45 * tallest))
+    kh = max(8, min(k, round(0.45 * widest)))
+    hopen, hlab, hsegs = _candidates(binary, kh, True)
+    _, vlab, vsegs = _candidates(binary, k, False)
+    if not hsegs:
+        return zero, 0
+    _, ref_h = _digit_height(binary, hopen)
+    ref_h = max(ref_h, 8)
+    mask = zero.copy()
+    thick = 0
+    found_h = [s for s in hsegs if s.length >= LONG_FACTOR * ref_h]
+    # frames: keep candidates whose two ends meet the other direction, until nothing changes
+    # (a box is taller than what it holds; a digit's own loops and bars are not)
+    frame_h = [s for s in hsegs if s.length >= 0.5 * ref_h]
+    frame_v = [s for s in vsegs if s.length >= 0.9 * ref_h]
+    while True:
+        nh = [s for s in frame_h if _cornered(s, frame_v)]
+        nv = [s for s in frame_v if _cornered(s, nh)]
+        if len(nh) == len(frame_h) and len(nv) == len(frame_v):
+            break
+        frame_h, frame_v = nh, nv
+    if frame_h and frame_v:
+        found_h += [s for s in frame_h if s not in found_h]
+        thick = _paint(mask, vlab, frame_v)
+    thick = max(thick, _paint(mask, hlab, found_h))
+    # comb teeth standing on (or hanging from) a long form line
+    long_h = [s for s in found_h if s.length >= LONG_FACTOR * ref_h]
+    if long_h:
+        k0 = max(6, min(H, W) // 40)
+        if k0 < k:
+            _, vlab, vsegs = _candidates(binary, k0, False)
+    for line in long_h:
+        # teeth are printed like the line: as thin as it is (a written 1 is a pen stroke)
+        thin = max(line.thick + 1, 1.5 * line.thick)
+        teeth = [v for v in vsegs if v.thick <= thin and any(line.hits(e) for e in v.ends(tol(v)))]
+        if len(teeth) < MIN_TEETH:
+            continue
+        similar = _regular(teeth)
+        if len(similar) >= MIN_TEETH:
+            thick = max(thick, _paint(mask, vlab, similar))
+    return mask, thick
+
+
+def _regular(teeth: list[_Seg]) -> list[_Seg]:
+    """The teeth of a comb: about the same length and evenly spaced (a written 1 standing on
+    the line is neither)."""
+    lens = np.array([v.length for v in teeth], np.float64)
+    med = float(np.median(lens))
+    teeth = [
+        v for v, n in zip(teeth, lens, strict=True) if TEETH_RATIO * med <= n <= med / TEETH_RATIO
+    ]
+    if len(teeth) < MIN_TEETH:
+        return []
+    teeth.sort(key=lambda v: v.x0)
+    xs = np.array([(v.x0 + v.x1) / 2.0 for v in teeth])
+    gaps = np.diff(xs)
+    step = float(np.median(gaps))
+    if step <= 0:
+        return []
+    # a tooth is kept if a neighbour sits about one (or a whole number of) step(s) away
+    keep = []
+    for i, v in enumerate(teeth):
+        d = np.abs(np.delete(xs, i) - xs[i]) / step
+        if np.any((d > 0.8) & (np.abs(d - np.round(d)) < 0.15)):
+            keep.append(v)
+    return keep
+
+
+def _cornered(s: _Seg, others: list[_Seg]) -> bool:
+    """Both ends of ``s`` meet an end of one of ``others`` (the corners of a box)."""
+    return all(any(_meet(e, oe) for o in others for oe in o.ends(tol(o))) for e in s.ends(tol(s)))
+
+
+def _meet(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _paint(mask: np.ndarray, lab: np.ndarray, segs: list[_Seg]) -> int:
+    if not segs:
+        return 0
+    mask[np.isin(lab, np.array([s.label for s in segs], np.int32))] = 255
+    return max(s.thick for s in segs)
+
+
+def tol(s: _Seg) -> int:
+    return max(2, s.thick)
+
+
+def _pooled(binary: np.ndarray, f: int) -> np.ndarray:
+    """``binary`` reduced f times: a pixel is ink if any pixel of its f x f block is."""
+    H, W = binary.shape
+    small = cv2.resize(binary, (W // f, H // f), interpolation=cv2.INTER_AREA)
+    return cv2.compare(small, 0, cv2.CMP_GT)
+
+
+def remove_lines(
+    ink: np.ndarray, binary: np.ndarray, detect: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Take form lines out of ``ink`` (white on black) and its ``binary``.
+
+    ``detect`` is the binary lines are looked for in (a lower threshold finds faint printed
+    lines); defaults to ``binary``. Returns (ink, binary, mask of the removed pixels)."""
+    detect = binary if detect is None else detect
+    H, W = detect.shape
+    if max(H, W) < MIN_SIDE:
+        return ink, binary, np.zeros_like(binary)
+    g = min(H, W) // GATE_SIDE
+    # a quick look at a smaller size first: most images (drawings) have no lines at all
+    if g > max(1, min(H, W) // DETECT_SIDE) and not find_lines(_pooled(detect, g))[1]:
+        return ink, binary, np.zeros_like(binary)
+    f = max(1, min(H, W) // DETECT_SIDE)
+    if f > 1:
+        # look for lines at a reduced size (any ink in a f x f block counts), then map back
+        small_mask, thick = find_lines(_pooled(detect, f))
+        if not thick:
+            return ink, binary, np.zeros_like(binary)
+        mask = cv2.resize(small_mask, (W // f * f, H // f * f), interpolation=cv2.INTER_NEAREST)
+        mask = cv2.copyMakeBorder(
+            mask, 0, H - mask.shape[0], 0, W - mask.shape[1], cv2.BORDER_REPLICATE
+        )
+        mask = cv2.bitwise_and(mask, detect)
+        thick *= f
+    else:
+        mask, thick = find_lines(detect)
+    if not thick:
+        return ink, binary, mask
+    rest = cv2.bitwise_and(binary, cv2.bitwise_not(mask))
+    # the line's thickness bounds the gap a crossing stroke has to bridge
+    span = min(thick, 12) + 4
+    bridge_v = cv2.morphologyEx(rest, cv2.MORPH_CLOSE, np.ones((span, 1), np.uint8))
+    bridge_h = cv2.morphologyEx(rest, cv2.MORPH_CLOSE, np.ones((1, span), np.uint8))
+    restore = cv2.bitwise_and(mask, cv2.bitwise_or(bridge_v, bridge_h))
+    removed = cv2.bitwise_and(mask, cv2.bitwise_not(restore))
+    new_binary = cv2.bitwise_or(rest, restore)
+    # drop the anti-aliased fringe of the removed line too, but not the repaired strokes
+    near_ink = cv2.dilate(cv2.bitwise_or(rest, restore), np.ones((3, 3), np.uint8))
+    fringe = cv2.bitwise_and(
+        cv2.dilate(removed, np.ones((3, 3), np.uint8)), cv2.bitwise_not(near_ink)
+    )
+    fringe = cv2.bitwise_or(fringe, removed)
+    new_ink = ink.copy()
+    new_ink[fringe > 0] = 0
+    new_binary[fringe > 0] = 0
+    return new_ink, new_binary, removed

@@ -1,0 +1,237 @@
+"""Touching digits: is a wide segment two digits, and where do they part?
+
+A segment at least ``ASPECT_MIN`` as wide as tall (``WIDE``: always, else only when the
+classifier is not sure of it) is scored by a logistic "one digit or two touching?" detector on
+the gradient features of the whole (``pair_probability``; fitted by ``fit_pair_detector``,
+stored in the model metadata as ``touching``). Above ``P_PAIR_MIN`` it is offered cuts at the
+deepest valleys of its column ink profile, each both straight and as a least-ink seam
+(``seam``); small bits of the other digit a cut leaves behind are dropped. The caller
+(``Model._split_touching``) classifies the pieces of every candidate in one batch and keeps
+the best cut when ``split_score`` is positive; each piece gets its own box, left to right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .normalize import normalize_digit
+
+#: segments at least this wide for their height are offered cuts
+ASPECT_MIN = 0.75
+#: this wide or wider: offered cuts even when the whole reads confidently
+WIDE = 1.1
+#: cuts are looked for in this central share of the width
+SEARCH = (0.18, 0.82)
+MAX_CUTS = 4
+
+
+@dataclass
+class Cut:
+    column: int  # in crop pixels
+    ink_at_cut: float  # share of the height inked in the cut column
+    boxes: tuple[tuple[int, int, int, int], tuple[int, int, int, int]]  # working pixels
+    digits: np.ndarray  # (2, 28, 28) normalized pieces
+
+
+def candidate_columns(crop: np.ndarray, max_cuts: int = MAX_CUTS) -> list[int]:
+    """Columns of ``crop`` (white ink on black) where a cut is most plausible."""
+    h, w = crop.shape
+    if w < 6:
+        return []
+    ink = crop > 0.45 * float(crop.max())
+    prof = ink.sum(0).astype(np.float64)
+    prof = np.convolve(prof, [0.25, 0.5, 0.25], mode="same")
+    lo, hi = int(SEARCH[0] * w), int(np.ceil(SEARCH[1] * w))
+    cols = np.arange(lo, max(lo + 1, hi))
+    if len(cols) == 0:
+        return []
+    order = cols[np.argsort(prof[cols], kind="stable")]
+    picked: list[int] = []
+    sep = max(2, w // 10)
+    for c in order.tolist():
+        if all(abs(c - p) >= sep for p in picked):
+            picked.append(c)
+        if len(picked) >= max_cuts:
+            break
+    # the centre too: two digits of about the same width meet there
+    mid = w // 2
+    if all(abs(mid - p) >= sep for p in picked):
+        picked.append(mid)
+    return picked
+
+
+def _piece(
+    crop: np.ndarray, x0: int, x1: int
+) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+    """The part of ``crop`` between columns x0 and x1, without the small bits of the other
+    digit that the cut leaves behind, trimmed to its ink."""
+    part = crop[:, x0:x1]
+    mx = float(crop.max())
+    if mx <= 0:
+        return None
+    mask = (part > 0.45 * mx).astype(np.uint8)
+    n, lab, st, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n <= 1:
+        return None
+    areas = st[1:, cv2.CC_STAT_AREA]
+    keep = np.nonzero(areas >= 0.2 * areas.max())[0] + 1
+    if len(keep) < n - 1:
+        near = cv2.dilate(np.isin(lab, keep).astype(np.uint8), np.ones((3, 3), np.uint8))
+        part = np.where(near > 0, part, 0).astype(np.uint8)
+        mask = mask & near
+    ys = np.nonzero(mask.any(1))[0]
+    xs = np.nonzero(mask.any(0))[0]
+    y0, y1, a0, a1 = int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1
+    return part[y0:y1, a0:a1], (x0 + a0, y0, a1 - a0, y1 - y0)
+
+
+def seam(ink: np.ndarray, column: int, band: int) -> np.ndarray:
+    """Top-to-bottom path (one x per row, moving at most one column a row) through the least
+    ink, kept within ``band`` columns of ``column``: where touching digits part best."""
+    h, w = ink.shape
+    lo, hi = max(0, column - band), min(w, column + band + 1)
+    cost = ink[:, lo:hi].astype(np.float64) * 10.0 + 1.0
+    cost += 0.02 * np.abs(np.arange(lo, hi) - column)[None, :]  # prefer the candidate column
+    acc = cost.copy()
+    back = np.zeros(cost.shape, np.int8)
+    for y in range(1, h):
+        prev = acc[y - 1]
+        left = np.r_[np.inf, prev[:-1]]
+        right = np.r_[prev[1:], np.inf]
+        stack = np.vstack([left, prev, right])
+        k = stack.argmin(0)
+        acc[y] += stack[k, np.arange(len(prev))]
+        back[y] = k - 1
+    xs = np.empty(h, np.int64)
+    xs[-1] = int(acc[-1].argmin())
+    for y in range(h - 1, 0, -1):
+        xs[y - 1] = xs[y] + back[y, xs[y]]
+    return xs + lo
+
+
+def cuts(crop: np.ndarray, box: tuple[int, int, int, int]) -> list[Cut]:
+    """Candidate two-way cuts of the digit crop at ``box`` (x, y, w, h in working pixels)."""
+    h, w = crop.shape
+    if crop.size == 0 or h < 4:
+        return []
+    thr = 0.45 * float(crop.max())
+    ink = crop > thr
+    total = int(np.count_nonzero(ink))
+    cols = np.arange(w)[None, :]
+    out = []
+    straight = [(c, np.full(h, c)) for c in candidate_columns(crop)]
+    curved = [(c, seam(ink, c, max(2, w // 8))) for c, _ in straight]
+    for c, path in straight + curved:
+        on_left = cols < path[:, None]
+        left = _piece(np.where(on_left, crop, 0).astype(np.uint8), 0, w)
+        right = _piece(np.where(on_left, 0, crop).astype(np.uint8), 0, w)
+        if left is None or right is None:
+            continue
+        ok = True
+        for img, (_, _, _pw, ph) in (left, right):
+            # each piece must look like a digit: a fair share of the height and of the ink
+            if ph < 0.4 * h or np.count_nonzero(img > thr) < 0.1 * total:
+                ok = False
+        if not ok:
+            continue
+        boxes = tuple((box[0] + px, box[1] + py, pw, ph) for _, (px, py, pw, ph) in (left, right))
+        digits = np.stack([normalize_digit(left[0]), normalize_digit(right[0])])
+        ink_cut = float(np.count_nonzero(ink[np.arange(h), np.clip(path, 0, w - 1)])) / h
+        out.append(Cut(c, ink_cut, boxes, digits))  # type: ignore[arg-type]
+    return out
+
+
+def wants_cut(box: tuple[int, int, int, int], confidence: float) -> bool:
+    """Whether a segment is offered cuts: wide ones always, wide-ish ones when unsure."""
+    _, _, w, h = box
+    aspect = w / max(1, h)
+    return aspect >= WIDE or (aspect >= ASPECT_MIN and confidence < 0.9999)
+
+
+#: below this probability of being two digits, a segment is not cut at all
+P_PAIR_MIN = 0.9
+#: a cut is taken when its score (log-odds, see ``split_score``) is above this
+SPLIT_MARGIN = 5.5
+
+
+def split_score(p_pair: float, p_whole: float, p_left: float, p_right: float) -> float:
+    """Log-odds that the cut reading is right rather than the whole: the pair detector's
+    log-odds plus how much more confidently the classifier reads the two pieces than the
+    whole, minus ``SPLIT_MARGIN``."""
+    eps = 1e-6
+    logit = np.log(p_pair + eps) - np.log(1 - p_pair + eps)
+    read = np.log(p_left + eps) + np.log(p_right + eps) - np.log(p_whole + eps)
+    return float(logit + read - SPLIT_MARGIN)
+
+
+# -- "one digit or two touching?" ----------------------------------------------------------
+def whole_features(digits28: np.ndarray, aspects: np.ndarray) -> np.ndarray:
+    """Features the pair detector reads: the classifier's features of the whole segment
+    (normalized like one digit, so two digits come out as two small glyphs) and its aspect."""
+    from . import features as F
+
+    a = np.asarray(aspects, np.float64)[:, None]
+    return np.hstack([F.extract(digits28).astype(np.float64), a, np.log(a)])
+
+
+def pair_probability(params: dict, digits28: np.ndarray, aspects: np.ndarray) -> np.ndarray:
+    """P(two touching digits) for each wide segment, from the detector in ``params``
+    (model metadata ``touching``: mean, scale, coef, intercept)."""
+    z = (whole_features(digits28, aspects) - np.asarray(params["mean"])) / np.asarray(
+        params["scale"]
+    )
+    s = z @ np.asarray(params["coef"]) + float(params["intercept"])
+    return 1.0 / (1.0 + np.exp(-s))
+
+
+def fit_pair_detector(x: np.ndarray, n: int = 6000, seed: int = 0, progress=None) -> dict:
+    """Fit the pair detector on ``n`` synthetic touching pairs and ``n`` single digits made
+    from (x: raw MNIST-style digits): singles as 28x28 images, canvas redraws and pen-on-paper
+    drawings (thin to thick pens, rotated); only segments wide enough to be asked count."""
+    from sklearn.linear_model import LogisticRegression
+
+    from .evaluate import encode_png_batch
+    from .pipeline import extract_bytes
+    from .synth import canvas_png, pen_png, rotated_png, touching_png
+
+    rng = np.random.default_rng(seed)
+    feats_d, feats_a, labels = [], [], []
+
+    def add(blob: bytes, label: int) -> None:
+        ex = extract_bytes(blob)
+        if len(ex.digits) != 1 or 0 not in ex.wide:
+            return
+        _, box = ex.wide[0]
+        feats_d.append(ex.digits[0])
+        feats_a.append(box[2] / max(1, box[3]))
+        labels.append(label)
+
+    for k in range(n):
+        i, j = rng.integers(len(x), size=2)
+        add(touching_png(x[i], x[j], rng, overlap=(0, 6)), 1)
+        kind = k % 4
+        if kind == 0:
+            add(encode_png_batch(x[i : i + 1])[0], 0)
+        elif kind == 1:
+            add(canvas_png(x[i], rng), 0)
+        elif kind == 2:
+            add(pen_png(x[i], rng, float(rng.uniform(0.03, 0.28))), 0)
+        else:
+            add(rotated_png(x[i], rng), 0)
+        if progress is not None and (k + 1) % 1000 == 0:
+            progress(f"pair detector: {k + 1}/{n} samples")
+    X = whole_features(np.stack(feats_d), np.array(feats_a))
+    yv = np.array(labels)
+    mean, scale = X.mean(0), X.std(0) + 1e-6
+    clf = LogisticRegression(C=0.5, max_iter=3000).fit((X - mean) / scale, yv)
+    return {
+        "mean": [round(float(v), 6) for v in mean],
+        "scale": [round(float(v), 6) for v in scale],
+        "coef": [round(float(v), 6) for v in clf.coef_[0]],
+        "intercept": float(clf.intercept_[0]),
+        "n_pairs": int(yv.sum()),
+        "n_singles": int(len(yv) - yv.sum()),
+    }

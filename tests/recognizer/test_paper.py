@@ -1,0 +1,214 @@
+"""Digits as they come on paper: form lines, comb fields, touching digits, calibrated
+confidence and the review flag (issue 12). Real shipped model, real images, no mocks."""
+
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from recognizer import calibrate as cal
+from recognizer import lines, split
+from recognizer.cli import main
+from recognizer.imageio import decode_gray, to_ink
+from recognizer.model import DEFAULT_MODEL_PATH, load_model
+from recognizer.segment import segment
+from recognizer.synth import (
+    PAPER_CONDITIONS,
+    boxed_png,
+    comb_png,
+    paper_sample,
+    pen_png,
+    touching_png,
+    underline_png,
+)
+
+
+def _gray(blob: bytes) -> np.ndarray:
+    return decode_gray(blob)[0]
+
+
+@pytest.mark.parametrize("condition", PAPER_CONDITIONS)
+def test_paper_conditions_are_deterministic_dark_ink_on_light_paper(mnist, condition):
+    x, y = mnist["x_test"], mnist["y_test"]
+    a = paper_sample(condition, x, y, np.random.default_rng(4))
+    b = paper_sample(condition, x, y, np.random.default_rng(4))
+    assert a == b
+    g = _gray(a[0])
+    assert np.median(g) > 180 and g.min() < 120  # light paper, dark ink
+    assert a[1].isdigit() or a[1] == ""
+
+
+def test_box_and_underline_are_removed_and_the_digit_read(mnist, shipped_model):
+    x, y = mnist["x_test"], mnist["y_test"]
+    rng = np.random.default_rng(21)
+    ok, n, extra = 0, 40, 0
+    for i in range(n):
+        for make in (boxed_png, underline_png):
+            r = shipped_model.recognize(make(x[i], rng))
+            ok += r.text == str(y[i])
+            extra += len(r.text) > 1
+    assert extra <= 1
+    assert ok >= 0.95 * 2 * n
+
+
+def test_line_mask_covers_the_box_not_the_digit(mnist):
+    rng = np.random.default_rng(5)
+    g = _gray(boxed_png(mnist["x_test"][0], rng))
+    ink, _ = to_ink(g)
+    seg = segment(ink)
+    assert seg.lines is not None and seg.lines.any()
+    assert len(seg.segments) == 1
+    x, y, w, h = seg.segments[0].box
+    # the digit's box lies well inside the image, not along the printed border
+    assert w < 0.8 * g.shape[1] and h < 0.8 * g.shape[0]
+
+
+def test_straight_strokes_of_digits_are_not_lines(mnist):
+    # MNIST digits drawn large on paper: their bars and stems must survive untouched
+    rng = np.random.default_rng(8)
+    for i in range(40):
+        g = _gray(pen_png(mnist["x_test"][i], rng, 0.12))
+        ink, _ = to_ink(g)
+        seg = segment(ink)
+        assert seg.lines is None, i
+
+
+def test_comb_field_reads_left_to_right_and_skips_empty_boxes(mnist, shipped_model):
+    x, y = mnist["x_test"], mnist["y_test"]
+    rng = np.random.default_rng(33)
+    right = 0
+    for t in range(12):
+        idx = list(range(8 * t, 8 * t + 8))
+        digits = [x[i] for i in idx]
+        digits[2] = None
+        digits[6] = None
+        png, kept = comb_png(digits, rng)
+        assert kept == [0, 1, 3, 4, 5, 7]
+        r = shipped_model.recognize(png)
+        truth = "".join(str(y[idx[k]]) for k in kept)
+        right += r.text == truth
+        xs = [d.box[0] for d in r.digits]
+        assert xs == sorted(xs)
+    assert right >= 10
+
+
+def test_touching_digits_come_out_as_two_boxes_left_to_right(mnist, shipped_model):
+    x, y = mnist["x_test"], mnist["y_test"]
+    rng = np.random.default_rng(17)
+    right = 0
+    n = 30
+    for k in range(n):
+        i, j = 2 * k, 2 * k + 1
+        r = shipped_model.recognize(touching_png(x[i], x[j], rng))
+        if r.text == f"{y[i]}{y[j]}":
+            right += 1
+            a, b = r.digits
+            assert a.box[0] < b.box[0]
+            assert a.box[0] + a.box[2] <= b.box[0] + b.box[2]
+    assert right >= 0.5 * n
+
+
+def test_cut_candidates_find_the_gap_between_two_digits():
+    crop = np.zeros((40, 60), np.uint8)
+    crop[5:35, 5:25] = 255
+    crop[5:35, 34:55] = 255
+    crop[18:21, 25:34] = 255  # a thin bridge where the two touch
+    cols = split.candidate_columns(crop)
+    assert any(25 <= c <= 34 for c in cols)
+    cuts = split.cuts(crop, (100, 10, 60, 40))
+    assert cuts
+    c = min(cuts, key=lambda c: c.ink_at_cut)
+    (ax, _, aw, _), (bx, _, _, _) = c.boxes
+    assert ax == 105 and ax + aw <= bx + 1
+
+
+def test_review_flags_follow_the_threshold_in_the_metadata(mnist, shipped_model):
+    from recognizer.evaluate import encode_png_batch
+
+    thr = shipped_model.review_threshold
+    assert thr == shipped_model.metadata["review_threshold"]
+    assert 0.5 < thr < 1.0
+    recs = shipped_model.recognize_many(encode_png_batch(mnist["x_test"][:300]))
+    flagged = 0
+    for r in recs:
+        for d in r.digits:
+            assert d.needs_review == (d.confidence < thr)
+            assert d.to_dict()["needs_review"] == d.needs_review
+            flagged += d.needs_review
+        assert r.needs_review == any(d.needs_review for d in r.digits)
+    assert 0 < flagged < 30  # a few doubtful digits, not most
+
+
+def test_temperature_changes_the_confidence_not_the_label(mnist):
+    from recognizer.evaluate import encode_png_batch
+
+    a = load_model()
+    b = load_model()
+    b.metadata["temperature"] = 1.0
+    blobs = encode_png_batch(mnist["x_test"][:50])
+    ra, rb = a.recognize_many(blobs), b.recognize_many(blobs)
+    assert [r.text for r in ra] == [r.text for r in rb]
+    assert a.temperature != 1.0
+    ca = [d.confidence for r in ra for d in r.digits]
+    cb = [d.confidence for r in rb for d in r.digits]
+    assert ca != cb
+
+
+def test_ece_and_threshold_helpers():
+    conf = np.array([0.99] * 100 + [0.6] * 100)
+    correct = np.array([True] * 99 + [False] + [True] * 60 + [False] * 40)
+    assert cal.ece(conf, correct) < 0.01
+    assert cal.ece(np.full(100, 0.99), np.array([True] * 50 + [False] * 50)) > 0.4
+    thr, kept = cal.review_threshold(np.array([0.99, 0.98, 0.97, 0.5]), np.array([1, 1, 0, 1]) > 0)
+    assert thr == 0.98 and kept == 0.5
+
+
+def test_calibrate_cli_writes_temperature_and_threshold(mnist_path, tmp_path):
+    for name in ("digits.skops", "digits.json"):
+        shutil.copy(DEFAULT_MODEL_PATH.with_name(name), tmp_path / name)
+    r = CliRunner().invoke(
+        main,
+        [
+            "calibrate",
+            "--data",
+            str(mnist_path),
+            "--model",
+            str(tmp_path / "digits.skops"),
+            "--pairs",
+            "150",
+            "--heldout",
+            "120",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    meta = json.loads((tmp_path / "digits.json").read_text())
+    assert 0.05 < meta["temperature"] < 20
+    assert 0 < meta["review_threshold"] <= 1
+    assert meta["touching"]["n_pairs"] > 50
+    assert "ece_after" in meta["calibration"]["mnist_test"]
+    m = load_model(tmp_path / "digits.skops")
+    assert m.review_threshold == meta["review_threshold"]
+
+
+def test_line_finder_on_a_plain_grid():
+    img = np.zeros((200, 300), np.uint8)
+    cv2.rectangle(img, (20, 20), (120, 150), 255, 2)
+    cv2.line(img, (10, 180), (290, 180), 255, 2)
+    cv2.circle(img, (200, 80), 30, 255, 6)  # a "0" next to the box
+    mask, thick = lines.find_lines(img)
+    assert thick >= 2
+    assert mask[180, 150] and mask[20, 70] and mask[85, 20]
+    assert not mask[80, 170:231].any()  # the circle stays
+
+
+def test_step_picture_shows_line_removal_and_the_touching_split(shipped_model):
+    from recognizer import preprocess_steps
+    from web.pages import EXAMPLE_FORM
+
+    png = EXAMPLE_FORM.read_bytes()
+    names = [s[0] for s in preprocess_steps(png)]
+    assert names.index("form lines") < names.index("segmentation") < names.index("touching digits")
+    assert shipped_model.recognize(png).text == "427"
