@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from recognizer.model import DEFAULT_REVIEW_THRESHOLD
 from store import Batch, Correction, DigitResult, Recognition, session_scope, utcnow
 from store.keys import create_key
 from store.maintenance import run_cleanup
@@ -22,7 +23,6 @@ from tests.support import blended_digits, mnist_test_digits, png_bytes
 from tests.test_api import submit_json, wait_done
 from tests.test_batches import error_of, post_batch, wait_batch
 from web import create_app
-from worker.model import DEFAULT_REVIEW_THRESHOLD
 
 HOUR, DAY = 3600, 86400
 

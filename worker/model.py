@@ -28,9 +28,6 @@ from store.model_versions import (
 
 log = logging.getLogger(__name__)
 
-#: used while the recognizer's model gives no review threshold of its own (issue 12 adds one)
-DEFAULT_REVIEW_THRESHOLD = 0.9
-
 _lock = threading.Lock()
 _held: tuple[tuple[str, str | None], recognizer.Model] | None = None  # (key, model)
 _refused: set[tuple[str, str | None]] = set()  # keys already tried and refused here
@@ -82,23 +79,6 @@ def get_model() -> recognizer.Model:
             model = _load(choice)  # a fresh process falls back to the configured model
         _held = (choice.key, model)
         return model
-
-
-def review_threshold(model: recognizer.Model) -> float:
-    """The confidence under which a digit should be looked at by a person."""
-    value = getattr(model, "review_threshold", None)
-    if value is None:
-        value = model.metadata.get("review_threshold", DEFAULT_REVIEW_THRESHOLD)
-    return float(value)
-
-
-def needs_review(digit: recognizer.Digit, model: recognizer.Model) -> bool:
-    """The recognizer's own flag when it has one, else confidence under the threshold.
-    (Once every recognizer.Digit carries `needs_review`, this is just that attribute.)"""
-    flag = getattr(digit, "needs_review", None)
-    if flag is not None:
-        return bool(flag)
-    return float(digit.confidence) < review_threshold(model)
 
 
 def _warm(**_: object) -> None:

@@ -18,7 +18,7 @@ import recognizer
 from store import Recognition, events, session_scope, stats, utcnow
 from store.heartbeat import Heartbeat
 from store.queries import DigitOutcome, Outcome, claim, renew_lease, store_outcomes
-from worker.model import get_model, needs_review
+from worker.model import get_model
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def _outcome(
             list(d.probabilities),
             d.box,
             d.normalized_png(),
-            needs_review=needs_review(d, model),
+            needs_review=d.needs_review,
         )
         for d in result.digits
     ]
