@@ -257,7 +257,7 @@ def test_openapi_lists_exactly_the_api_routes(app, client):
             continue
         path = rule.rule
         for arg in rule.arguments:
-            path = path.replace(f"<{arg}>", "{id}" if arg in ("rid", "bid") else f"{{{arg}}}")
+            path = path.replace(f"<{arg}>", "{id}" if arg in ("recognition_id", "batch_id") else f"{{{arg}}}")
             path = path.replace(f"<int:{arg}>", f"{{{arg}}}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             routed.add((path, method))

@@ -53,26 +53,26 @@ def test_configure_logging_is_idempotent():
         root.setLevel(saved[1])
 
 
-def test_web_request_lines_carry_ids_and_duration(client):
+def test_web_request_lines_carry_ids_and_duration(client, monkeypatch):
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     logger = logging.getLogger("web.metrics")
     logger.addHandler(handler)
-    old_level = logger.level
-    logger.setLevel(logging.INFO)
+    monkeypatch.setattr(logger, "level", logging.INFO)
     try:
-        rid = str(uuid.uuid4())
+        rid, bid = str(uuid.uuid4()), str(uuid.uuid4())
         assert client.get(f"/api/v1/recognitions/{rid}").status_code == 404
+        assert client.get(f"/api/v1/batches/{bid}").status_code == 404
+        assert client.get(f"/api/v1/batches/{bid}/results").status_code == 404
         client.get("/metrics")  # not logged: scraped every few seconds
     finally:
         logger.removeHandler(handler)
-        logger.setLevel(old_level)
     entries = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert len(entries) == 1, entries
-    entry = entries[0]
-    assert entry["recognition_id"] == rid and entry["status"] == 404
-    assert entry["method"] == "GET" and isinstance(entry["duration_ms"], float)
+    assert len(entries) == 3, entries
+    assert entries[0]["recognition_id"] == rid and entries[0]["status"] == 404
+    assert entries[0]["method"] == "GET" and isinstance(entries[0]["duration_ms"], float)
+    assert [e["batch_id"] for e in entries[1:]] == [bid, bid]
 
 
 def test_worker_writes_json_lines_with_task_ids_and_duration(

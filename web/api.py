@@ -220,7 +220,7 @@ def create_recognition(query: dict):
         _fail_unqueued(rec)
         raise queue_unavailable() from exc
     history.remember("recognitions", rec.id)
-    url = url_for("api.get_recognition", rid=str(rec.id))
+    url = url_for("api.get_recognition", recognition_id=str(rec.id))
     body = schemas.AcceptedSchema().dump({"id": rec.id, "status": QUEUED, "url": url})
     return jsonify(body), 202, {"Location": url}
 
@@ -242,7 +242,7 @@ def _status_of(rid) -> str | None:
         )
 
 
-@bp.get("/recognitions/<rid>", endpoint="get_recognition")
+@bp.get("/recognitions/<recognition_id>", endpoint="get_recognition")
 @operation(
     "getRecognition",
     "Poll a recognition",
@@ -261,8 +261,8 @@ def _status_of(rid) -> str | None:
         }
     },
 )
-def get_recognition_view(rid: str, query: dict):
-    key = as_uuid(rid)
+def get_recognition_view(recognition_id: str, query: dict):
+    key = as_uuid(recognition_id)
     wait = min(query["wait"], MAX_WAIT_SECONDS)
     status = _status_of(key) if key else None
     if status is None:
@@ -288,7 +288,7 @@ IMAGE_RESPONSE = {
 }
 
 
-@bp.get("/recognitions/<rid>/image")
+@bp.get("/recognitions/<recognition_id>/image")
 @operation(
     "getRecognitionImage",
     "The submitted image",
@@ -298,8 +298,8 @@ IMAGE_RESPONSE = {
         410: "Removed after the retention period",
     },
 )
-def image(rid: str):
-    key = as_uuid(rid)
+def image(recognition_id: str):
+    key = as_uuid(recognition_id)
     with open_session(db_url()) as session:
         row = (
             session.execute(
@@ -328,7 +328,7 @@ def image(rid: str):
     )
 
 
-@bp.get("/recognitions/<rid>/normalized/<int:n>")
+@bp.get("/recognitions/<recognition_id>/normalized/<int:n>")
 @operation(
     "getNormalizedDigit",
     "The 28x28 PNG of digit n as the model saw it",
@@ -337,8 +337,8 @@ def image(rid: str):
         404: "No such digit",
     },
 )
-def normalized(rid: str, n: int):
-    key = as_uuid(rid)
+def normalized(recognition_id: str, n: int):
+    key = as_uuid(recognition_id)
     with open_session(db_url()) as session:
         png = (
             session.scalar(

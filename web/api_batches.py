@@ -462,7 +462,7 @@ def create_batch(query: dict):
         writer.chunks_sent,
     )
     history.remember("batches", batch.id)
-    url = url_for("batches.get_batch", bid=str(batch.id))
+    url = url_for("batches.get_batch", batch_id=str(batch.id))
     body = {"id": batch.id, "status": QUEUED, "total": writer.count, "url": url}
     return jsonify(schemas.BatchAcceptedSchema().dump(body)), 202, {"Location": url}
 
@@ -488,8 +488,8 @@ def _discard(batch_id: uuid.UUID) -> None:
 # ---------------------------------------------------------------- reading
 
 
-def _load_batch(bid: str, *options) -> Batch:
-    key = as_uuid(bid)
+def _load_batch(batch_id: str, *options) -> Batch:
+    key = as_uuid(batch_id)
     with open_session(db_url()) as session:
         batch = (
             session.scalar(select(Batch).options(*options).where(Batch.id == key, owned(Batch)))
@@ -501,7 +501,7 @@ def _load_batch(bid: str, *options) -> Batch:
     return batch
 
 
-@bp.get("/batches/<bid>")
+@bp.get("/batches/<batch_id>")
 @operation(
     "getBatch",
     "A batch's progress (counters; cheap to poll) and how many of its items need review",
@@ -517,8 +517,8 @@ def _load_batch(bid: str, *options) -> Batch:
         }
     },
 )
-def get_batch(bid: str):
-    return jsonify(schemas.BatchSchema().dump(_load_batch(bid, with_review_count())))
+def get_batch(batch_id: str):
+    return jsonify(schemas.BatchSchema().dump(_load_batch(batch_id, with_review_count())))
 
 
 RESULTS_RESPONSE = {
@@ -530,7 +530,7 @@ RESULTS_RESPONSE = {
 }
 
 
-@bp.get("/batches/<bid>/results")
+@bp.get("/batches/<batch_id>/results")
 @operation(
     "getBatchResults",
     "A batch's items in upload order: JSON pages, or the whole CSV",
@@ -542,8 +542,8 @@ RESULTS_RESPONSE = {
     },
     links={200: RESULTS_LINKS},
 )
-def batch_results(bid: str, query: dict):
-    batch = _load_batch(bid)
+def batch_results(batch_id: str, query: dict):
+    batch = _load_batch(batch_id)
     status = query.get("status")
     needs_review = query.get("needs_review")
     if query["format"] == "csv":

@@ -55,7 +55,7 @@ LABEL_BODY = {
 }
 
 
-@bp.put("/recognitions/<rid>/digits/<int:n>/label")
+@bp.put("/recognitions/<recognition_id>/digits/<int:n>/label")
 @operation(
     "setDigitLabel",
     "Correct (or confirm) digit n: stored beside the prediction, never over it",
@@ -72,9 +72,9 @@ LABEL_BODY = {
     },
     links={200: {"GetRecognition": link("getRecognition", id="$response.body#/id")}},
 )
-def put_label(rid: str, n: int):
+def put_label(recognition_id: str, n: int):
     label = parse_label()
-    key = as_uuid(rid)
+    key = as_uuid(recognition_id)
     with open_session(db_url()) as session, session.begin():
         mine = select(Recognition.id).where(Recognition.id == key, owned(Recognition))
         if key is None or n > schemas.MAX_DIGIT_POSITION or session.scalar(mine) is None:

@@ -224,8 +224,8 @@ def _log_request(response: Response) -> Response:
     if started is not None:
         extra["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
     args = request.view_args or {}
-    if "rid" in args:
-        extra["recognition_id"] = args["rid"]
+    if "recognition_id" in args:
+        extra["recognition_id"] = args["recognition_id"]
     if "batch_id" in args:
         extra["batch_id"] = args["batch_id"]
     location = response.headers.get("Location", "")

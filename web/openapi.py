@@ -14,7 +14,7 @@ Adding a route with its models:
 
 Every route under /api/v1 must carry `@operation` (a test checks the document lists exactly the
 app's routes and validates real responses against it). Path parameters are documented from
-PATH_PARAMETERS by name; `<rid>`/`<bid>` appear as `{id}`.
+PATH_PARAMETERS by name; `<recognition_id>`/`<batch_id>` appear as `{id}`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from marshmallow import Schema
 from web import schemas
 
 API_PREFIX = "/api/v1"
-PATH_NAMES = {"rid": "id", "bid": "id"}
+PATH_NAMES = {"recognition_id": "id", "batch_id": "id"}
 UUID_PARAMETER = {"type": "string", "format": "uuid"}
 PATH_PARAMETERS = {
     "id": {"schema": UUID_PARAMETER, "example": "6f1c8a52-3b0e-4c55-9d27-0d7a1f3c9b10"},

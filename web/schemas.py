@@ -127,11 +127,11 @@ class DigitSchema(ApiSchema):
 
 
 def normalized_url(digit: DigitResult) -> str:
-    return url_for("api.normalized", rid=str(digit.recognition_id), n=digit.position)
+    return url_for("api.normalized", recognition_id=str(digit.recognition_id), n=digit.position)
 
 
 def label_url(digit: DigitResult) -> str:
-    return url_for("review.put_label", rid=str(digit.recognition_id), n=digit.position)
+    return url_for("review.put_label", recognition_id=str(digit.recognition_id), n=digit.position)
 
 
 class RecognitionSchema(ApiSchema):
@@ -181,7 +181,7 @@ class RecognitionSchema(ApiSchema):
         return image_url(rec)
 
     def _url(self, rec: Recognition) -> str:
-        return url_for("api.get_recognition", rid=str(rec.id))
+        return url_for("api.get_recognition", recognition_id=str(rec.id))
 
     def _corrected_text(self, rec: Recognition) -> str | None:
         return corrected_text(rec.text, {c.position: c.label for c in rec.corrections})
@@ -191,7 +191,7 @@ def image_url(rec: Recognition) -> str | None:
     """None once retention removed it, and for items that never had one (not an image)."""
     if rec.image_purged_at is not None or rec.image_mime is None:
         return None
-    return url_for("api.image", rid=str(rec.id))
+    return url_for("api.image", recognition_id=str(rec.id))
 
 
 class AcceptedSchema(ApiSchema):
@@ -229,13 +229,13 @@ class BatchSchema(ApiSchema):
     )
 
     def _url(self, batch: Batch) -> str:
-        return f"/api/v1/batches/{batch.id}"
+        return url_for("batches.get_batch", batch_id=str(batch.id))
 
     def _results_url(self, batch: Batch) -> str:
-        return f"/api/v1/batches/{batch.id}/results"
+        return url_for("batches.batch_results", batch_id=str(batch.id))
 
     def _review_url(self, batch: Batch) -> str:
-        return f"/api/v1/review?batch={batch.id}"
+        return url_for("review.review", batch=str(batch.id))
 
 
 class BatchResultsSchema(ApiSchema):
@@ -303,7 +303,7 @@ class ReviewItemSchema(ApiSchema):
         return image_url(digit.recognition)
 
     def _recognition_url(self, digit: DigitResult) -> str:
-        return url_for("api.get_recognition", rid=str(digit.recognition_id))
+        return url_for("api.get_recognition", recognition_id=str(digit.recognition_id))
 
     def _label_url(self, digit: DigitResult) -> str:
         return label_url(digit)
