@@ -14,11 +14,11 @@ from config import ConfigError, load_settings
 def _seconds(text: str | None) -> int | None:
     if text is None:
         return None
-    from config.settings import _duration
+    from config.settings import parse_duration
 
     try:
-        return _duration(text)
-    except ConfigError as exc:
+        return parse_duration(text)
+    except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
 
 

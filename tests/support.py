@@ -210,3 +210,9 @@ def child_pids(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         out += [int(p) for p in (task / "children").read_text().split()]
     return out
+
+
+def set_settings(app, monkeypatch, **changes) -> None:
+    """Change some of `app`'s settings for one test (undone by `monkeypatch`)."""
+    settings = app.extensions["settings"].model_copy(update=changes)
+    monkeypatch.setitem(app.extensions, "settings", settings)

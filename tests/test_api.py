@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from store import DigitResult, Recognition, open_session
-from tests.support import mnist_test_digits, png_bytes
+from tests.support import mnist_test_digits, png_bytes, set_settings
 
 
 def submit_json(client, data: bytes, *, data_url: bool = False):
@@ -154,10 +154,10 @@ def test_not_an_image_is_415(client):
     assert response.status_code == 415 and error_of(response) == "unsupported_content_type"
 
 
-def test_over_the_limits_is_413(app, client):
+def test_over_the_limits_is_413(app, client, monkeypatch):
     big = png_bytes(np.random.default_rng(0).integers(0, 255, (400, 400), dtype=np.uint8))
-    app.config["MAX_IMAGE_BYTES"] = 10_000
-    try:
+    with monkeypatch.context() as patch:
+        set_settings(app, patch, max_image_bytes=10_000)
         assert len(big) > 10_000
         response = submit_json(client, big)
         assert response.status_code == 413, response.data[:200]
@@ -169,14 +169,9 @@ def test_over_the_limits_is_413(app, client):
         )
         assert response.status_code == 413
         error_of(response)
-    finally:
-        app.config["MAX_IMAGE_BYTES"] = 10 * 1024 * 1024
-    app.config["MAX_IMAGE_PIXELS"] = 100 * 100
-    try:
-        response = submit_json(client, png_bytes(np.zeros((101, 100), np.uint8)))
-        assert response.status_code == 413 and error_of(response) == "image_too_large"
-    finally:
-        app.config["MAX_IMAGE_PIXELS"] = 40_000_000
+    set_settings(app, monkeypatch, max_image_pixels=100 * 100)
+    response = submit_json(client, png_bytes(np.zeros((101, 100), np.uint8)))
+    assert response.status_code == 413 and error_of(response) == "image_too_large"
 
 
 def test_unknown_ids_and_routes_are_json_404(client):
@@ -257,7 +252,9 @@ def test_openapi_lists_exactly_the_api_routes(app, client):
             continue
         path = rule.rule
         for arg in rule.arguments:
-            path = path.replace(f"<{arg}>", "{id}" if arg in ("recognition_id", "batch_id") else f"{{{arg}}}")
+            path = path.replace(
+                f"<{arg}>", "{id}" if arg in ("recognition_id", "batch_id") else f"{{{arg}}}"
+            )
             path = path.replace(f"<int:{arg}>", f"{{{arg}}}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             routed.add((path, method))

@@ -24,7 +24,14 @@ import requests
 from sqlalchemy import func, select
 
 from store import Recognition, open_session
-from tests.support import child_pids, mnist_test_digits, png_bytes, rss_bytes, zip_bytes
+from tests.support import (
+    child_pids,
+    mnist_test_digits,
+    png_bytes,
+    rss_bytes,
+    set_settings,
+    zip_bytes,
+)
 
 MB = 1024 * 1024
 
@@ -226,7 +233,7 @@ def test_malformed_multipart_bodies(client):
             assert error_of(post_raw(client, path, body)) in ("bad_multipart", "missing_image")
 
 
-def test_zip_of_huge_members_counts_decompressed_bytes(app, client, database_url):
+def test_zip_of_huge_members_counts_decompressed_bytes(app, client, database_url, monkeypatch):
     """30 PNGs, each followed by 9 MB of zeros: ~300 KB zipped, 270 MB inflated."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -234,13 +241,10 @@ def test_zip_of_huge_members_counts_decompressed_bytes(app, client, database_url
             zf.writestr(f"{i}.png", a_png(i) + bytes(9 * MB))
     assert len(buf.getvalue()) < 400_000
     before = _count(database_url)
-    app.config["BATCH_MAX_BYTES"] = 40 * MB
-    try:
-        response = client.post(
-            "/api/v1/batches", data={"files": [(io.BytesIO(buf.getvalue()), "bomb.zip")]}
-        )
-    finally:
-        app.config["BATCH_MAX_BYTES"] = 512 * MB
+    set_settings(app, monkeypatch, batch_max_bytes=40 * MB)
+    response = client.post(
+        "/api/v1/batches", data={"files": [(io.BytesIO(buf.getvalue()), "bomb.zip")]}
+    )
     assert response.status_code == 413 and error_of(response) == "batch_too_large"
     assert _count(database_url) == before
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from flask import Flask
@@ -13,10 +14,14 @@ from worker.celery_app import celery_init_app
 
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
+    """The app; `config` overrides settings (by their environment names) and Flask keys."""
     app = Flask(__name__)
-    app.config.from_mapping(load_settings().flask_config())
-    if config:
-        app.config.from_mapping(config)
+    overrides = dict(config or {})
+    as_env = {k: "" if v is None else str(v) for k, v in overrides.items()}
+    settings = load_settings({**os.environ, **as_env})
+    app.config.from_mapping(settings.flask_config())
+    app.config.from_mapping({k: v for k, v in overrides.items() if not settings.has(k)})
+    app.extensions["settings"] = settings
     configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     app.url_map.merge_slashes = False  # `a//b` is a 404, not a redirect to somewhere else
     register_blueprints(app)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.sansio.multipart import Data, Field, File
 
 import recognizer
+from config import current_settings
 from store import FINAL_STATUSES, QUEUED, Batch, DigitResult, Recognition, events, open_session
 from store.corrections import correction_image
 from store.queries import (
@@ -114,7 +115,7 @@ def _read_multipart_image(limit: int) -> tuple[bytes, str | None]:
 
 def read_submitted_image() -> tuple[bytes, str | None]:
     """The image bytes and (cleaned) filename from a JSON body or a multipart `image` field."""
-    limit = current_app.config["MAX_IMAGE_BYTES"]
+    limit = current_settings().max_image_bytes
     if request.mimetype == "application/json":
         data, filename = _read_json_image(limit)
     elif request.mimetype == "multipart/form-data":
@@ -140,7 +141,7 @@ def read_submitted_image() -> tuple[bytes, str | None]:
 def inspect_image(data: bytes) -> recognizer.ImageInfo:
     """Check the header only (the web never loads the model or decodes big images)."""
     try:
-        return recognizer.image_info(data, max_pixels=current_app.config["MAX_IMAGE_PIXELS"])
+        return recognizer.image_info(data, max_pixels=current_settings().max_image_pixels)
     except recognizer.ImageTooLarge as exc:
         raise ApiError(413, exc.code, str(exc)) from exc
     except recognizer.RecognizerError as exc:
@@ -174,7 +175,7 @@ def waiting_slot() -> Iterator[bool]:
     slots = current_app.extensions.get("wait_slots")
     if slots is None:
         slots = current_app.extensions.setdefault(
-            "wait_slots", threading.BoundedSemaphore(int(current_app.config["WAIT_MAX_CONCURRENT"]))
+            "wait_slots", threading.BoundedSemaphore(current_settings().wait_max_concurrent)
         )
     got = slots.acquire(blocking=False)
     try:
@@ -275,7 +276,7 @@ def get_recognition_view(recognition_id: str, query: dict):
                     key,
                     lambda: _status_of(key) in FINAL_STATUSES,
                     wait,
-                    redis_timeout=redis_timeout(current_app.config),
+                    redis_timeout=redis_timeout(current_settings()),
                 )
     with open_session(db_url()) as session:
         rec = get_recognition(session, key)

@@ -40,6 +40,7 @@ from sqlalchemy import delete, select
 from werkzeug.sansio.multipart import Data, Field, File
 
 import recognizer
+from config import current_settings
 from store import FAILED, QUEUED, Batch, Correction, open_session, utcnow
 from store.corrections import corrected_text
 from store.heartbeat import Heartbeat
@@ -344,9 +345,9 @@ def _add_zip(
 
 
 def parse_upload(writer: BatchWriter, boundary: bytes) -> None:
-    config = current_app.config
-    max_image = int(config["MAX_IMAGE_BYTES"])
-    max_bytes = int(config["BATCH_MAX_BYTES"])
+    settings = current_settings()
+    max_image = settings.max_image_bytes
+    max_bytes = settings.batch_max_bytes
     stored = StoredBytes(max_bytes)
     part: File | Field | None = None  # the current part of the `files` field, if any
     buffer = bytearray()
@@ -410,7 +411,7 @@ def parse_upload(writer: BatchWriter, boundary: bytes) -> None:
 )
 @submit_limit
 def create_batch(query: dict):
-    config = current_app.config
+    settings = current_settings()
     if request.mimetype != "multipart/form-data":
         raise ApiError(
             415,
@@ -418,12 +419,12 @@ def create_batch(query: dict):
             'Send multipart/form-data with one or more "files" fields (images or .zip files).',
         )
     boundary = multipart_boundary()
-    chunk_size = query.get("chunk_size") or int(config["BATCH_CHUNK_SIZE"])
-    max_bytes = int(config["BATCH_MAX_BYTES"])
+    chunk_size = query.get("chunk_size") or settings.batch_chunk_size
+    max_bytes = settings.batch_max_bytes
     if request.content_length is not None and request.content_length > max_bytes:
         raise batch_too_large(max_bytes)
 
-    lease = float(config["LEASE_TIMEOUT"])
+    lease = settings.lease_timeout
     batch = Batch(
         status=QUEUED,
         total=UPLOAD_PLACEHOLDER,
@@ -436,10 +437,10 @@ def create_batch(query: dict):
     writer = BatchWriter(
         batch.id,
         chunk_size,
-        int(config["BATCH_MAX_FILES"]),
-        int(config["MAX_IMAGE_PIXELS"]),
+        settings.batch_max_files,
+        settings.max_image_pixels,
         owner_id=current_owner(),
-        chunk_max_bytes=int(config["CHUNK_MAX_BYTES"]),
+        chunk_max_bytes=settings.chunk_max_bytes,
     )
     try:
         with Heartbeat(_upload_alive(db_url(), batch.id, lease), every=lease / 3):

@@ -7,6 +7,7 @@ import logging
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
+from config import current_settings
 from store import get_engine
 from store.events import redis_client
 from worker.celery_app import redis_timeout
@@ -33,7 +34,7 @@ def readyz():
         log.warning("readiness: database unavailable", exc_info=True)
         problems["database"] = "database unavailable"
     try:
-        redis_client(current_app.config["REDIS_URL"], redis_timeout(current_app.config)).ping()
+        redis_client(current_app.config["REDIS_URL"], redis_timeout(current_settings())).ping()
     except Exception:
         log.warning("readiness: redis unavailable", exc_info=True)
         problems["broker"] = "redis unavailable"

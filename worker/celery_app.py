@@ -5,19 +5,20 @@ from __future__ import annotations
 from celery import Celery, Task
 from flask import Flask
 
+from config import Settings
 from config.logging import connect_celery_signals
 from worker.queues import CLEANUP, INTERACTIVE_QUEUE, REQUEUE_STUCK, TASK_ROUTES
 
 
-def redis_timeout(config) -> float:
+def redis_timeout(settings: Settings) -> float:
     """Socket and connect timeout of this process's Redis connections: short in the web (an
     API call must answer even while Redis does not), longer in workers, beat and Flower."""
-    key = "BROKER_TIMEOUT" if config.get("PROCESS_ROLE") == "worker" else "REDIS_TIMEOUT"
-    return float(config[key])
+    return settings.broker_timeout if settings.process_role == "worker" else settings.redis_timeout
 
 
 def celery_config(app: Flask) -> dict:
-    timeout = redis_timeout(app.config)
+    settings: Settings = app.extensions["settings"]
+    timeout = redis_timeout(settings)
     return {
         "broker_url": app.config["REDIS_URL"],
         "broker_connection_retry_on_startup": True,
@@ -35,11 +36,9 @@ def celery_config(app: Flask) -> dict:
         "redis_socket_keepalive": True,
         # bounded work: a task over its soft limit is retried by halves (worker.tasks); over the
         # hard limit its process is killed, and the items' lease expires (the stuck check).
-        "task_soft_time_limit": int(app.config["TASK_SOFT_TIME_LIMIT"]),
-        "task_time_limit": int(app.config["TASK_TIME_LIMIT"]),
-        "worker_max_memory_per_child": max(
-            1, int(app.config["WORKER_MAX_MEMORY_PER_CHILD"]) // 1024
-        ),
+        "task_soft_time_limit": settings.task_soft_time_limit,
+        "task_time_limit": settings.task_time_limit,
+        "worker_max_memory_per_child": max(1, settings.worker_max_memory_per_child // 1024),
         "task_ignore_result": True,  # results live in our own tables
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
@@ -60,8 +59,8 @@ def celery_config(app: Flask) -> dict:
 def beat_schedule(app: Flask) -> dict:
     # `expires`: a run not started before the next one is due is dropped, so maintenance
     # messages do not pile up while the bulk workers are down or busy.
-    cleanup_every = float(app.config["CLEANUP_INTERVAL"])
-    stuck_every = float(app.config["STUCK_CHECK_INTERVAL"])
+    cleanup_every = float(app.extensions["settings"].cleanup_interval)
+    stuck_every = float(app.extensions["settings"].stuck_check_interval)
     return {
         "cleanup-old-data": {
             "task": CLEANUP,

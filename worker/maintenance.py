@@ -57,9 +57,9 @@ def cleanup_now(app: Flask, *, dry_run: bool = False) -> maintenance.CleanupRepo
     """The retention cleanup with the app's settings (used by the task and `digits cleanup`)."""
     return maintenance.run_cleanup(
         app.config["DATABASE_URL"],
-        image_retention=int(app.config["IMAGE_RETENTION"]),
-        result_retention=int(app.config["RESULT_RETENTION"]),
-        chunk=int(app.config["CLEANUP_CHUNK_SIZE"]),
+        image_retention=app.extensions["settings"].image_retention,
+        result_retention=app.extensions["settings"].result_retention,
+        chunk=app.extensions["settings"].cleanup_chunk_size,
         dry_run=dry_run,
     )
 
@@ -83,13 +83,13 @@ def requeue_stuck_now(app: Flask) -> maintenance.StuckReport:
 
     return maintenance.requeue_stuck(
         app.config["DATABASE_URL"],
-        timeout=int(app.config["STUCK_TIMEOUT"]),
-        max_attempts=int(app.config["MAX_ATTEMPTS"]),
+        timeout=app.extensions["settings"].stuck_timeout,
+        max_attempts=app.extensions["settings"].max_attempts,
         send_single=send_single,
         send_batch=send_batch,
         queued_for=queued_for,
-        chunk=int(app.config["CLEANUP_CHUNK_SIZE"]),
-        batch_chunk=int(app.config["BATCH_CHUNK_SIZE"]),
+        chunk=app.extensions["settings"].cleanup_chunk_size,
+        batch_chunk=app.extensions["settings"].batch_chunk_size,
     )
 
 
@@ -142,7 +142,7 @@ def resume_now(app: Flask, worker: str | None) -> int:
         if not rows:
             return 0
         maintenance.mark_requeued(url, [rid for rid, _ in rows], now=now)
-        chunk = max(1, int(app.config["BATCH_CHUNK_SIZE"]))
+        chunk = max(1, app.extensions["settings"].batch_chunk_size)
         by_batch: dict[uuid.UUID, list[str]] = {}
         for rid, bid in rows:
             if bid is None:
@@ -184,7 +184,7 @@ worker_ready.connect(_resume_on_start, weak=False)
 @shared_task(name=CLEANUP, ignore_result=True)
 def cleanup() -> dict | None:
     app = current_app._get_current_object()
-    with single_run("cleanup", int(app.config["CLEANUP_INTERVAL"]) * 2) as mine:
+    with single_run("cleanup", app.extensions["settings"].cleanup_interval * 2) as mine:
         if not mine:
             log.info("cleanup already running elsewhere; skipped", extra={"task": "cleanup"})
             return None
@@ -205,7 +205,7 @@ def cleanup() -> dict | None:
 @shared_task(name=REQUEUE_STUCK, ignore_result=True)
 def requeue_stuck() -> dict | None:
     app = current_app._get_current_object()
-    with single_run("requeue_stuck", int(app.config["STUCK_CHECK_INTERVAL"]) * 2) as mine:
+    with single_run("requeue_stuck", app.extensions["settings"].stuck_check_interval * 2) as mine:
         if not mine:
             return None
         started = time.perf_counter()

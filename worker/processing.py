@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import select
 
 import recognizer
+from config import current_settings
 from store import Recognition, events, session_scope, stats, utcnow
 from store.heartbeat import Heartbeat
 from store.queries import DigitOutcome, Outcome, claim, renew_lease, store_outcomes
@@ -59,7 +60,7 @@ def process(ids: Sequence[object], *, max_attempts: int | None = None) -> list[u
     config = current_app.config
     db_url = config["DATABASE_URL"]
     keys = [uuid.UUID(str(i)) for i in ids]
-    lease = float(config["LEASE_TIMEOUT"])
+    lease = current_settings().lease_timeout
     me = worker_name()
     with session_scope(db_url) as session:
         claimed = claim(session, keys, max_attempts=max_attempts, lease_seconds=lease, worker=me)
@@ -77,12 +78,12 @@ def process(ids: Sequence[object], *, max_attempts: int | None = None) -> list[u
 
 def _recognize_and_store(keys: list[uuid.UUID], claimed: list, started: float) -> list[uuid.UUID]:
     db_url = current_app.config["DATABASE_URL"]
-    cap = int(current_app.config["DIGITS_MAX_PER_IMAGE"])
+    cap = current_settings().digits_max_per_image
     model = get_model()
     missing = [rid for rid, data in claimed if data is None]
     present = [(rid, data) for rid, data in claimed if data is not None]
     results = model.recognize_many(
-        [data for _, data in present], max_pixels=current_app.config["MAX_IMAGE_PIXELS"]
+        [data for _, data in present], max_pixels=current_settings().max_image_pixels
     )
     outcomes = [
         _outcome(rid, res, model, cap) for (rid, _), res in zip(present, results, strict=True)

@@ -20,6 +20,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from config import current_settings
 from store import session_scope
 from store.queries import Outcome, open_attempts, store_outcomes
 from worker.processing import process
@@ -44,7 +45,7 @@ def _backoff(retries: int) -> float:
 
 def _max_attempts(attempt: int) -> int:
     """Tries an item gets once alone: MAX_ATTEMPTS beyond those its chunk's splits cost."""
-    return attempt + int(current_app.config["MAX_ATTEMPTS"])
+    return attempt + current_settings().max_attempts
 
 
 def _fail(ids: list[str], reason: str, code: str) -> None:
@@ -92,7 +93,7 @@ def _tried(ids: list[str]) -> int:
 
 def _reason(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, SoftTimeLimitExceeded):
-        limit = current_app.config["TASK_SOFT_TIME_LIMIT"]
+        limit = current_settings().task_soft_time_limit
         return f"processing took longer than the {limit} s limit", "time_limit"
     return f"processing failed: {type(exc).__name__}", "processing_error"
 
