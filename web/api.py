@@ -27,7 +27,7 @@ from store.queries import (
     with_review_count,
 )
 from web import history, model_info, schemas
-from web.errors import ApiError, queue_unavailable
+from web.errors import ApiError
 from web.openapi import (
     RECOGNITION_LINKS,
     TOO_MANY_SUBMISSIONS,
@@ -36,6 +36,7 @@ from web.openapi import (
     operation,
     submit_body,
 )
+from web.queueing import enqueue
 from web.schemas import MAX_DIGIT_POSITION, MAX_WAIT_SECONDS
 from web.security import current_owner, keys_required, owned, submit_limit
 from web.uploads import (
@@ -159,15 +160,6 @@ def image_columns(data: bytes, info: recognizer.ImageInfo) -> dict:
     }
 
 
-#: the web's sends give up fast (the API answers 503 rather than hang): one retry at once
-SEND_RETRY_POLICY = {"max_retries": 0, "interval_start": 0, "interval_step": 0.1}
-
-
-def enqueue(task: str, *args: object) -> None:
-    celery = current_app.extensions["celery"]
-    celery.send_task(task, args=list(args), retry=True, retry_policy=SEND_RETRY_POLICY)
-
-
 @contextlib.contextmanager
 def waiting_slot() -> Iterator[bool]:
     """One of the WAIT_MAX_CONCURRENT `?wait=` slots of this process, if one is free: held
@@ -216,10 +208,9 @@ def create_recognition(query: dict):
         session.add(rec)
     try:
         enqueue(RECOGNIZE, str(rec.id))
-    except Exception as exc:
-        log.error("could not enqueue %s: %s", rec.id, exc)
+    except ApiError:
         _fail_unqueued(rec)
-        raise queue_unavailable() from exc
+        raise
     history.remember("recognitions", rec.id)
     url = url_for("api.get_recognition", recognition_id=str(rec.id))
     body = schemas.AcceptedSchema().dump({"id": rec.id, "status": QUEUED, "url": url})
