@@ -18,6 +18,7 @@ from .model import (
     ModelVersionWarning,
     Recognition,
     load_model,
+    model_file,
     train_model,
 )
 from .steps import preprocess_steps
@@ -38,6 +39,7 @@ __all__ = [
     "UnreadableImage",
     "image_info",
     "load_model",
+    "model_file",
     "preprocess_steps",
     "train_model",
 ]

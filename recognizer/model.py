@@ -37,6 +37,17 @@ from .pipeline import extract_bytes, normalize_training_images
 MODELS_DIR = pathlib.Path(__file__).resolve().parent.parent / "models"
 MODEL_FILENAME = "digits.skops"
 DEFAULT_MODEL_PATH = MODELS_DIR / MODEL_FILENAME
+
+
+def model_file(path: str | os.PathLike | None = None) -> pathlib.Path:
+    """The one rule for where a model is: a file as given, ``digits.skops`` in a directory,
+    else the shipped model."""
+    if path is None or str(path) == "":
+        return DEFAULT_MODEL_PATH
+    path = pathlib.Path(path)
+    return path / MODEL_FILENAME if path.is_dir() else path
+
+
 #: the only non-default types a model file may contain (checked before loading)
 TRUSTED_TYPES = [
     "sklearn.svm._classes.SVC",
@@ -429,9 +440,7 @@ def load_model(path: str | os.PathLike | None = None) -> Model:
     """Load a model saved by ``Model.save`` (skops, explicit trusted types, version check)."""
     import skops.io as sio
 
-    path = pathlib.Path(path) if path is not None else DEFAULT_MODEL_PATH
-    if path.is_dir():
-        path = path / MODEL_FILENAME
+    path = model_file(path)
     if not path.exists():
         raise ModelError(f"model file not found: {path}")
     mpath = metadata_path(path)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ModelError
+from .model import model_file
 
 SMOKE_DIGITS = pathlib.Path(__file__).resolve().parent / "smoke-digits.npz"
 #: a model that reads fewer of the smoke digits than this is refused (a real one reads ~99%)
@@ -86,8 +87,7 @@ def find(models_dir: str | pathlib.Path, name: str) -> ModelFile:
     path = pathlib.Path(name)
     if not path.is_absolute() and not path.exists():
         path = pathlib.Path(models_dir) / name
-    if path.is_dir():
-        path = path / "digits.skops"
+    path = model_file(path)
     if path.is_file():
         return read_model_file(path)
     known = ", ".join(f.version for f in scan(models_dir)) or "none"

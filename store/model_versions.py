@@ -99,8 +99,7 @@ def from_setting(settings: ModelSettings) -> ActiveModel:
     if settings.model_version:
         found = find(settings.models_dir, settings.model_version)
         return ActiveModel(found.path, SETTING, version=found.version)
-    path = Path(settings.model_path or recognizer.DEFAULT_MODEL_PATH)
-    return ActiveModel(path / "digits.skops" if path.is_dir() else path, SETTING)
+    return ActiveModel(recognizer.model_file(settings.model_path), SETTING)
 
 
 def active_model(url: str, settings: ModelSettings) -> ActiveModel:

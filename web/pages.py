@@ -26,6 +26,7 @@ from flask import (
     url_for,
 )
 
+import recognizer
 from web import security
 
 log = logging.getLogger(__name__)
@@ -131,10 +132,7 @@ def _model_path() -> Path:
         return current().path
     except Exception:  # no database or a bad setting: the configured file, else the shipped one
         log.debug("no active model version for the model page", exc_info=True)
-    configured = current_app.config.get("MODEL_PATH")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parent.parent / "models" / "digits.skops"
+    return recognizer.model_file(current_app.config.get("MODEL_PATH"))
 
 
 def _confusion_file() -> Path | None:

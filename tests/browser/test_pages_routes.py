@@ -62,10 +62,10 @@ def test_confusion_png_is_served_from_next_to_the_model(pages_client, tmp_path):
         "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg=="
     )
     (tmp_path / "confusion.png").write_bytes(png)
-    response = pages_client.get("/model/confusion.png")
-    assert response.status_code == 200
-    assert response.mimetype == "image/png"
-    assert response.data == png
+    with pages_client.get("/model/confusion.png") as response:  # closes the served file
+        assert response.status_code == 200
+        assert response.mimetype == "image/png"
+        assert response.data == png
 
 
 def test_preprocessing_steps_of_the_example_digit(pages_client):
