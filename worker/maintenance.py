@@ -121,6 +121,8 @@ def _message_ids(raw: bytes) -> list[str]:
 
 #: at start-up, items queued this recently may still be on their way to the broker
 RESUME_GRACE = 2.0
+#: seconds the start-up resume holds its lock at most (it takes well under a second)
+RESUME_LOCK_TTL = 15
 
 
 def resume_now(app: Flask, worker: str | None) -> int:
@@ -129,8 +131,11 @@ def resume_now(app: Flask, worker: str | None) -> int:
     Returns how many items were re-sent."""
     celery = app.extensions["celery"]
     url = app.config["DATABASE_URL"]
-    with single_run("resume", 120, wait=30) as mine:
+    # The lock lives in Redis, which keeps it across a restart: a run killed while it held the
+    # lock must not keep the next start-up from resuming, so it expires well within the wait.
+    with single_run("resume", RESUME_LOCK_TTL, wait=RESUME_LOCK_TTL * 2) as mine:
         if not mine:
+            log.warning("start-up resume skipped: another process is resuming")
             return 0
         held = held_ids(app.config["REDIS_URL"])
         now = utcnow()
