@@ -161,7 +161,8 @@
       } else {
         node = h("code", { text: JSON.stringify(v) });
       }
-      dl.append(h("dt", { text: humanize(k) }), h("dd", {}, node));
+      const nested = node instanceof Element && node.tagName === "DL";
+      dl.append(h("dt", { text: humanize(k) }), h("dd", nested ? { class: "nested" } : {}, node));
     }
     const names = Object.keys(arrays);
     if (names.length) {
