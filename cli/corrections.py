@@ -11,11 +11,15 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from config import ConfigError, load_settings
 from recognizer.extra import HOLDOUT, held_out, sidecar_path
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def _image(png: bytes):
@@ -52,10 +56,12 @@ def read_corrections(url: str) -> tuple[list, list[dict], int]:
     from store import session_scope
     from store.corrections import count_without_image, exportable
 
-    images, items, skipped = [], [], 0
+    images: list[np.ndarray] = []
+    items: list[dict] = []
+    skipped = 0
     with session_scope(url) as session:
         for c in exportable(session):
-            img = _image(c.image)
+            img = _image(c.image) if c.image is not None else None
             if img is None:
                 skipped += 1
                 continue

@@ -35,6 +35,7 @@ def _serving(url: str, models) -> str:
     version = active.version or read_model_file(active.path).version
     if active.source == "database":
         by = f" by {active.activated_by}" if active.activated_by else ""
+        assert active.activated_at is not None  # an activation has its time
         when = active.activated_at.strftime("%Y-%m-%d %H:%M:%S UTC")
         return f"serving: {version} (activated {when}{by})"
     return f"serving: {version} (from the settings: none activated yet)"

@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from pythonjsonlogger import json as jsonlogger
 
@@ -23,7 +25,7 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message
 _HANDLER_MARK = "_digits_handler"
 
 
-def _extras(record: logging.LogRecord) -> dict:
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
 
 
@@ -76,10 +78,12 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
 # ---------------------------------------------------------------- Celery
 
 
-def _task_ids(task_name: str, args: object, kwargs: object) -> dict:
+def _task_ids(
+    task_name: str, args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None
+) -> dict[str, str | int]:
     args = list(args or [])
     kwargs = dict(kwargs or {})
-    ids: dict = {}
+    ids: dict[str, str | int] = {}
     if task_name == RECOGNIZE:
         rid = kwargs.get("recognition_id", args[0] if args else None)
         if rid is not None:
@@ -98,15 +102,22 @@ _task_log = logging.getLogger("worker.task")
 _started: dict[str, float] = {}
 
 
-def _on_prerun(task_id=None, task=None, args=None, kwargs=None, **_):
+def _on_prerun(task_id: str | None = None, **_: Any) -> None:
     if task_id:
         _started[task_id] = time.perf_counter()
 
 
-def _on_postrun(task_id=None, task=None, args=None, kwargs=None, state=None, **_):
-    began = _started.pop(task_id, None)
+def _on_postrun(
+    task_id: str | None = None,
+    task: Any = None,
+    args: Sequence[Any] | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+    state: str | None = None,
+    **_: Any,
+) -> None:
+    began = _started.pop(task_id, None) if task_id is not None else None
     name = getattr(task, "name", None) or "?"
-    extra = {
+    extra: dict[str, Any] = {
         "task": name,
         "task_id": task_id,
         "state": state,
@@ -120,7 +131,7 @@ def _on_postrun(task_id=None, task=None, args=None, kwargs=None, state=None, **_
     )
 
 
-def connect_celery_signals(settings_loader) -> None:
+def connect_celery_signals(settings_loader: Callable[[], tuple[str, str]]) -> None:
     """Wire logging into Celery: `settings_loader()` returns (level, format)."""
     from celery import signals
 

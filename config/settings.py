@@ -159,7 +159,7 @@ class Settings(BaseSettings):
     def is_production(self) -> bool:
         return self.app_env == "production"
 
-    def flask_config(self) -> dict:
+    def flask_config(self) -> dict[str, Any]:
         """The same values as upper-case keys of `app.config`, plus what Flask itself reads."""
         values = {k.upper(): v for k, v in self.model_dump().items()}
         values["MAX_CONTENT_LENGTH"] = None  # limits are enforced per route (batches stream)
@@ -172,7 +172,8 @@ def current_settings() -> Settings:
     """The settings of the Flask app in context (kept in `app.extensions` by create_app)."""
     from flask import current_app
 
-    return current_app.extensions["settings"]
+    settings: Settings = current_app.extensions["settings"]
+    return settings
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

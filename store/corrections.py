@@ -7,14 +7,19 @@ of images and the deletion of old results (store.maintenance never touches this 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, case, desc, exists, func, select
-from sqlalchemy.orm import Session, contains_eager, undefer
+from sqlalchemy.orm import InstrumentedAttribute, Session, contains_eager, undefer
 
 from store.models import DONE, Correction, DigitResult, Recognition, utcnow
 from store.queries import get_recognition
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql as pg
+    from sqlalchemy.dialects import sqlite
 
 LABELS = range(10)
 
@@ -23,18 +28,18 @@ class NoSuchDigit(LookupError):
     """The recognition, or the digit at that position, does not exist (yet)."""
 
 
-def _insert_for(session: Session):
+def _insert_for(session: Session) -> Callable[[type[Correction]], pg.Insert | sqlite.Insert]:
     """The dialect's INSERT, which knows ON CONFLICT ... DO UPDATE (SQLite and PostgreSQL).
     Imported here: a process imports only the dialect it uses."""
     name = session.get_bind().dialect.name
     if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return insert
+        return pg_insert
     if name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        return insert
+        return sqlite_insert
     raise NotImplementedError(f"corrections need an upsert on {name}")
 
 
@@ -82,7 +87,9 @@ def set_label(
         )
     )
     session.expunge(rec)  # reloaded below with the new correction
-    return get_recognition(session, rid)
+    corrected = get_recognition(session, rid)
+    assert corrected is not None  # found above, in this same transaction
+    return corrected
 
 
 def corrected_text(text: str | None, labels: Mapping[int, int]) -> str | None:
@@ -132,7 +139,10 @@ def review_queue(
         Correction.recognition_id == DigitResult.recognition_id,
         Correction.position == DigitResult.position,
     )
-    where = [Recognition.status == DONE, ~looked_at]
+    where: list[ColumnElement[bool] | InstrumentedAttribute[bool]] = [
+        Recognition.status == DONE,
+        ~looked_at,
+    ]
     where.append(DigitResult.confidence < below if below is not None else DigitResult.needs_review)
     if batch_id is not None:
         where.append(Recognition.batch_id == batch_id)

@@ -84,7 +84,8 @@ def _wait_subscribed(
     deadline: float,
     redis_timeout: float | None,
 ) -> bool:
-    pubsub = redis_client(url, redis_timeout).pubsub(ignore_subscribe_messages=True)
+    client = redis_client(url, redis_timeout)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
     try:
         pubsub.subscribe(channel(recognition_id))
         while True:

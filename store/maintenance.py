@@ -9,13 +9,27 @@ that is still queued or processing, nor a batch that still has such items.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, delete, exists, false, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Exists,
+    Row,
+    and_,
+    delete,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
 
-from store.db import session_scope
+from store.db import rowcount, session_scope
 from store.models import (
     DONE,
     FINAL_STATUSES,
@@ -45,7 +59,7 @@ class CleanupReport:
     digits_deleted: int = 0
     batches_deleted: int = 0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @property
@@ -61,18 +75,20 @@ class CleanupReport:
         )
 
 
-def _final_before(cutoff: datetime):
+def _final_before(cutoff: datetime) -> ColumnElement[bool]:
     return and_(Recognition.status.in_(FINAL_STATUSES), Recognition.created_at < cutoff)
 
 
-def _open_items_of_batch():
+def _open_items_of_batch() -> Exists:
     return exists().where(Recognition.batch_id == Batch.id, Recognition.status.in_(OPEN_STATUSES))
 
 
 # ---------------------------------------------------------------- images
 
 
-def purge_images(url: str, cutoff: datetime, chunk: int, *, dry_run: bool = False) -> tuple:
+def purge_images(
+    url: str, cutoff: datetime, chunk: int, *, dry_run: bool = False
+) -> tuple[int, int]:
     """Drop the image bytes (and the digits' normalized PNGs) of finished items created before
     `cutoff`. Returns (items, bytes)."""
     where = and_(_final_before(cutoff), Recognition.image_purged_at.is_(None))
@@ -94,12 +110,14 @@ def purge_images(url: str, cutoff: datetime, chunk: int, *, dry_run: bool = Fals
                 break
             ids = [r.id for r in rows]
             now = utcnow()
-            moved = session.execute(
-                update(Recognition)
-                .where(Recognition.id.in_(ids), where)
-                .values(image=None, image_purged_at=now)
-                .execution_options(synchronize_session=False)
-            ).rowcount
+            moved = rowcount(
+                session.execute(
+                    update(Recognition)
+                    .where(Recognition.id.in_(ids), where)
+                    .values(image=None, image_purged_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+            )
             session.execute(
                 update(DigitResult)
                 .where(DigitResult.recognition_id.in_(ids))
@@ -116,37 +134,44 @@ def purge_images(url: str, cutoff: datetime, chunk: int, *, dry_run: bool = Fals
 # ---------------------------------------------------------------- results
 
 
-def _delete_items(session, ids: list[uuid.UUID]) -> tuple[int, int]:
+def _delete_items(session: Session, ids: list[uuid.UUID]) -> tuple[int, int]:
     """Delete finished items `ids` and their digits (explicitly, not relying on FK cascades)."""
-    digits = session.execute(
-        delete(DigitResult)
-        .where(
-            DigitResult.recognition_id.in_(
-                select(Recognition.id).where(
-                    Recognition.id.in_(ids), Recognition.status.in_(FINAL_STATUSES)
+    digits = rowcount(
+        session.execute(
+            delete(DigitResult)
+            .where(
+                DigitResult.recognition_id.in_(
+                    select(Recognition.id).where(
+                        Recognition.id.in_(ids), Recognition.status.in_(FINAL_STATUSES)
+                    )
                 )
             )
+            .execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    items = session.execute(
-        delete(Recognition)
-        .where(Recognition.id.in_(ids), Recognition.status.in_(FINAL_STATUSES))
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    items = rowcount(
+        session.execute(
+            delete(Recognition)
+            .where(Recognition.id.in_(ids), Recognition.status.in_(FINAL_STATUSES))
+            .execution_options(synchronize_session=False)
+        )
+    )
     return items, digits
 
 
-def _count_digits(session, where) -> int:
-    return session.scalar(
-        select(func.count())
-        .select_from(DigitResult)
-        .join(Recognition, Recognition.id == DigitResult.recognition_id)
-        .where(where)
+def _count_digits(session: Session, where: ColumnElement[bool]) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(DigitResult)
+            .join(Recognition, Recognition.id == DigitResult.recognition_id)
+            .where(where)
+        )
+        or 0
     )
 
 
-def _delete_in_chunks(url: str, where, chunk: int) -> tuple[int, int]:
+def _delete_in_chunks(url: str, where: ColumnElement[bool], chunk: int) -> tuple[int, int]:
     """Delete the recognitions matching `where`, `chunk` ids per short transaction.
 
     Returns (recognitions, digits) deleted."""
@@ -196,11 +221,13 @@ def delete_results(
             recs, digits = recs + n_items, digits + n_digits
             with session_scope(url) as session:
                 # re-checked here: never delete a batch that (still) has open items
-                batches += session.execute(
-                    delete(Batch)
-                    .where(Batch.id == batch_id, ~_open_items_of_batch())
-                    .execution_options(synchronize_session=False)
-                ).rowcount
+                batches += rowcount(
+                    session.execute(
+                        delete(Batch)
+                        .where(Batch.id == batch_id, ~_open_items_of_batch())
+                        .execution_options(synchronize_session=False)
+                    )
+                )
         if len(batch_ids) < chunk:
             break
     return recs, digits, batches
@@ -238,7 +265,7 @@ class StuckReport:
     failed: list[uuid.UUID] = field(default_factory=list)  # gave up after max attempts
     closed_uploads: list[uuid.UUID] = field(default_factory=list)  # batches whose upload died
 
-    def counts(self) -> dict:
+    def counts(self) -> dict[str, int]:
         return {
             "closed_uploads": len(self.closed_uploads),
             "requeued": len(self.requeued)
@@ -270,7 +297,7 @@ def close_abandoned_uploads(url: str, cutoff: datetime, now: datetime) -> list[u
     return closed
 
 
-def processing_stale(cutoff: datetime, now: datetime):
+def processing_stale(cutoff: datetime, now: datetime) -> ColumnElement[bool]:
     """Processing items whose worker is gone: their lease expired (or, without a lease, they
     started before `cutoff`)."""
     return and_(
@@ -282,7 +309,7 @@ def processing_stale(cutoff: datetime, now: datetime):
     )
 
 
-def queued_stale(cutoff: datetime):
+def queued_stale(cutoff: datetime) -> ColumnElement[bool]:
     """Items queued since before `cutoff` (a requeued item's `started_at` is when it was)."""
     return and_(
         Recognition.status == QUEUED,
@@ -290,7 +317,9 @@ def queued_stale(cutoff: datetime):
     )
 
 
-def stale_condition(cutoff: datetime, now: datetime | None = None, *, include_queued: bool = True):
+def stale_condition(
+    cutoff: datetime, now: datetime | None = None, *, include_queued: bool = True
+) -> ColumnElement[bool]:
     """Items processing whose lease expired (their worker died), and, with `include_queued`,
     items queued since before `cutoff` that no message may carry (e.g. the web died between
     its commit and its send)."""
@@ -301,8 +330,13 @@ def stale_condition(cutoff: datetime, now: datetime | None = None, *, include_qu
 
 
 def find_stale(
-    url: str, cutoff: datetime, *, limit: int, queued_for: Callable, now: datetime | None = None
-) -> list:
+    url: str,
+    cutoff: datetime,
+    *,
+    limit: int,
+    queued_for: Callable[[bool], bool],
+    now: datetime | None = None,
+) -> Sequence[Row[uuid.UUID, uuid.UUID | None, str, int]]:
     """Up to `limit` stale items as rows (id, batch_id, status, attempts).
 
     `queued_for(single: bool) -> bool` says whether stale queued items of that kind should be
@@ -366,7 +400,7 @@ def requeue_stuck(
                     for r in give_up
                 ]
                 report.failed += store_outcomes(session, outcomes)
-            moved: list = []
+            moved: Sequence[Row[uuid.UUID, uuid.UUID | None]] = []
             if retry:
                 moved = session.execute(
                     update(Recognition)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -27,8 +28,9 @@ def upgrade_to_head(url: str) -> None:
     command.upgrade(alembic_config(url), "head")
 
 
-def pending_diff(url: str) -> list:
+def pending_diff(url: str) -> list[Any]:
     """What autogenerate would still add: empty when the models and migrations agree."""
     with get_engine(url).connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        return compare_metadata(context, Base.metadata)
+        diff: list[Any] = compare_metadata(context, Base.metadata)  # tuples, by kind of change
+        return diff

@@ -8,9 +8,11 @@ it between tasks and loads a newly activated version once (worker.model).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,7 +49,7 @@ class ModelSettings:
     model_version: str | None = None
 
     @classmethod
-    def from_config(cls, config) -> ModelSettings:
+    def from_config(cls, config: Mapping[str, Any]) -> ModelSettings:
         """From a Flask config or the upper-case settings mapping."""
         import recognizer
 

@@ -7,10 +7,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, func, insert, select, true, update
+from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, true, update
 from sqlalchemy.orm import Session, selectinload, with_expression
+from sqlalchemy.orm.interfaces import LoaderOption
 
+from store.db import rowcount
 from store.models import (
     DONE,
     FAILED,
@@ -57,7 +60,7 @@ def as_uuid(value: object) -> uuid.UUID | None:
         return None
 
 
-def with_review_count():
+def with_review_count() -> LoaderOption:
     """A loader option for Batch queries: fills `Batch.needs_review`, how many of the batch's
     items have a digit to review (index ix_recognitions_batch_review)."""
     count = (
@@ -104,7 +107,11 @@ def claim(
     now = utcnow()
     if max_attempts is not None and len(ids) == 1:
         refuse_exhausted(session, ids, max_attempts)
-    values: dict = {"status": PROCESSING, "started_at": now, "attempts": Recognition.attempts + 1}
+    values: dict[str, Any] = {
+        "status": PROCESSING,
+        "started_at": now,
+        "attempts": Recognition.attempts + 1,
+    }
     if lease_seconds is not None:
         values.update(leased_until=now + timedelta(seconds=lease_seconds), leased_by=worker)
     rows = session.execute(
@@ -126,7 +133,9 @@ def claim(
     return [(r.id, r.image) for r in rows]
 
 
-def refuse_exhausted(session: Session, ids: Sequence[uuid.UUID], max_attempts: int) -> list:
+def refuse_exhausted(
+    session: Session, ids: Sequence[uuid.UUID], max_attempts: int
+) -> list[uuid.UUID]:
     """Fail the open items of `ids` already tried `max_attempts` times; return their ids."""
     rows = session.execute(
         select(Recognition.id, Recognition.attempts).where(
@@ -163,16 +172,18 @@ def renew_lease(
     session: Session, ids: Sequence[uuid.UUID], *, until: datetime, worker: str | None
 ) -> int:
     """Extend the lease `worker` holds on the still-processing items of `ids`."""
-    return session.execute(
-        update(Recognition)
-        .where(
-            Recognition.id.in_(ids),
-            Recognition.status == PROCESSING,
-            Recognition.leased_by == worker,
+    return rowcount(
+        session.execute(
+            update(Recognition)
+            .where(
+                Recognition.id.in_(ids),
+                Recognition.status == PROCESSING,
+                Recognition.leased_by == worker,
+            )
+            .values(leased_until=until)
+            .execution_options(synchronize_session=False)
         )
-        .values(leased_until=until)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
 
 
 def store_outcomes(session: Session, outcomes: Sequence[Outcome]) -> list[uuid.UUID]:
@@ -255,7 +266,9 @@ def _move_to_final(
     moved = {row.id: row.batch_id for row in rows}
     if not moved:
         return moved
-    table = Recognition.__table__
+    table = cast(
+        Table, Recognition.__table__
+    )  # declared as FromClause; a mapped class's is a Table
     session.connection().execute(
         table.update()
         .where(table.c.id == bindparam("rid"))
@@ -319,7 +332,7 @@ UPLOAD_PLACEHOLDER = 1
 
 
 def add_batch_items(
-    session: Session, batch_id: uuid.UUID, rows: Sequence[dict], *, failed: int
+    session: Session, batch_id: uuid.UUID, rows: Sequence[dict[str, Any]], *, failed: int
 ) -> None:
     """Insert `rows` (Recognition column values) and count them into the batch."""
     if not rows:
@@ -335,11 +348,13 @@ def add_batch_items(
 def finish_batch_upload(session: Session, batch_id: uuid.UUID, *, now: datetime) -> bool:
     """Drop the upload placeholder, once: a batch whose items are all final already is done.
     Returns False when the placeholder was dropped already (the batch's total never drifts)."""
-    moved = session.execute(
-        update(Batch)
-        .where(Batch.id == batch_id, Batch.upload_until.is_not(None))
-        .values(total=Batch.total - UPLOAD_PLACEHOLDER, upload_until=None)
-    ).rowcount
+    moved = rowcount(
+        session.execute(
+            update(Batch)
+            .where(Batch.id == batch_id, Batch.upload_until.is_not(None))
+            .values(total=Batch.total - UPLOAD_PLACEHOLDER, upload_until=None)
+        )
+    )
     if not moved:
         return False
     session.execute(
@@ -386,6 +401,10 @@ def batch_items_page(
     return list(items), total
 
 
+# id, needs_review, seq, filename, status, text, confidence, error
+ExportRow = Row[uuid.UUID, bool, int | None, str | None, str, str | None, float | None, str | None]
+
+
 def batch_rows_after(
     session: Session,
     batch_id: uuid.UUID,
@@ -393,7 +412,7 @@ def batch_rows_after(
     limit: int,
     status: str | None = None,
     needs_review: bool | None = None,
-) -> list:
+) -> Sequence[ExportRow]:
     """Keyset pagination for exports: the next `limit` items (summary columns) after a seq."""
     where = [Recognition.batch_id == batch_id, Recognition.seq > after_seq]
     if status:

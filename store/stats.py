@@ -7,7 +7,7 @@ web's /metrics renders the totals (web.metrics).
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -42,7 +42,7 @@ def record_finished(
     Summed in Python first, so a chunk of 64 items costs a handful of Redis commands.
     """
     counts: Counter[tuple[str, str]] = Counter()
-    latency_sums: Counter[str] = Counter()
+    latency_sums: defaultdict[str, float] = defaultdict(float)
     for kind, status, created, finished, digits in items:
         counts[FINISHED_KEY, f"{kind}:{status}"] += 1
         if digits:
@@ -65,4 +65,9 @@ def record_finished(
 
 def read_hash(redis_url: str, key: str) -> dict[str, str]:
     raw = redis_client(redis_url).hgetall(key)
-    return {k.decode(): v.decode() for k, v in raw.items()}
+    return {_text(k): _text(v) for k, v in raw.items()}
+
+
+def _text(value: bytes | str) -> str:
+    """Our clients return bytes (no decode_responses); redis-py's types allow either."""
+    return value.decode() if isinstance(value, bytes) else value

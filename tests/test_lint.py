@@ -1,4 +1,5 @@
-"""ruff (config in pyproject.toml) is part of the suite, so style stays enforced by CI."""
+"""ruff and mypy (config in pyproject.toml) are part of the suite, so style and types stay
+enforced by CI."""
 
 from __future__ import annotations
 
@@ -21,6 +22,15 @@ def test_ruff_check_passes():
 
 def test_ruff_format_is_clean():
     result = ruff("format", "--check", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_passes():
+    """Strict on store/, worker/ and config/, the default checks on web/, cli/ and
+    make_celery.py (the packages and settings are in pyproject.toml)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

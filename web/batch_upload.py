@@ -13,6 +13,7 @@ import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 from werkzeug.sansio.multipart import Data, Field, File
 
@@ -63,18 +64,22 @@ class StoredBytes:
             )
 
 
+# zipfile's end-of-archive helpers: private, so not in its type information.
+_zf: Any = zipfile
+
+
 def _zip_entries(spool, limit: int) -> int:
     """How many entries the zip's central directory lists, counted header by header and
     stopping past `limit` (Python's ZipFile would read every entry before we could count)."""
     try:
         spool.seek(0)
-        end = zipfile._EndRecData(spool)
+        end = _zf._EndRecData(spool)
         if end is None:
             return 0  # not a zip: ZipFile says so
-        size = end[zipfile._ECD_SIZE]
-        start = end[zipfile._ECD_LOCATION] - size
-        if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:
-            start -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
+        size = end[_zf._ECD_SIZE]
+        start = end[_zf._ECD_LOCATION] - size
+        if end[_zf._ECD_SIGNATURE] == _zf.stringEndArchive64:
+            start -= _zf.sizeEndCentDir64 + _zf.sizeEndCentDir64Locator
         spool.seek(max(start, 0))
         count = seen = 0
         while seen < size and count <= limit:

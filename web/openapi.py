@@ -68,7 +68,7 @@ def operation(
             def wrapped(*args, **kwargs):
                 return view(*args, query=schemas.load(query(), request.args), **kwargs)
 
-        wrapped.openapi = {
+        wrapped.openapi = {  # type: ignore[attr-defined]
             "operationId": operation_id,
             "summary": summary,
             "query": query,
@@ -161,7 +161,7 @@ def build_document(app: Flask) -> dict:
         if meta is None:
             continue
         path, names = _openapi_path(rule.rule)
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = _operation(meta, names)
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery, Task
 from flask import Flask
 
@@ -16,7 +18,7 @@ def redis_timeout(settings: Settings) -> float:
     return settings.broker_timeout if settings.process_role == "worker" else settings.redis_timeout
 
 
-def celery_config(app: Flask) -> dict:
+def celery_config(app: Flask) -> dict[str, Any]:
     settings: Settings = app.extensions["settings"]
     timeout = redis_timeout(settings)
     return {
@@ -56,7 +58,7 @@ def celery_config(app: Flask) -> dict:
     }
 
 
-def beat_schedule(app: Flask) -> dict:
+def beat_schedule(app: Flask) -> dict[str, dict[str, Any]]:
     # `expires`: a run not started before the next one is due is dropped, so maintenance
     # messages do not pile up while the bulk workers are down or busy.
     cleanup_every = float(app.extensions["settings"].cleanup_interval)
@@ -76,7 +78,7 @@ def beat_schedule(app: Flask) -> dict:
 
 
 def celery_init_app(app: Flask) -> Celery:
-    class FlaskTask(Task):
+    class FlaskTask(Task):  # type: ignore[misc]  # celery has no type information
         def __call__(self, *args: object, **kwargs: object) -> object:
             with app.app_context():
                 return self.run(*args, **kwargs)

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 from celery import current_app as current_celery
 from celery import shared_task
@@ -104,7 +105,7 @@ def held_ids(redis_url: str) -> set[str]:
     return held
 
 
-def _message_ids(raw: bytes) -> list[str]:
+def _message_ids(raw: bytes | str) -> list[str]:
     """The ids in one Celery message (protocol 2, JSON): a task's first or second argument."""
     try:
         message = json.loads(raw)
@@ -186,9 +187,9 @@ def _resume_on_start(sender: object = None, **_: object) -> None:
 worker_ready.connect(_resume_on_start, weak=False)
 
 
-@shared_task(name=CLEANUP, ignore_result=True)
-def cleanup() -> dict | None:
-    app = current_app._get_current_object()
+@shared_task(name=CLEANUP, ignore_result=True)  # type: ignore[untyped-decorator]
+def cleanup() -> dict[str, Any] | None:
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     with single_run("cleanup", app.extensions["settings"].cleanup_interval * 2) as mine:
         if not mine:
             log.info("cleanup already running elsewhere; skipped", extra={"task": "cleanup"})
@@ -207,9 +208,9 @@ def cleanup() -> dict | None:
         return report.as_dict()
 
 
-@shared_task(name=REQUEUE_STUCK, ignore_result=True)
-def requeue_stuck() -> dict | None:
-    app = current_app._get_current_object()
+@shared_task(name=REQUEUE_STUCK, ignore_result=True)  # type: ignore[untyped-decorator]
+def requeue_stuck() -> dict[str, Any] | None:
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     with single_run("requeue_stuck", app.extensions["settings"].stuck_check_interval * 2) as mine:
         if not mine:
             return None

@@ -63,6 +63,7 @@ def get_model() -> recognizer.Model:
     with _lock:
         if _held is not None and (choice is None or _held[0] == choice.key):
             return _held[1]
+        assert choice is not None  # _choice() gives None only while a model is held (never unset)
         if choice.key in _refused and _held is not None:
             return _held[1]
         try:

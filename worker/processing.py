@@ -9,10 +9,11 @@ import socket
 import time
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
 
 import recognizer
 from config import current_settings
@@ -76,7 +77,9 @@ def process(ids: Sequence[object], *, max_attempts: int | None = None) -> list[u
         return _recognize_and_store(keys, claimed, started)
 
 
-def _recognize_and_store(keys: list[uuid.UUID], claimed: list, started: float) -> list[uuid.UUID]:
+def _recognize_and_store(
+    keys: list[uuid.UUID], claimed: list[tuple[uuid.UUID, bytes | None]], started: float
+) -> list[uuid.UUID]:
     db_url = current_app.config["DATABASE_URL"]
     cap = current_settings().digits_max_per_image
     model = get_model()
@@ -140,7 +143,11 @@ def _fault_hook(db_url: str, ids: list[uuid.UUID]) -> None:
         time.sleep(float(os.environ.get("DIGITS_FAULT_SLOW_SECONDS", "10")))
 
 
-def _finished_rows(session, finished: list[uuid.UUID]) -> list:
+# id, batch_id, status, created_at, finished_at
+FinishedRow = Row[uuid.UUID, uuid.UUID | None, str, datetime, datetime | None]
+
+
+def _finished_rows(session: Session, finished: list[uuid.UUID]) -> Sequence[FinishedRow]:
     if not finished:
         return []
     return session.execute(
@@ -154,7 +161,7 @@ def _finished_rows(session, finished: list[uuid.UUID]) -> list:
     ).all()
 
 
-def _record_metrics(rows: list, outcomes: list[Outcome]) -> None:
+def _record_metrics(rows: Sequence[FinishedRow], outcomes: list[Outcome]) -> None:
     """End-to-end latency and finished counters in Redis, read by the web's /metrics."""
     if not rows:
         return

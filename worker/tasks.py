@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -67,7 +68,9 @@ def _split(batch_id: str, ids: list[str], attempt: int) -> None:
     )
 
 
-def _run(task: Task, ids: list[str], attempt: int, on_failure) -> None:
+def _run(
+    task: Task, ids: list[str], attempt: int, on_failure: Callable[[BaseException], None]
+) -> None:
     """process(ids) with the fault handling above; `on_failure(exc)` handles a failed run."""
     try:
         process(ids, max_attempts=_max_attempts(attempt))
@@ -98,13 +101,13 @@ def _reason(exc: BaseException) -> tuple[str, str]:
     return f"processing failed: {type(exc).__name__}", "processing_error"
 
 
-@shared_task(name=RECOGNIZE, ignore_result=True, bind=True)
+@shared_task(name=RECOGNIZE, ignore_result=True, bind=True)  # type: ignore[untyped-decorator]
 def recognize(self: Task, recognition_id: str, attempt: int = 0) -> None:
     """One interactive recognition (a drawing or a single upload)."""
     _run(self, [recognition_id], attempt, lambda exc: _fail([recognition_id], *_reason(exc)))
 
 
-@shared_task(name=RECOGNIZE_CHUNK, ignore_result=True, bind=True)
+@shared_task(name=RECOGNIZE_CHUNK, ignore_result=True, bind=True)  # type: ignore[untyped-decorator]
 def recognize_chunk(
     self: Task, batch_id: str, recognition_ids: list[str], attempt: int = 0
 ) -> None:
