@@ -33,6 +33,8 @@ from tests.faults import (
 )
 from tests.support import child_pids, service_env, start_web, start_worker
 
+pytestmark = pytest.mark.slow  # real processes, faults and waits: `make test-fast` skips them
+
 
 @pytest.fixture
 def private_redis(tmp_path):

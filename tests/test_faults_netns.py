@@ -40,6 +40,7 @@ from tests.support import ROOT, Process, service_env
 
 pytestmark = [
     pytest.mark.netns,
+    pytest.mark.slow,
     pytest.mark.skipif(
         os.geteuid() != 0 or not shutil.which("ip") or "postgresql" not in BACKENDS,
         reason="needs root, `ip` and TEST_DATABASE_URL",

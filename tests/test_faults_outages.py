@@ -34,6 +34,8 @@ from tests.faults import (
 )
 from tests.support import service_env, start_web, start_worker
 
+pytestmark = pytest.mark.slow  # real processes, faults and waits: `make test-fast` skips them
+
 API_DEADLINE = 2.0  # seconds any API call may take while a dependency is down
 
 

@@ -30,6 +30,8 @@ from tests.faults import (
 )
 from tests.support import ROOT, child_pids
 
+pytestmark = pytest.mark.slow  # real processes, faults and waits: `make test-fast` skips them
+
 ITEMS = 2000  # the test sample's digits
 
 

@@ -21,6 +21,8 @@ from tests.conftest import BACKENDS
 from tests.faults import assert_exact, digit_files, post_batch, wait_batch
 from tests.support import Process, _spawn, service_env, start_web, start_worker
 
+pytestmark = pytest.mark.slow  # real processes, faults and waits: `make test-fast` skips them
+
 FAST_CHECKS = {
     "STUCK_TIMEOUT": "2s",
     "LEASE_TIMEOUT": "3s",

@@ -8,11 +8,14 @@ import base64
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from scripts.embedded import EmbeddedRedis, free_port
 from tests.faults import timed
 from tests.support import mnist_test_digits, png_bytes, service_env, start_web
+
+pytestmark = pytest.mark.slow  # real processes, faults and waits: `make test-fast` skips them
 
 
 def test_64_long_polls_leave_the_web_responsive(make_database, model_path, tmp_path):

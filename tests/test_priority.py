@@ -22,6 +22,8 @@ from tests.support import (
 )
 from web import create_app
 
+pytestmark = pytest.mark.slow  # real processes, faults and waits: `make test-fast` skips them
+
 BATCH_ITEMS = 1000
 
 
