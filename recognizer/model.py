@@ -346,16 +346,29 @@ class Model:
             return
         pieces = np.concatenate([c.digits for job in jobs for c in job[5]])
         labels, probs, raw = self._predict(pieces)
+        # a piece that still holds two digits (a bit of the neighbour) reads confidently too
+        piece_pair = split.pair_probability(
+            params,
+            pieces,
+            np.array([b[2] / max(1, b[3]) for job in jobs for c in job[5] for b in c.boxes]),
+        )
         k = 0
         replace: dict[int, list] = {}
         for e, digits, i, pp, whole, cs in jobs:
-            best, best_score = None, 0.0
-            for c in cs:
-                pl, pr = raw[k], raw[k + 1]
-                sc = split.split_score(pp, whole, float(pl.max()), float(pr.max()))
-                if sc > best_score:
-                    best, best_score = (c, k), sc
-                k += 2
+            n = len(cs)
+            top = raw[k : k + 2 * n].max(1)
+            rank = split.cut_rank(
+                top[0::2],
+                top[1::2],
+                piece_pair[k : k + 2 * n : 2],
+                piece_pair[k + 1 : k + 2 * n : 2],
+            )
+            b = int(np.argmax(rank))
+            j = k + 2 * b
+            best = None
+            if split.split_score(pp, whole, float(top[2 * b]), float(top[2 * b + 1])) > 0:
+                best = (cs[b], j)
+            k += 2 * n
             if best is not None:
                 c, j = best
                 pair = [
