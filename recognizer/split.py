@@ -262,19 +262,27 @@ def split_score(p_pair: float, p_whole: float, p_left: float, p_right: float) ->
 
 
 # -- "one digit or two touching?" ----------------------------------------------------------
-def whole_features(digits28: np.ndarray, aspects: np.ndarray) -> np.ndarray:
+def whole_features(
+    digits28: np.ndarray, aspects: np.ndarray, feats: np.ndarray | None = None
+) -> np.ndarray:
     """Features the pair detector reads: the classifier's features of the whole segment
-    (normalized like one digit, so two digits come out as two small glyphs) and its aspect."""
+    (normalized like one digit, so two digits come out as two small glyphs) and its aspect.
+    ``feats``: those classifier features when the caller already has them."""
     from . import features as F
 
     a = np.asarray(aspects, np.float64)[:, None]
-    return np.hstack([F.extract(digits28).astype(np.float64), a, np.log(a)])
+    if feats is None:
+        feats = F.extract(digits28)
+    return np.hstack([np.asarray(feats, np.float64), a, np.log(a)])
 
 
-def pair_probability(params: dict, digits28: np.ndarray, aspects: np.ndarray) -> np.ndarray:
+def pair_probability(
+    params: dict, digits28: np.ndarray, aspects: np.ndarray, feats: np.ndarray | None = None
+) -> np.ndarray:
     """P(two touching digits) for each wide segment, from the detector in ``params``
-    (model metadata ``touching``: mean, scale, coef, intercept)."""
-    z = (whole_features(digits28, aspects) - np.asarray(params["mean"])) / np.asarray(
+    (model metadata ``touching``: mean, scale, coef, intercept); ``feats`` as in
+    ``whole_features``."""
+    z = (whole_features(digits28, aspects, feats) - np.asarray(params["mean"])) / np.asarray(
         params["scale"]
     )
     s = z @ np.asarray(params["coef"]) + float(params["intercept"])
