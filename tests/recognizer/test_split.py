@@ -1,6 +1,7 @@
 """Candidate cuts of touching digits (issue 12, second round): non-straight paths, overlap,
 and how a cut is chosen. Real images and the shipped model, no mocks."""
 
+import cv2
 import numpy as np
 
 from recognizer import split
@@ -79,3 +80,30 @@ def test_touching_pairs_read_right_in_most_cases(mnist, shipped_model):
         r = shipped_model.recognize(touching_png(x[i], x[j], rng))
         right += r.text == f"{y[i]}{y[j]}"
     assert right >= 0.7 * n
+
+
+def test_a_lone_28x28_digit_skips_the_touching_check_a_bigger_one_does_not():
+    from recognizer.pipeline import SMALL_SIDE, extract_bytes
+
+    wide = np.zeros((28, 28), np.uint8)
+    wide[6:22, 3:25] = 255  # a wide blob: would be asked "one digit or two?" if it were big
+    wide[10:18, 7:21] = 0
+    small = cv2.imencode(".png", 255 - wide)[1].tobytes()
+    assert max(wide.shape) <= SMALL_SIDE
+    assert extract_bytes(small).wide == {}
+    big = cv2.resize(255 - wide, (84, 84), interpolation=cv2.INTER_NEAREST)
+    ex = extract_bytes(cv2.imencode(".png", big)[1].tobytes())
+    assert len(ex.digits) == 1 and 0 in ex.wide
+
+
+def test_the_pair_detector_reads_the_same_with_the_classifiers_features(mnist, shipped_model):
+    from recognizer import features as F
+
+    digits = mnist["x_test"][:20]
+    aspects = np.linspace(0.8, 1.6, 20)
+    params = shipped_model.metadata["touching"]
+    a = split.pair_probability(params, digits, aspects)
+    b = split.pair_probability(params, digits, aspects, F.extract(digits))
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+    _, _, _, feats = shipped_model._predict(digits, with_features=True)
+    np.testing.assert_allclose(feats, F.extract(digits), rtol=1e-5, atol=1e-6)
