@@ -242,7 +242,10 @@ def cut_rank(
 
 
 #: a cut is taken when its score (log-odds, see ``split_score``) is above this
-SPLIT_MARGIN = 2.5
+SPLIT_MARGIN = 3.5
+#: and only when each piece reads at least this confidently (a split single digit often has
+#: one half that reads as nothing in particular)
+MIN_PIECE_P = 0.6
 #: weight of the whole segment's own log-odds of being read right in ``split_score``
 WHOLE_WEIGHT = 0.5
 
@@ -250,7 +253,8 @@ WHOLE_WEIGHT = 0.5
 def split_score(p_pair: float, p_whole: float, p_left: float, p_right: float) -> float:
     """Log-odds that the cut reading is right rather than the whole: the pair detector's
     log-odds plus how confidently the classifier reads the two pieces, minus ``WHOLE_WEIGHT``
-    times the log-odds of the whole's reading, minus ``SPLIT_MARGIN``. The whole's log-odds
+    times the log-odds of the whole's reading, minus ``SPLIT_MARGIN`` (-inf when a piece
+    reads below ``MIN_PIECE_P``). The whole's log-odds
     (not its log-probability, which is ~0 for any confident reading) is what tells a single
     digit read at 0.998 from a pair read at 0.7 (median whole confidence: 0.98 for the wide
     singles the detector flags, 0.73 for touching pairs)."""
@@ -258,6 +262,8 @@ def split_score(p_pair: float, p_whole: float, p_left: float, p_right: float) ->
     logit = np.log(p_pair + eps) - np.log(1 - p_pair + eps)
     read = np.log(p_left + eps) + np.log(p_right + eps)
     whole = np.log(p_whole + eps) - np.log(1 - p_whole + eps)
+    if min(p_left, p_right) < MIN_PIECE_P:
+        return -np.inf
     return float(logit + read - WHOLE_WEIGHT * whole - SPLIT_MARGIN)
 
 
