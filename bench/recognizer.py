@@ -95,6 +95,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--limit", type=int, default=None, help="cap every accuracy sample count (quick runs)"
     )
+    ap.add_argument(
+        "--paper-seed",
+        type=int,
+        default=12,
+        help="seed of the paper-condition inputs (another seed: a held-out check) [default: 12]",
+    )
+    ap.add_argument(
+        "--paper-digits",
+        choices=("test", "train"),
+        default="test",
+        help="MNIST digits the paper conditions are built from [default: test]",
+    )
+    ap.add_argument(
+        "--paper-only", action="store_true", help="with --accuracy: only the paper conditions"
+    )
     ap.add_argument("--no-speed", action="store_true", help="skip the throughput runs")
     ap.add_argument(
         "--conditions", default=None, help="comma-separated paper conditions [default: all]"
@@ -146,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<26}{ips:>12.0f}" + (f"   ({1000 / ips:.1f} ms each)" if ips < 200 else ""))
 
     rss_speed = peak_rss_mb()
-    if args.accuracy:
+    if args.accuracy and not args.paper_only:
         n = min(args.n_acc, len(x))
         preds = np.full(n, -1)
         for s in range(0, n, 256):
@@ -177,9 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{f'MNIST test as PNG (n={n})':<34}{acc_png * 100:>9.2f}%")
         print(f"{f'canvas 400x400 RGBA (n={n})':<34}{acc_canvas * 100:>9.2f}%")
         print(f"{f'4-digit string (n={args.n_multi})':<34}{ok / args.n_multi * 100:>9.2f}%")
+    if args.accuracy:
+        px, py = (x, y) if args.paper_digits == "test" else (d["x_train"], d["y_train"])
         conds = args.conditions.split(",") if args.conditions else list(PAPER_CONDITIONS)
         for cond in conds:
-            acc, extra = paper_accuracy(model, cond, x, y, args.n_paper)
+            acc, extra = paper_accuracy(model, cond, px, py, args.n_paper, args.paper_seed)
             print(f"{f'{cond} (n={args.n_paper})':<34}{acc * 100:>9.2f}%   {extra}")
     print(
         f"peak RSS: {rss_speed:.0f} MB after the speed runs (before loading the model "

@@ -247,28 +247,34 @@ class Model:
         labels, probs, _raw = self._predict(images28)
         return labels, probs
 
-    def _predict(self, images28: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _predict(self, images28: np.ndarray, with_features: bool = False) -> tuple[np.ndarray, ...]:
         """Labels, calibrated probabilities and uncalibrated ones (temperature 1; what the
-        touching-digit decisions were tuned on)."""
+        touching-digit decisions were tuned on); with ``with_features`` also the classifier's
+        features (the pair detector reads them too: extracted once)."""
         x = np.asarray(images28)
         if x.ndim == 2:
             x = x[None]
         n = x.shape[0]
         k = len(self._kernel.classes)
+        feats = np.zeros((n, F.feature_dim()), np.float32) if with_features else None
         if n == 0:
-            return np.zeros(0, np.int64), np.zeros((0, k)), np.zeros((0, k))
+            out = (np.zeros(0, np.int64), np.zeros((0, k)), np.zeros((0, k)))
+            return (*out, feats) if with_features else out
         probs = np.empty((n, k))
         raw = probs
         t = self.temperature
         if t != 1.0:
             raw = np.empty((n, k))
         for s in range(0, n, PREDICT_CHUNK):
-            dec = self._kernel.decision(F.extract(x[s : s + PREDICT_CHUNK]))
+            f = F.extract(x[s : s + PREDICT_CHUNK])
+            if feats is not None:
+                feats[s : s + PREDICT_CHUNK] = f
+            dec = self._kernel.decision(f)
             probs[s : s + PREDICT_CHUNK] = self._kernel.couple(dec * (PROB_SCALE / t))
             if t != 1.0:
                 raw[s : s + PREDICT_CHUNK] = self._kernel.couple(dec * PROB_SCALE)
         labels = self._kernel.classes[probs.argmax(1)].astype(np.int64)
-        return labels, probs, raw
+        return (labels, probs, raw, feats) if with_features else (labels, probs, raw)
 
     def recognize(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Recognition:
         """Raises UnreadableImage / ImageTooLarge for bad input."""
@@ -298,7 +304,7 @@ class Model:
                     )
         stacks = [e.digits for e in extracted if not isinstance(e, Exception) and len(e.digits)]
         allx = np.concatenate(stacks) if stacks else np.zeros((0, 28, 28), np.uint8)
-        labels, probs, raw = self._predict(allx)
+        labels, probs, raw, feats = self._predict(allx, with_features=True)
         out, k = [], 0
         found = []
         for e in extracted:
@@ -312,7 +318,7 @@ class Model:
                 digits.append(self._digit(labels[k], probs[k], box, img))
                 k += 1
             out.append(Recognition(digits, e.width, e.height))
-            found.append((e, digits, raw[k - len(digits) : k].max(1) if len(digits) else None))
+            found.append((e, digits, raw[k - len(digits) : k].max(1), feats[k - len(digits) : k]))
         with _single_threaded_cv2():
             self._split_touching(found)
         return out
@@ -334,17 +340,20 @@ class Model:
         params = self.metadata.get("touching")
         if not params:
             return
-        asked = []  # (extracted, digits, index, working box)
-        for e, digits, conf in found:
+        asked = []  # (extracted, digits, index, working box, confidence)
+        asked_feats = []
+        for e, digits, conf, feats in found:
             for i, (_crop, wbox) in e.wide.items():
                 if split.wants_cut(wbox, float(conf[i])):
                     asked.append((e, digits, i, wbox, float(conf[i])))
+                    asked_feats.append(feats[i])
         if not asked:
             return
         p_pair = split.pair_probability(
             params,
             np.stack([digits[i].normalized for _, digits, i, _, _ in asked]),
             np.array([w[2] / max(1, w[3]) for _, _, _, w, _ in asked]),
+            np.stack(asked_feats),
         )
         jobs = []
         for (e, digits, i, wbox, whole), pp in zip(asked, p_pair, strict=True):
@@ -356,17 +365,31 @@ class Model:
         if not jobs:
             return
         pieces = np.concatenate([c.digits for job in jobs for c in job[5]])
-        labels, probs, raw = self._predict(pieces)
+        labels, probs, raw, piece_feats = self._predict(pieces, with_features=True)
+        # a piece that still holds two digits (a bit of the neighbour) reads confidently too
+        piece_pair = split.pair_probability(
+            params,
+            pieces,
+            np.array([b[2] / max(1, b[3]) for job in jobs for c in job[5] for b in c.boxes]),
+            piece_feats,
+        )
         k = 0
         replace: dict[int, list] = {}
         for e, digits, i, pp, whole, cs in jobs:
-            best, best_score = None, 0.0
-            for c in cs:
-                pl, pr = raw[k], raw[k + 1]
-                sc = split.split_score(pp, whole, float(pl.max()), float(pr.max()))
-                if sc > best_score:
-                    best, best_score = (c, k), sc
-                k += 2
+            n = len(cs)
+            top = raw[k : k + 2 * n].max(1)
+            rank = split.cut_rank(
+                top[0::2],
+                top[1::2],
+                piece_pair[k : k + 2 * n : 2],
+                piece_pair[k + 1 : k + 2 * n : 2],
+            )
+            b = int(np.argmax(rank))
+            j = k + 2 * b
+            best = None
+            if split.split_score(pp, whole, float(top[2 * b]), float(top[2 * b + 1])) > 0:
+                best = (cs[b], j)
+            k += 2 * n
             if best is not None:
                 c, j = best
                 pair = [

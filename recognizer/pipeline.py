@@ -13,6 +13,10 @@ from .normalize import normalize_digit
 from .segment import Segmentation, segment
 from .split import ASPECT_MIN
 
+#: an image no bigger than this on its longer side (an MNIST-style 28x28 digit) holds at most
+#: one digit of ~20 px: no form lines to look for, no touching digits to split
+SMALL_SIDE = 32
+
 
 @dataclass
 class Extracted:
@@ -33,8 +37,9 @@ def extract_gray(
     gray: np.ndarray, single: bool = False, remove_form_lines: bool = True
 ) -> tuple[Extracted, Segmentation]:
     H, W = gray.shape
+    small = max(H, W) <= SMALL_SIDE
     ink, _ = to_ink(gray)
-    seg = segment(ink, single=single, remove_form_lines=remove_form_lines)
+    seg = segment(ink, single=single, remove_form_lines=remove_form_lines and not small)
     boxes = []
     wide = {}
     arr = np.empty((len(seg.segments), 28, 28), np.uint8)
@@ -42,7 +47,7 @@ def extract_gray(
         boxes.append(seg.original_box(s, W, H))
         crop = seg.crop(s)
         arr[i] = normalize_digit(crop)
-        if not single and s.box[2] >= ASPECT_MIN * s.box[3]:
+        if not (single or small) and s.box[2] >= ASPECT_MIN * s.box[3]:
             wide[i] = (crop, s.box)
     return Extracted(W, H, boxes, arr, wide, seg.scale), seg
 

@@ -4,10 +4,14 @@ A segment at least ``ASPECT_MIN`` as wide as tall (``WIDE``: always, else only w
 classifier is not sure of it) is scored by a logistic "one digit or two touching?" detector on
 the gradient features of the whole (``pair_probability``; fitted by ``fit_pair_detector``,
 stored in the model metadata as ``touching``). Above ``P_PAIR_MIN`` it is offered cuts at the
-deepest valleys of its column ink profile, each both straight and as a least-ink seam
-(``seam``); small bits of the other digit a cut leaves behind are dropped. The caller
-(``Model._split_touching``) classifies the pieces of every candidate in one batch and keeps
-the best cut when ``split_score`` is positive; each piece gets its own box, left to right.
+deepest valleys of its column ink profile (and the centre), each as four paths: straight, a
+least-ink seam (``seam``), a top-down and a bottom-up drop-fall (``drop_fall``); each path once
+as a clean cut and once with ``OVERLAPS`` pixels of overlap, since strokes that overlap belong
+to both digits. Small bits of the other digit a cut leaves behind are dropped. The caller
+(``Model._split_touching``) classifies the pieces of every candidate in one batch, ranks the
+cuts by ``cut_rank`` (both pieces read confidently, and neither still looks like a pair) and
+takes the best one when its ``split_score`` is positive; each piece gets its own box, left to
+right.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ WIDE = 1.1
 #: cuts are looked for in this central share of the width
 SEARCH = (0.18, 0.82)
 MAX_CUTS = 4
+#: pixels of overlap each piece may keep beyond the cut path
+OVERLAPS = (0, 2)
 
 
 @dataclass
@@ -34,6 +40,8 @@ class Cut:
     ink_at_cut: float  # share of the height inked in the cut column
     boxes: tuple[tuple[int, int, int, int], tuple[int, int, int, int]]  # working pixels
     digits: np.ndarray  # (2, 28, 28) normalized pieces
+    kind: str = "straight"  # straight, seam, drop (top-down), rise (bottom-up)
+    overlap: int = 0  # pixels each piece keeps beyond the path
 
 
 def candidate_columns(crop: np.ndarray, max_cuts: int = MAX_CUTS) -> list[int]:
@@ -112,6 +120,64 @@ def seam(ink: np.ndarray, column: int, band: int) -> np.ndarray:
     return xs + lo
 
 
+def drop_fall(ink: np.ndarray, column: int, band: int) -> np.ndarray:
+    """Top-down drop-fall path from ``column`` (one x per row): a drop falls through the
+    background, slides down-left / down-right around ink, creeps sideways along a stroke's top,
+    and cuts straight through where it is stuck; kept within ``band`` columns of ``column``.
+    Flip ``ink`` vertically for the bottom-up variant."""
+    h, w = ink.shape
+    lo, hi = max(0, column - band), min(w - 1, column + band)
+    xs = np.empty(h, np.int64)
+    x = column
+    if ink[0, x]:  # start on the nearest background of the first row, if any in the band
+        free = np.nonzero(~ink[0, lo : hi + 1])[0] + lo
+        if len(free):
+            x = int(free[np.argmin(np.abs(free - column))])
+    prev = -1  # where the drop came from along a row: it never creeps back
+    for y in range(h):
+        xs[y] = x
+        if y == h - 1:
+            break
+        below = ink[y + 1]
+        if not below[x]:
+            prev = x
+            continue
+        if x - 1 >= lo and not below[x - 1]:
+            prev, x = x, x - 1
+            continue
+        if x + 1 <= hi and not below[x + 1]:
+            prev, x = x, x + 1
+            continue
+        # creep along the row to the nearest gap below (not back where we came from)
+        moved = False
+        for d in range(1, 4):
+            for nx in (x - d, x + d):
+                if (
+                    lo <= nx <= hi
+                    and nx != prev
+                    and not below[nx]
+                    and not ink[y, min(nx, x) : max(nx, x) + 1][1:-1].any()
+                ):
+                    prev, x, moved = x, nx, True
+                    break
+            if moved:
+                break
+        # stuck: cut through (x stays)
+    return xs
+
+
+def _paths(ink: np.ndarray, columns: list[int]) -> list[tuple[str, int, np.ndarray]]:
+    h, w = ink.shape
+    band = max(2, w // 8)
+    out = []
+    for c in columns:
+        out.append(("straight", c, np.full(h, c)))
+        out.append(("seam", c, seam(ink, c, band)))
+        out.append(("drop", c, drop_fall(ink, c, band)))
+        out.append(("rise", c, drop_fall(ink[::-1], c, band)[::-1]))
+    return out
+
+
 def cuts(crop: np.ndarray, box: tuple[int, int, int, int]) -> list[Cut]:
     """Candidate two-way cuts of the digit crop at ``box`` (x, y, w, h in working pixels)."""
     h, w = crop.shape
@@ -122,25 +188,30 @@ def cuts(crop: np.ndarray, box: tuple[int, int, int, int]) -> list[Cut]:
     total = int(np.count_nonzero(ink))
     cols = np.arange(w)[None, :]
     out = []
-    straight = [(c, np.full(h, c)) for c in candidate_columns(crop)]
-    curved = [(c, seam(ink, c, max(2, w // 8))) for c, _ in straight]
-    for c, path in straight + curved:
-        on_left = cols < path[:, None]
-        left = _piece(np.where(on_left, crop, 0).astype(np.uint8), 0, w)
-        right = _piece(np.where(on_left, 0, crop).astype(np.uint8), 0, w)
-        if left is None or right is None:
-            continue
-        ok = True
-        for img, (_, _, _pw, ph) in (left, right):
-            # each piece must look like a digit: a fair share of the height and of the ink
-            if ph < 0.4 * h or np.count_nonzero(img > thr) < 0.1 * total:
-                ok = False
-        if not ok:
-            continue
-        boxes = tuple((box[0] + px, box[1] + py, pw, ph) for _, (px, py, pw, ph) in (left, right))
-        digits = np.stack([normalize_digit(left[0]), normalize_digit(right[0])])
-        ink_cut = float(np.count_nonzero(ink[np.arange(h), np.clip(path, 0, w - 1)])) / h
-        out.append(Cut(c, ink_cut, boxes, digits))  # type: ignore[arg-type]
+    seen = set()
+    for kind, c, path in _paths(ink, candidate_columns(crop)):
+        for ov in OVERLAPS:
+            key = (path.tobytes(), ov)
+            if key in seen:
+                continue
+            seen.add(key)
+            left = _piece(np.where(cols < path[:, None] + ov, crop, 0).astype(np.uint8), 0, w)
+            right = _piece(np.where(cols >= path[:, None] - ov, crop, 0).astype(np.uint8), 0, w)
+            if left is None or right is None:
+                continue
+            ok = True
+            for img, (_, _, _pw, ph) in (left, right):
+                # each piece must look like a digit: a fair share of the height and of the ink
+                if ph < 0.4 * h or np.count_nonzero(img > thr) < 0.1 * total:
+                    ok = False
+            if not ok:
+                continue
+            boxes = tuple(
+                (box[0] + px, box[1] + py, pw, ph) for _, (px, py, pw, ph) in (left, right)
+            )
+            digits = np.stack([normalize_digit(left[0]), normalize_digit(right[0])])
+            ink_cut = float(np.count_nonzero(ink[np.arange(h), np.clip(path, 0, w - 1)])) / h
+            out.append(Cut(c, ink_cut, boxes, digits, kind, ov))  # type: ignore[arg-type]
     return out
 
 
@@ -153,34 +224,71 @@ def wants_cut(box: tuple[int, int, int, int], confidence: float) -> bool:
 
 #: below this probability of being two digits, a segment is not cut at all
 P_PAIR_MIN = 0.9
+#: weight of "each piece is one digit, not two" in choosing among cuts (see ``cut_rank``)
+PIECE_PAIR_WEIGHT = 0.4
+
+
+def cut_rank(
+    p_left: np.ndarray, p_right: np.ndarray, pair_left: np.ndarray, pair_right: np.ndarray
+) -> np.ndarray:
+    """How good each candidate cut is: the log of the product of both pieces' top
+    probabilities, plus ``PIECE_PAIR_WEIGHT`` times the log-probability (pair detector) that
+    neither piece still holds two digits -- a piece that kept part of its neighbour often reads
+    confidently as some other digit, but looks like a pair to the detector."""
+    eps = 1e-6
+    read = np.log(p_left + eps) + np.log(p_right + eps)
+    single = np.log(1 - pair_left + eps) + np.log(1 - pair_right + eps)
+    return read + PIECE_PAIR_WEIGHT * single
+
+
 #: a cut is taken when its score (log-odds, see ``split_score``) is above this
-SPLIT_MARGIN = 5.5
+SPLIT_MARGIN = 3.5
+#: and only when each piece reads at least this confidently (a split single digit often has
+#: one half that reads as nothing in particular)
+MIN_PIECE_P = 0.6
+#: weight of the whole segment's own log-odds of being read right in ``split_score``
+WHOLE_WEIGHT = 0.5
 
 
 def split_score(p_pair: float, p_whole: float, p_left: float, p_right: float) -> float:
     """Log-odds that the cut reading is right rather than the whole: the pair detector's
-    log-odds plus how much more confidently the classifier reads the two pieces than the
-    whole, minus ``SPLIT_MARGIN``."""
+    log-odds plus how confidently the classifier reads the two pieces, minus ``WHOLE_WEIGHT``
+    times the log-odds of the whole's reading, minus ``SPLIT_MARGIN`` (-inf when a piece
+    reads below ``MIN_PIECE_P``). The whole's log-odds
+    (not its log-probability, which is ~0 for any confident reading) is what tells a single
+    digit read at 0.998 from a pair read at 0.7 (median whole confidence: 0.98 for the wide
+    singles the detector flags, 0.73 for touching pairs)."""
     eps = 1e-6
     logit = np.log(p_pair + eps) - np.log(1 - p_pair + eps)
-    read = np.log(p_left + eps) + np.log(p_right + eps) - np.log(p_whole + eps)
-    return float(logit + read - SPLIT_MARGIN)
+    read = np.log(p_left + eps) + np.log(p_right + eps)
+    whole = np.log(p_whole + eps) - np.log(1 - p_whole + eps)
+    if min(p_left, p_right) < MIN_PIECE_P:
+        return -np.inf
+    return float(logit + read - WHOLE_WEIGHT * whole - SPLIT_MARGIN)
 
 
 # -- "one digit or two touching?" ----------------------------------------------------------
-def whole_features(digits28: np.ndarray, aspects: np.ndarray) -> np.ndarray:
+def whole_features(
+    digits28: np.ndarray, aspects: np.ndarray, feats: np.ndarray | None = None
+) -> np.ndarray:
     """Features the pair detector reads: the classifier's features of the whole segment
-    (normalized like one digit, so two digits come out as two small glyphs) and its aspect."""
+    (normalized like one digit, so two digits come out as two small glyphs) and its aspect.
+    ``feats``: those classifier features when the caller already has them."""
     from . import features as F
 
     a = np.asarray(aspects, np.float64)[:, None]
-    return np.hstack([F.extract(digits28).astype(np.float64), a, np.log(a)])
+    if feats is None:
+        feats = F.extract(digits28)
+    return np.hstack([np.asarray(feats, np.float64), a, np.log(a)])
 
 
-def pair_probability(params: dict, digits28: np.ndarray, aspects: np.ndarray) -> np.ndarray:
+def pair_probability(
+    params: dict, digits28: np.ndarray, aspects: np.ndarray, feats: np.ndarray | None = None
+) -> np.ndarray:
     """P(two touching digits) for each wide segment, from the detector in ``params``
-    (model metadata ``touching``: mean, scale, coef, intercept)."""
-    z = (whole_features(digits28, aspects) - np.asarray(params["mean"])) / np.asarray(
+    (model metadata ``touching``: mean, scale, coef, intercept); ``feats`` as in
+    ``whole_features``."""
+    z = (whole_features(digits28, aspects, feats) - np.asarray(params["mean"])) / np.asarray(
         params["scale"]
     )
     s = z @ np.asarray(params["coef"]) + float(params["intercept"])

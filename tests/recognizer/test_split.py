@@ -1,0 +1,109 @@
+"""Candidate cuts of touching digits (issue 12, second round): non-straight paths, overlap,
+and how a cut is chosen. Real images and the shipped model, no mocks."""
+
+import cv2
+import numpy as np
+
+from recognizer import split
+from recognizer.synth import touching_png
+
+
+def _slanted_pair() -> np.ndarray:
+    """Two slanted bars (white on black), 6 px apart, slanting 13 px: no straight column
+    parts them, a path that follows the slant does."""
+    crop = np.zeros((40, 44), np.uint8)
+    for y in range(40):
+        crop[y, 4 + y // 3 : 10 + y // 3] = 255  # left bar leans right
+        crop[y, 16 + y // 3 : 22 + y // 3] = 255  # right bar, same slant, 6 px away
+    crop[30:33, 18:27] = 255  # they touch near the bottom
+    return crop
+
+
+def test_drop_fall_slides_around_ink_and_stays_in_its_band():
+    ink = _slanted_pair() > 0
+    path = split.drop_fall(ink, 13, 8)
+    assert path.shape == (40,)
+    assert np.all(np.abs(np.diff(path)) <= 3)
+    assert np.all((path >= 5) & (path <= 21))
+    # above the bridge, the drop falls through the background between the bars
+    assert not ink[np.arange(29), path[:29]].any()
+    rise = split.drop_fall(ink[::-1], 26, 8)[::-1]
+    assert not ink[np.arange(34, 40), rise[34:]].any()
+    # a drop that starts on ink moves to the nearest background of its row first
+    assert not ink[0, split.drop_fall(ink, 7, 4)[0]]
+
+
+def test_a_slanted_gap_is_cut_by_a_curved_path_not_a_straight_one():
+    crop = _slanted_pair()
+    cs = split.cuts(crop, (0, 0, 44, 40))
+    kinds = {c.kind for c in cs}
+    assert {"straight", "seam", "drop", "rise"} <= kinds
+    assert {c.overlap for c in cs} == set(split.OVERLAPS)
+
+    def clean(c):  # each piece about one whole bar: full height, a bar's width (6 + 13 px)
+        (ax, _, aw, ah), (bx, _, bw, bh) = c.boxes
+        return ah == bh == 40 and aw <= 20 and bw <= 20 and ax == 4
+
+    assert any(clean(c) for c in cs if c.kind != "straight")
+    assert not any(clean(c) for c in cs if c.kind == "straight" and c.overlap == 0)
+
+
+def test_overlap_lets_both_pieces_keep_the_shared_stroke():
+    crop = np.zeros((30, 40), np.uint8)
+    crop[3:27, 4:10] = 255
+    crop[3:27, 30:36] = 255
+    crop[12:16, 8:32] = 255  # a shared bar
+    c0 = [c for c in split.cuts(crop, (0, 0, 40, 30)) if c.kind == "straight" and c.overlap == 0]
+    c2 = [c for c in split.cuts(crop, (0, 0, 40, 30)) if c.kind == "straight" and c.overlap > 0]
+    assert c0 and c2
+    w0 = {c.column: c.boxes[0][2] + c.boxes[1][2] for c in c0}
+    w2 = {c.column: c.boxes[0][2] + c.boxes[1][2] for c in c2}
+    shared = [col for col in w0 if col in w2]
+    assert shared and all(w2[col] > w0[col] for col in shared)
+
+
+def test_cut_rank_prefers_pieces_that_do_not_still_look_like_a_pair():
+    p = np.array([0.99, 0.99])
+    rank = split.cut_rank(p, p, np.array([0.0, 0.95]), np.array([0.0, 0.0]))
+    assert rank[0] > rank[1]
+    # and otherwise the more confident reading
+    rank = split.cut_rank(np.array([0.6, 0.99]), p, np.zeros(2), np.zeros(2))
+    assert rank[1] > rank[0]
+
+
+def test_touching_pairs_read_right_in_most_cases(mnist, shipped_model):
+    x, y = mnist["x_test"], mnist["y_test"]
+    rng = np.random.default_rng(29)
+    n, right = 60, 0
+    for k in range(n):
+        i, j = (2 * k) % len(x), (2 * k + 1) % len(x)
+        r = shipped_model.recognize(touching_png(x[i], x[j], rng))
+        right += r.text == f"{y[i]}{y[j]}"
+    assert right >= 0.7 * n
+
+
+def test_a_lone_28x28_digit_skips_the_touching_check_a_bigger_one_does_not():
+    from recognizer.pipeline import SMALL_SIDE, extract_bytes
+
+    wide = np.zeros((28, 28), np.uint8)
+    wide[6:22, 3:25] = 255  # a wide blob: would be asked "one digit or two?" if it were big
+    wide[10:18, 7:21] = 0
+    small = cv2.imencode(".png", 255 - wide)[1].tobytes()
+    assert max(wide.shape) <= SMALL_SIDE
+    assert extract_bytes(small).wide == {}
+    big = cv2.resize(255 - wide, (84, 84), interpolation=cv2.INTER_NEAREST)
+    ex = extract_bytes(cv2.imencode(".png", big)[1].tobytes())
+    assert len(ex.digits) == 1 and 0 in ex.wide
+
+
+def test_the_pair_detector_reads_the_same_with_the_classifiers_features(mnist, shipped_model):
+    from recognizer import features as F
+
+    digits = mnist["x_test"][:20]
+    aspects = np.linspace(0.8, 1.6, 20)
+    params = shipped_model.metadata["touching"]
+    a = split.pair_probability(params, digits, aspects)
+    b = split.pair_probability(params, digits, aspects, F.extract(digits))
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+    _, _, _, feats = shipped_model._predict(digits, with_features=True)
+    np.testing.assert_allclose(feats, F.extract(digits), rtol=1e-5, atol=1e-6)
