@@ -156,6 +156,13 @@ fetch_option = click.option(
     is_eager=True,
     help="download MNIST into the data directory first if it is not found",
 )
+model_option = click.option(
+    "--model",
+    "model_path",
+    default=None,
+    type=click.Path(exists=True),
+    help="model file [default: the shipped model]",
+)
 data_option = click.option(
     "--data",
     default=None,
@@ -304,13 +311,7 @@ def train(
 @main.command()
 @fetch_option
 @data_option
-@click.option(
-    "--model",
-    "model_path",
-    default=None,
-    type=click.Path(exists=True),
-    help="model file [default: the shipped model]",
-)
+@model_option
 @click.option("--limit", type=int, default=None, help="evaluate on the first N test images")
 @click.option(
     "--confusion",
@@ -329,29 +330,23 @@ def train(
 def evaluate(fetch, data, model_path, limit, confusion, json_out, extra):
     """Accuracy, per-class precision/recall and a confusion matrix on the test set (and, with
     --extra, accuracy on the held-out part of users' corrections)."""
-    from .model import DEFAULT_MODEL_PATH, load_model, sha256_file
+    from .model import load_model, model_file, sha256_file
 
-    path = pathlib.Path(model_path) if model_path else DEFAULT_MODEL_PATH
+    path = model_file(model_path)
     model = load_model(path)
     click.echo(f"model {path} version {model.version}")
     _, _, xte, yte = _load_npz(data, None, limit)
     m = _evaluate(model, xte, yte, "evaluating (PNG path)")
     _print_metrics(m)
     m.update(_evaluate_extra(model, _load_extra(extra)) or {})
-    directory = path if path.is_dir() else path.parent
+    directory = path.parent
     _write_evaluation(m, model, directory, confusion, json_out, sha256_file(data))
 
 
 @main.command()
 @fetch_option
 @data_option
-@click.option(
-    "--model",
-    "model_path",
-    default=None,
-    type=click.Path(exists=True),
-    help="model file [default: the shipped model]",
-)
+@model_option
 @click.option(
     "--pairs",
     type=int,
@@ -373,10 +368,10 @@ def calibrate(fetch, data, model_path, pairs, heldout):
 
     from . import calibrate as cal
     from . import split
-    from .model import DEFAULT_MODEL_PATH, load_model, metadata_path
+    from .model import load_model, metadata_path, model_file
 
     t0 = time.time()
-    path = pathlib.Path(model_path) if model_path else DEFAULT_MODEL_PATH
+    path = model_file(model_path)
     model = load_model(path)
     xtr, _ytr, xte, yte = _load_npz(data, None, None)
     if pairs:
