@@ -218,12 +218,15 @@ def test_readiness_reports_a_dead_broker_and_database(tmp_path):
         {
             "TESTING": True,
             "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
-            "DATABASE_URL": f"sqlite:///{tmp_path}/no/such/dir/../../x.db",
+            "DATABASE_URL": f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/nothing",
         }
     )
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
-    assert "broker" in response.get_json()["problems"]
+    problems = response.get_json()["problems"]
+    assert set(problems) == {"broker", "database"}, problems
+    # each part named, no exception text (no host, port or driver message) leaked
+    assert "127.0.0.1" not in response.get_data(as_text=True), problems
 
 
 def test_submit_with_broker_down_is_503_not_500(tmp_path, database_url):
