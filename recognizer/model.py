@@ -107,7 +107,9 @@ class Digit:
 
 
 @dataclass
-class Recognition:
+class Reading:
+    """What the recognizer read in one image (the store's `Recognition` is the stored row)."""
+
     digits: list[Digit]
     width: int
     height: int
@@ -276,7 +278,7 @@ class Model:
         labels = self._kernel.classes[probs.argmax(1)].astype(np.int64)
         return (labels, probs, raw, feats) if with_features else (labels, probs, raw)
 
-    def recognize(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Recognition:
+    def recognize(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Reading:
         """Raises UnreadableImage / ImageTooLarge for bad input."""
         rec = self.recognize_many([data], max_pixels=max_pixels)[0]
         if rec.error_code == ImageTooLarge.code:
@@ -287,7 +289,7 @@ class Model:
 
     def recognize_many(
         self, blobs: Sequence[bytes], max_pixels: int = DEFAULT_MAX_PIXELS
-    ) -> list[Recognition]:
+    ) -> list[Reading]:
         """Never raises for bad input: each bad item gets error/error_code and no digits.
 
         All digits of all images are classified in one vectorized call."""
@@ -310,14 +312,14 @@ class Model:
         for e in extracted:
             if isinstance(e, Exception):
                 out.append(
-                    Recognition([], 0, 0, error=getattr(e, "message", str(e)), error_code=e.code)
+                    Reading([], 0, 0, error=getattr(e, "message", str(e)), error_code=e.code)
                 )
                 continue
             digits = []
             for box, img in zip(e.boxes, e.digits, strict=True):
                 digits.append(self._digit(labels[k], probs[k], box, img))
                 k += 1
-            out.append(Recognition(digits, e.width, e.height))
+            out.append(Reading(digits, e.width, e.height))
             found.append((e, digits, raw[k - len(digits) : k].max(1), feats[k - len(digits) : k]))
         with _single_threaded_cv2():
             self._split_touching(found)

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 def _outcome(
-    rid: uuid.UUID, result: recognizer.Recognition, model: recognizer.Model, cap: int
+    rid: uuid.UUID, result: recognizer.Reading, model: recognizer.Model, cap: int
 ) -> Outcome:
     version = model.version
     if result.error:
