@@ -12,7 +12,7 @@ from recognizer import (
     ModelError,
     ModelVersionMismatch,
     ModelVersionWarning,
-    Recognition,
+    Reading,
     UnreadableImage,
     load_model,
     preprocess_steps,
@@ -95,7 +95,7 @@ def test_recognize_results(mnist, tiny):
     model, _ = tiny
     img, boxes = paper_image([first_of(mnist, 1), first_of(mnist, 0)])
     rec = model.recognize(png(img))
-    assert isinstance(rec, Recognition) and rec.error is None
+    assert isinstance(rec, Reading) and rec.error is None
     assert (rec.width, rec.height) == (img.shape[1], img.shape[0])
     assert len(rec.digits) == 2 and rec.text == "".join(str(d.label) for d in rec.digits)
     for d, box in zip(rec.digits, boxes, strict=True):
