@@ -19,9 +19,9 @@ from .model import (
     Reading,
     load_model,
     model_file,
-    train_model,
 )
 from .steps import preprocess_steps
+from .train import train_model
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",

@@ -263,7 +263,8 @@ def train(
     """Train on the npz's training set, evaluate on its test set, save to OUT."""
     import numpy as np
 
-    from .model import MODELS_DIR, sha256_file, train_model
+    from .model import MODELS_DIR, sha256_file
+    from .train import train_model
 
     t0 = time.time()
     digest = sha256_file(data)
