@@ -21,7 +21,6 @@ from .model import (
     model_file,
 )
 from .steps import preprocess_steps
-from .train import train_model
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -43,3 +42,12 @@ __all__ = [
     "preprocess_steps",
     "train_model",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """`recognizer.train_model` is imported on first use: serving never loads training code."""
+    if name == "train_model":
+        from .train import train_model
+
+        return train_model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
