@@ -225,3 +225,19 @@ def plain_stack(make_stack):
 def keyed_stack(make_stack):
     """gunicorn + a worker as compose can run them: AUTH=keys and rate limits on."""
     return make_stack(AUTH="keys", RATE_LIMIT_SUBMIT="600/minute")
+
+
+# ---------------------------------------------------------------- fault tests
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """An embedded Redis of the test's own, which it may freeze or stop."""
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        yield server
+
+
+@pytest.fixture(params=BACKENDS)
+def fault_db(request, make_database) -> tuple[str, str]:
+    """(backend, URL) of a fresh database, once per backend."""
+    return request.param, make_database(request.param)

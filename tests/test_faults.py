@@ -17,9 +17,8 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from scripts.embedded import EmbeddedRedis, free_port
+from scripts.embedded import free_port
 from store import Recognition, session_scope
-from tests.conftest import BACKENDS
 from tests.faults import (
     Figures,
     assert_exact,
@@ -34,17 +33,6 @@ from tests.faults import (
 from tests.support import child_pids, service_env, start_web, start_worker
 
 pytestmark = pytest.mark.slow  # real processes, faults and waits: `make test-fast` skips them
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    with EmbeddedRedis(tmp_path / "redis") as server:
-        yield server
-
-
-@pytest.fixture(params=BACKENDS)
-def fault_db(request, make_database) -> tuple[str, str]:
-    return request.param, make_database(request.param)
 
 
 def _item(url: str, batch_id: str, filename: str):

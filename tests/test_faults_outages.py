@@ -16,7 +16,7 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from scripts.embedded import EmbeddedRedis, free_port
+from scripts.embedded import free_port
 from store import Recognition, session_scope
 from tests.conftest import BACKENDS
 from tests.faults import (
@@ -37,17 +37,6 @@ from tests.support import service_env, start_web, start_worker
 pytestmark = pytest.mark.slow  # real processes, faults and waits: `make test-fast` skips them
 
 API_DEADLINE = 2.0  # seconds any API call may take while a dependency is down
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    with EmbeddedRedis(tmp_path / "redis") as server:
-        yield server
-
-
-@pytest.fixture(params=BACKENDS)
-def fault_db(request, make_database) -> tuple[str, str]:
-    return request.param, make_database(request.param)
 
 
 def open_item(url: str, batch_id: str) -> str:
