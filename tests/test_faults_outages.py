@@ -6,10 +6,13 @@ with 0 lost and 0 doubled."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -71,19 +74,38 @@ def assert_503_json(response: requests.Response, code: str) -> None:
     assert int(response.headers["Retry-After"]) > 0
 
 
+@contextlib.contextmanager
+def batch_under_way(
+    service_url: str, watch_url: str, redis_url: str, model_path: str, tmp_path: Path
+) -> Iterator[tuple[str, list[tuple[str, bytes]], str]]:
+    """A worker (2 processes) and the web on `service_url`, a batch of 400 posted in chunks of
+    20 and 40 of them done (read through `watch_url`): yields (web URL, files, batch id)."""
+    env = service_env(service_url, redis_url, model_path)
+    worker = start_worker(env, tmp_path, concurrency=2)
+    try:
+        web = start_web(env, tmp_path, free_port())
+        try:
+            base = web.extra["url"]
+            files = digit_files(400)
+            batch_id = post_batch(base, files, chunk_size=20)
+            wait_for(lambda: batch_view(watch_url, batch_id).done >= 40, 60, "40 items done")
+            yield base, files, batch_id
+        finally:
+            web.stop()
+    finally:
+        worker.stop()
+
+
 def test_frozen_redis(fault_db, private_redis, model_path, tmp_path):
     """Redis frozen (SIGSTOP) for 10 s mid-batch: submissions are 503 with Retry-After, polls
     (with ?wait= too) answer from the database, /readyz says "broker" without details; once
     Redis runs again the batch finishes, 0 lost, 0 doubled."""
     backend, url = fault_db
-    env = service_env(url, private_redis.url, model_path)
-    worker = start_worker(env, tmp_path, concurrency=2)
-    web = start_web(env, tmp_path, free_port())
-    base = web.extra["url"]
-    files = digit_files(400)
-    try:
-        batch_id = post_batch(base, files, chunk_size=20)
-        wait_for(lambda: batch_view(url, batch_id).done >= 40, 60, "40 items done")
+    with batch_under_way(url, url, private_redis.url, model_path, tmp_path) as (
+        base,
+        files,
+        batch_id,
+    ):
         waiting = open_item(url, batch_id)
         in_flight = 400 - batch_view(url, batch_id).done
         os.kill(private_redis.process.pid, signal.SIGSTOP)
@@ -124,9 +146,6 @@ def test_frozen_redis(fault_db, private_redis, model_path, tmp_path):
         fault = "Redis frozen (SIGSTOP) 10 s mid-batch"
         report(Figures(fault, backend, 400, in_flight, lost, doubled, round(recovered, 1),
                        "recovery: from SIGCONT to batch done"))  # fmt: skip
-    finally:
-        web.stop()
-        worker.stop()
 
 
 @pytest.mark.skipif("postgresql" not in BACKENDS, reason="needs TEST_DATABASE_URL")
@@ -139,14 +158,11 @@ def test_database_cut_off(make_database, private_redis, model_path, tmp_path):
     parsed = make_url(direct)
     proxy = CuttableProxy(parsed.port or 5432, parsed.host or "127.0.0.1")
     url = parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    env = service_env(url, private_redis.url, model_path)
-    worker = start_worker(env, tmp_path, concurrency=2)
-    web = start_web(env, tmp_path, free_port())
-    base = web.extra["url"]
-    files = digit_files(400)
-    try:
-        batch_id = post_batch(base, files, chunk_size=20)
-        wait_for(lambda: batch_view(direct, batch_id).done >= 40, 60, "40 items done")
+    with batch_under_way(url, direct, private_redis.url, model_path, tmp_path) as (
+        base,
+        files,
+        batch_id,
+    ):
         in_flight = 400 - batch_view(direct, batch_id).done
         proxy.cut()
         cut_at = time.monotonic()
@@ -174,7 +190,4 @@ def test_database_cut_off(make_database, private_redis, model_path, tmp_path):
         fault = "PostgreSQL connections cut 10 s mid-batch (proxy)"
         report(Figures(fault, "postgresql", 400, in_flight, lost, doubled, round(recovered, 1),
                        "recovery: from restore to batch done"))  # fmt: skip
-    finally:
-        web.stop()
-        worker.stop()
         proxy.close()
