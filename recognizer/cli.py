@@ -12,8 +12,18 @@ from __future__ import annotations
 import json
 import pathlib
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .extra import ExtraData
+    from .model import Model
+
+Arrays = tuple["np.ndarray", "np.ndarray", "np.ndarray", "np.ndarray"]
 
 
 @click.group()
@@ -21,7 +31,7 @@ def main() -> None:
     """Handwritten digit recognizer."""
 
 
-def _load_npz(path: str, limit: int | None, test_limit: int | None):
+def _load_npz(path: str, limit: int | None, test_limit: int | None) -> Arrays:
     import numpy as np
 
     d = np.load(path)
@@ -34,7 +44,7 @@ def _load_npz(path: str, limit: int | None, test_limit: int | None):
     return xtr, ytr, xte, yte
 
 
-def _evaluate(model, xte, yte, label: str):
+def _evaluate(model: Model, xte: np.ndarray, yte: np.ndarray, label: str) -> dict[str, Any]:
     from .evaluate import metrics, predict_png_path
 
     with click.progressbar(length=len(xte), label=label) as bar:
@@ -42,7 +52,7 @@ def _evaluate(model, xte, yte, label: str):
     return metrics(yte, preds)
 
 
-def _print_metrics(m: dict) -> None:
+def _print_metrics(m: dict[str, Any]) -> None:
     click.echo(
         f"accuracy: {m['accuracy'] * 100:.2f}%  ({m['n']} images, "
         f"{m['not_one_digit']} not read as exactly one digit)"
@@ -56,8 +66,8 @@ def _print_metrics(m: dict) -> None:
 
 
 def _write_evaluation(
-    m: dict,
-    model,
+    m: dict[str, Any],
+    model: Model,
     directory: pathlib.Path,
     confusion: str | None,
     json_out: str | None,
@@ -80,7 +90,7 @@ def _write_evaluation(
     click.echo(f"wrote {cpath} and {jpath}")
 
 
-def _load_extra(path: str | None):
+def _load_extra(path: str | None) -> ExtraData | None:
     """The corrections file of --extra (training part + held-out part), or None."""
     if not path:
         return None
@@ -94,7 +104,7 @@ def _load_extra(path: str | None):
     return extra
 
 
-def _evaluate_extra(model, extra) -> dict | None:
+def _evaluate_extra(model: Model, extra: ExtraData | None) -> dict[str, Any] | None:
     """Accuracy on the held-out corrections: {"corrections_accuracy", "corrections_test_size"}."""
     if extra is None:
         return None
@@ -126,10 +136,10 @@ def _resolve_data(ctx: click.Context, param: click.Parameter, value: str | None)
     return str(_fetch(fetch_mnist))
 
 
-def _fetch(fetch_mnist, **kwargs) -> pathlib.Path:
+def _fetch(fetch_mnist: Callable[..., pathlib.Path], **kwargs: Any) -> pathlib.Path:
     from .datasets import DataError
 
-    bars: dict[str, object] = {}
+    bars: dict[str, Any] = {}
 
     def progress(name: str, seen: int, total: int | None) -> None:
         if name not in bars:
@@ -258,8 +268,20 @@ def data_where() -> None:
     help="how many times each correction is repeated in the training set",
 )
 def train(
-    fetch, data, out, limit, test_limit, augment, redraw, paper, C, pca, seed, extra, extra_weight
-):
+    fetch: bool,
+    data: str,
+    out: str | None,
+    limit: int | None,
+    test_limit: int | None,
+    augment: int,
+    redraw: int,
+    paper: int,
+    C: float,
+    pca: int,
+    seed: int,
+    extra: str | None,
+    extra_weight: int,
+) -> None:
     """Train on the npz's training set, evaluate on its test set, save to OUT."""
     import numpy as np
 
@@ -294,7 +316,7 @@ def train(
     model.metadata["test_accuracy"] = m["accuracy"]
     model.metadata["test_size"] = m["n"]
     model.metadata["per_class"] = m["per_class"]
-    if corrections is not None:
+    if corrections is not None and extra is not None:
         model.metadata.update(
             extra_data_sha256=sha256_file(extra),
             extra_train_size=int(len(corrections.y_train)),
@@ -328,7 +350,15 @@ def train(
     help="per-class figures JSON [default: evaluation.json next to the model]",
 )
 @extra_option
-def evaluate(fetch, data, model_path, limit, confusion, json_out, extra):
+def evaluate(
+    fetch: bool,
+    data: str,
+    model_path: str | None,
+    limit: int | None,
+    confusion: str | None,
+    json_out: str | None,
+    extra: str | None,
+) -> None:
     """Accuracy, per-class precision/recall and a confusion matrix on the test set (and, with
     --extra, accuracy on the held-out part of users' corrections)."""
     from .model import load_model, model_file, sha256_file
@@ -362,7 +392,7 @@ def evaluate(fetch, data, model_path, limit, confusion, json_out, extra):
     show_default=True,
     help="test digits to calibrate on (the next as many are where the figures come from)",
 )
-def calibrate(fetch, data, model_path, pairs, heldout):
+def calibrate(fetch: bool, data: str, model_path: str | None, pairs: int, heldout: int) -> None:
     """Fit the touching-digit detector, the temperature and the review threshold of an
     existing model (no retraining) and write them into its metadata (.json)."""
     import numpy as np
@@ -387,7 +417,7 @@ def calibrate(fetch, data, model_path, pairs, heldout):
     p = cal.probabilities(model, dec, t)
     correct = p.argmax(1) == np.searchsorted(model._kernel.classes, y)
     threshold, kept = cal.review_threshold(p.max(1), correct)
-    report = {"fit_digits": int(len(y)), "target_precision": cal.TARGET_PRECISION}
+    report: dict[str, Any] = {"fit_digits": int(len(y)), "target_precision": cal.TARGET_PRECISION}
     x2, y2 = xte[n : 2 * n], yte[n : 2 * n]
     blobs2, yy2 = cal.heldout_blobs(x2, y2, seed=2)
     with click.progressbar(length=len(blobs2), label="held-out digits (report)") as bar:
@@ -417,7 +447,9 @@ def calibrate(fetch, data, model_path, pairs, heldout):
     click.echo(f"wrote {metadata_path(path)} in {time.time() - t0:.0f}s")
 
 
-def _calibration_parts(model, xte, yte, n: int) -> dict:
+def _calibration_parts(
+    model: Model, xte: np.ndarray, yte: np.ndarray, n: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Decision values of the report half as MNIST PNGs and as canvas redraws (for ECE)."""
     import numpy as np
 

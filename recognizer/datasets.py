@@ -100,7 +100,7 @@ def data_dir() -> pathlib.Path:
     return pathlib.Path(cache) / "digit-recognizer"
 
 
-def find_mnist(path: str | os.PathLike | None = None) -> pathlib.Path:
+def find_mnist(path: str | os.PathLike[str] | None = None) -> pathlib.Path:
     """The MNIST ``.npz`` to use: `path`, else ``$DIGITS_MNIST``, else the data directory's."""
     for candidate, origin in (
         (path, "--data"),
@@ -241,7 +241,8 @@ def fetch_mnist(
     tmp = pathlib.Path(handle.name)
     try:
         with handle:
-            np.savez_compressed(handle, **arrays)
+            # numpy's stub reads **arrays as its keyword-only allow_pickle
+            np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]
         os.replace(tmp, npz)
     finally:
         tmp.unlink(missing_ok=True)

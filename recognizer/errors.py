@@ -10,7 +10,7 @@ class RecognizerError(Exception):
 
     code: str = "recognizer_error"
 
-    def __init__(self, message: str = "", **details):
+    def __init__(self, message: str = "", **details: object) -> None:
         super().__init__(message or self.code)
         self.message = message or self.code
         self.details = details

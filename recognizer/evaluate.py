@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -33,7 +34,7 @@ def predict_png_path(
     return preds
 
 
-def metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = 10) -> dict:
+def metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = 10) -> dict[str, Any]:
     y_true = np.asarray(y_true).astype(np.int64)
     y_pred = np.asarray(y_pred).astype(np.int64)
     cm = np.zeros((n_classes, n_classes + 1), np.int64)  # last column: not read as one digit
@@ -64,11 +65,13 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = 10) -> dict
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-def _label(img, text: str, org: tuple[int, int], scale: float, color: tuple[int, ...]) -> None:
+def _label(
+    img: np.ndarray, text: str, org: tuple[int, int], scale: float, color: tuple[int, ...]
+) -> None:
     cv2.putText(img, text, org, FONT, scale, color, 1, cv2.LINE_AA)
 
 
-def confusion_png(m: dict, title: str = "") -> bytes:
+def confusion_png(m: dict[str, Any], title: str = "") -> bytes:
     """Confusion matrix as a PNG (rows: true class, columns: predicted class)."""
     cm = np.asarray(m["confusion"], np.int64)
     k = cm.shape[0]

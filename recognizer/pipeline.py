@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -62,7 +63,9 @@ def extract_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Extracte
     return ex
 
 
-def normalize_training_images(x: np.ndarray, progress=None) -> np.ndarray:
+def normalize_training_images(
+    x: np.ndarray | Sequence[np.ndarray], progress: Callable[[int], None] | None = None
+) -> np.ndarray:
     """Apply the inference normalization to single-digit images (N, h, w) uint8 white-on-black."""
     out = np.zeros((len(x), 28, 28), np.uint8)
     for i, img in enumerate(x):

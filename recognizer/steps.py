@@ -7,9 +7,9 @@ import numpy as np
 
 from . import features as F
 from .errors import UnreadableImage
-from .imageio import DEFAULT_MAX_PIXELS, decode_gray, to_ink
+from .imageio import DEFAULT_MAX_PIXELS, ImageInfo, decode_gray, to_ink
 from .normalize import TARGET_WIDTH, normalize_digit
-from .segment import segment
+from .segment import Segmentation, segment
 
 DISPLAY_MAX = 512
 
@@ -46,7 +46,7 @@ def preprocess_steps(
         raise UnreadableImage(f"image processing failed: {exc.err}") from exc
 
 
-def _steps(gray, info) -> list[tuple[str, str, bytes]]:
+def _steps(gray: np.ndarray, info: ImageInfo) -> list[tuple[str, str, bytes]]:
     H, W = gray.shape
     out = [
         (
@@ -67,7 +67,7 @@ def _steps(gray, info) -> list[tuple[str, str, bytes]]:
     )
     seg = segment(ink)
     if seg.lines is not None:
-        out.append(_lines_step(seg))
+        out.append(_lines_step(seg, seg.lines))
     vis = cv2.cvtColor(seg.ink, cv2.COLOR_GRAY2BGR)
     t = max(1, round(max(vis.shape[:2]) / 200))
     for i, s in enumerate(seg.segments):
@@ -146,16 +146,14 @@ def _steps(gray, info) -> list[tuple[str, str, bytes]]:
     return out
 
 
-def _lines_step(seg) -> tuple[str, str, bytes]:
-    """The working ink with the removed form-line pixels in red."""
+def _lines_step(seg: Segmentation, lines: np.ndarray) -> tuple[str, str, bytes]:
+    """The working ink with the removed form-line pixels (`lines`) in red."""
     base = (
-        cv2.resize(seg.binary, seg.lines.shape[::-1])
-        if seg.binary.shape != seg.lines.shape
-        else seg.binary
+        cv2.resize(seg.binary, lines.shape[::-1]) if seg.binary.shape != lines.shape else seg.binary
     )
     vis = cv2.cvtColor(np.maximum(seg.ink, base // 2), cv2.COLOR_GRAY2BGR)
-    vis[seg.lines > 0] = (0, 0, 255)
-    n = int(np.count_nonzero(seg.lines))
+    vis[lines > 0] = (0, 0, 255)
+    n = int(np.count_nonzero(lines))
     return (
         "form lines",
         f"printed lines and box borders taken out ({n} px, red); strokes that crossed them kept",
@@ -163,7 +161,7 @@ def _lines_step(seg) -> tuple[str, str, bytes]:
     )
 
 
-def _touching_step(seg) -> tuple[str, str, bytes] | None:
+def _touching_step(seg: Segmentation) -> tuple[str, str, bytes] | None:
     """Segments wide enough to hold two touching digits, with the cut they are offered first
     (the least-ink path at the best column; the classifier decides whether it is taken)."""
     from .split import WIDE, cuts

@@ -22,7 +22,7 @@ def augment_images(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     h, w = x.shape[1:3]
     c = ((w - 1) / 2.0, (h - 1) / 2.0)
     for i, img in enumerate(x):
-        m = cv2.getRotationMatrix2D(c, float(rng.uniform(-12, 12)), 1.0)
+        m = cv2.getRotationMatrix2D(c, float(rng.uniform(-12, 12)), 1.0).astype(np.float64)
         sx = float(rng.uniform(0.8, 1.2))
         m[0, :] *= sx
         m[0, 2] += c[0] * (1 - sx)
@@ -75,16 +75,13 @@ def _features_chunked(x: np.ndarray) -> np.ndarray:
     return np.concatenate([F.extract(x[i : i + 1000]) for i in range(0, len(x), 1000)])
 
 
-def redraw_images(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def redraw_images(x: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
     """Canvas-style copies: each digit re-drawn ~64 px tall with a brush of 15-30 px at 200 px
-    (see ``synth.render_stroke``), as a user would draw it."""
+    (see ``synth.render_stroke``), as a user would draw it; sizes differ, hence a list."""
     from .synth import render_stroke
 
-    out = []
-    for img in x:
-        cov = render_stroke(img, 3.2, float(rng.uniform(4.8, 9.6)))
-        out.append(np.clip(cov * 255.0 + 0.5, 0, 255).astype(np.uint8))
-    return out
+    covs = [render_stroke(img, 3.2, float(rng.uniform(4.8, 9.6))) for img in x]
+    return [np.clip(c * 255.0 + 0.5, 0, 255).astype(np.uint8) for c in covs]
 
 
 def train_model(
@@ -99,7 +96,7 @@ def train_model(
     pca: int | None = 120,
     seed: int = 0,
     data_sha256: str | None = None,
-    **extra_metadata,
+    **extra_metadata: object,
 ) -> Model:
     """Fit the recognizer on raw single-digit images (N, h, w) uint8 white-on-black.
 

@@ -15,11 +15,15 @@ from __future__ import annotations
 import json
 import pathlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import ModelError
 from .model import model_file
+
+if TYPE_CHECKING:
+    from .model import Model
 
 SMOKE_DIGITS = pathlib.Path(__file__).resolve().parent / "smoke-digits.npz"
 #: a model that reads fewer of the smoke digits than this is refused (a real one reads ~99%)
@@ -35,7 +39,7 @@ class ModelFile:
     """One model file found on disk and what its metadata says (never loaded here)."""
 
     path: pathlib.Path
-    metadata: dict = field(default_factory=dict, compare=False)
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
     problem: str | None = None  # e.g. unreadable metadata
 
     @property
@@ -99,7 +103,7 @@ def smoke_digits() -> tuple[np.ndarray, np.ndarray]:
         return data["x"], data["y"]
 
 
-def smoke_test(model, min_accuracy: float = SMOKE_MIN_ACCURACY) -> float:
+def smoke_test(model: Model, min_accuracy: float = SMOKE_MIN_ACCURACY) -> float:
     """The model's accuracy on the shipped sample digits (PNG bytes through the full path);
     raises SmokeTestFailed below `min_accuracy`."""
     from .evaluate import predict_png_path
