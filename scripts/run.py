@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,18 @@ def _flower_login(environ: dict[str, str]) -> str:
     return f"user {user!r}, password in {VAR_DIR / 'flower_password'}"
 
 
+def _supervise(honcho: subprocess.Popen[bytes]) -> int:
+    """Wait for honcho. SIGTERM (what `kill`, systemd and container runtimes send, often to
+    this process alone) is passed on to honcho, which stops the service, so that the embedded
+    Redis is then stopped here too instead of being left behind."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: honcho.terminate())
+    while True:
+        try:
+            return honcho.wait()
+        except KeyboardInterrupt:  # Ctrl-C reached honcho too: wait for it to stop the rest
+            continue
+
+
 def main() -> int:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     try:
@@ -74,7 +87,7 @@ def main() -> int:
             f"({_flower_login(env)})"
         )
         honcho = [sys.executable, "-m", "honcho", "-f", str(ROOT / "Procfile"), "start"]
-        return subprocess.call(honcho, cwd=ROOT, env=env)
+        return _supervise(subprocess.Popen(honcho, cwd=ROOT, env=env))
     except KeyboardInterrupt:
         return 130
     finally:

@@ -113,3 +113,31 @@ def test_make_run_stopped_mid_batch_resumes_at_once(how, model_path, tmp_path):
                 popen.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(popen.pid, signal.SIGKILL)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(FileNotFoundError):  # a zombie is not alive
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    return False
+
+
+def test_make_run_stops_everything_on_sigterm_to_the_launcher(model_path, tmp_path):
+    """`kill <pid>` of the launcher alone (as systemd or a container runtime does) stops the
+    whole service, the embedded Redis included: nothing is left running."""
+    var, port = tmp_path / "var", free_port()
+    popen = launch(var, port, model_path, tmp_path / "run.log")
+    try:
+        wait_for(lambda: web_up(f"http://127.0.0.1:{port}"), 90, "make run's web")
+        pids = [int((var / "redis" / "redis.pid").read_text()), *descendants(popen.pid)]
+        assert len(pids) >= 7, pids  # redis, launcher, honcho, web, 2 workers, beat, flower
+        popen.send_signal(signal.SIGTERM)
+        popen.wait(timeout=60)
+        wait_for(lambda: not any(alive(pid) for pid in pids), 30, "every process stopped")
+        assert not (var / "redis" / "redis.pid").exists()
+    finally:
+        if popen.poll() is None:
+            os.killpg(popen.pid, signal.SIGKILL)
