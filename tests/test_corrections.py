@@ -19,10 +19,9 @@ from recognizer.model import DEFAULT_REVIEW_THRESHOLD
 from store import Batch, Correction, DigitResult, Recognition, session_scope, utcnow
 from store.keys import create_key
 from store.maintenance import run_cleanup
-from tests.support import blended_digits, mnist_test_digits, png_bytes
+from tests.support import app_like, blended_digits, mnist_test_digits, png_bytes
 from tests.test_api import submit_json, wait_done
 from tests.test_batches import error_of, post_batch, wait_batch
-from web import create_app
 
 HOUR, DAY = 3600, 86400
 
@@ -324,7 +323,7 @@ def test_retention_leaves_corrections_alone(client, database_url, tmp_path, monk
 @pytest.fixture
 def two_clients(app, database_url):
     """An app with AUTH=keys, and two clients' keys: {name: (key id, headers)}."""
-    keyed_app = create_app({**app.config, "AUTH": "keys"})
+    keyed_app = app_like(app, AUTH="keys")
     clients = {}
     with session_scope(database_url) as session:
         for who in ("alice", "bob"):

@@ -180,7 +180,7 @@ def test_source_is_a_short_word_or_api(client):
     for source, stored in [("draw", "draw"), ("a\x00b", "api"), ("x" * 40, "api"), ("", "api")]:
         response = client.post(f"/api/v1/recognitions?source={source}", json={"image": image})
         assert response.status_code == 202
-        with open_session(client.application.config["DATABASE_URL"]) as session:
+        with open_session(client.application.extensions["settings"].database_url) as session:
             rid = uuid.UUID(response.get_json()["id"])
             assert session.scalar(select(Recognition.source).where(Recognition.id == rid)) == stored
 
