@@ -19,7 +19,7 @@ def _settings():
         settings = load_settings()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    models = ModelSettings(Path(settings.models_dir), settings.model_path, settings.model_version)
+    models = ModelSettings.of(settings)
     return settings.database_url, models
 
 

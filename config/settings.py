@@ -160,12 +160,14 @@ class Settings(BaseSettings):
         return self.app_env == "production"
 
     def flask_config(self) -> dict[str, Any]:
-        """The same values as upper-case keys of `app.config`, plus what Flask itself reads."""
-        values = {k.upper(): v for k, v in self.model_dump().items()}
-        values["MAX_CONTENT_LENGTH"] = None  # limits are enforced per route (batches stream)
-        values["SESSION_COOKIE_SAMESITE"] = "Lax"
-        values["SESSION_COOKIE_SECURE"] = self.is_production  # production runs behind TLS
-        return values
+        """What Flask itself reads from `app.config`. The service's own settings are not copied
+        there: they are read from this object (`current_settings()`), the one way."""
+        return {
+            "SECRET_KEY": self.secret_key,
+            "MAX_CONTENT_LENGTH": None,  # limits are enforced per route (batches stream)
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": self.is_production,  # production runs behind TLS
+        }
 
 
 def current_settings() -> Settings:

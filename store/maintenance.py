@@ -41,7 +41,7 @@ from store.models import (
     Recognition,
     utcnow,
 )
-from store.queries import Outcome, finish_batch_upload, store_outcomes
+from store.queries import finish_batch_upload, store_failures
 
 # A guard against a loop that could not make progress (it never should: every chunk moves its
 # rows out of the selection). 100k chunks of 500 is 50 million rows per run.
@@ -388,18 +388,14 @@ def requeue_stuck(
         retry = [r for r in rows if r.attempts < max_attempts]
         with session_scope(url) as session:
             if give_up:
-                outcomes = [
-                    Outcome(
-                        r.id,
-                        error=(
-                            f"gave up after {r.attempts} attempts: no worker finished it within "
-                            f"{timeout} s (the worker probably died)"
-                        ),
-                        error_code="stuck",
+                errors = {
+                    r.id: (
+                        f"gave up after {r.attempts} attempts: no worker finished it within "
+                        f"{timeout} s (the worker probably died)"
                     )
                     for r in give_up
-                ]
-                report.failed += store_outcomes(session, outcomes)
+                }
+                report.failed += store_failures(session, errors, "stuck")
             moved: Sequence[Row[uuid.UUID, uuid.UUID | None]] = []
             if retry:
                 moved = session.execute(

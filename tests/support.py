@@ -212,6 +212,15 @@ def child_pids(pid: int) -> list[int]:
     return out
 
 
+def app_like(app, **changes):
+    """A new app with `app`'s settings, changed by `changes` (settings by their environment
+    names, or Flask keys)."""
+    from web import create_app
+
+    settings = {name.upper(): v for name, v in app.extensions["settings"].model_dump().items()}
+    return create_app({**settings, "TESTING": True, **changes})
+
+
 def set_settings(app, monkeypatch, **changes) -> None:
     """Change some of `app`'s settings for one test (undone by `monkeypatch`)."""
     settings = app.extensions["settings"].model_copy(update=changes)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from store import DigitResult, Recognition, open_session
+from store import DigitResult, Recognition, open_session, session_scope
 from tests.support import mnist_test_digits, png_bytes, set_settings
 
 
@@ -243,6 +243,9 @@ def test_submit_with_broker_down_is_503_not_500(tmp_path, database_url):
     images, _ = mnist_test_digits(1)
     response = submit_json(app.test_client(), png_bytes(images[0]))
     assert response.status_code == 503 and error_of(response) == "queue_unavailable"
+    with session_scope(database_url) as session:  # stored as failed, never left queued
+        stored = session.execute(select(Recognition.status, Recognition.error_code)).all()
+    assert [tuple(row) for row in stored] == [("failed", "queue_unavailable")]
 
 
 def test_openapi_lists_exactly_the_api_routes(app, client):

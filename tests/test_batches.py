@@ -82,30 +82,25 @@ def mixed_folder():
     return parts, expected
 
 
-@pytest.fixture(scope="module")
-def finished_batch(client_module, mixed_folder):
+@pytest.fixture
+def finished_batch(client, worker, mixed_folder):
     parts, _ = mixed_folder
-    response = post_batch(client_module, parts, "?chunk_size=3")
+    response = post_batch(client, parts, "?chunk_size=3")
     assert response.status_code == 202, response.get_json()
     body = response.get_json()
     assert set(body) == {"id", "status", "total", "url"}
     assert body["status"] == "queued" and body["total"] == 14
     assert response.headers["Location"] == body["url"] == f"/api/v1/batches/{body['id']}"
-    return wait_batch(client_module, body["url"])
+    return wait_batch(client, body["url"])
 
 
-@pytest.fixture(scope="module")
-def client_module(app, worker):
-    return app.test_client()
-
-
-def test_mixed_folder_counts_and_digits(finished_batch, client_module, mixed_folder):
+def test_mixed_folder_counts_and_digits(finished_batch, client, mixed_folder):
     _, expected = mixed_folder
     batch = finished_batch
     assert batch["total"] == 14 and batch["done"] == 10 and batch["failed"] == 4, batch
     assert batch["finished_at"] and batch["created_at"]
     assert batch["results_url"] == f"/api/v1/batches/{batch['id']}/results"
-    body = client_module.get(f"{batch['results_url']}?per_page=200").get_json()
+    body = client.get(f"{batch['results_url']}?per_page=200").get_json()
     items = body["items"]
     assert [i["filename"] for i in items] == list(expected)  # upload order
     for item in items:
@@ -120,33 +115,33 @@ def test_mixed_folder_counts_and_digits(finished_batch, client_module, mixed_fol
     reasons = {i["filename"]: i["error"] for i in items if i["status"] == "failed"}
     assert "nested archives are not opened" in reasons["scans/more.zip/nested.zip"]
     assert "not a supported image" in reasons["scans/notes.txt"]
-    image = client_module.get(items[0]["image_url"])
+    image = client.get(items[0]["image_url"])
     assert image.status_code == 200 and image.mimetype == "image/png"
 
 
-def test_pagination_and_failed_filter(finished_batch, client_module, mixed_folder):
+def test_pagination_and_failed_filter(finished_batch, client, mixed_folder):
     _, expected = mixed_folder
     url = finished_batch["results_url"]
     seen = []
     for page in (1, 2, 3):
-        body = client_module.get(f"{url}?page={page}&per_page=5").get_json()
+        body = client.get(f"{url}?page={page}&per_page=5").get_json()
         assert (body["page"], body["per_page"], body["total"], body["pages"]) == (page, 5, 14, 3)
         seen += [i["filename"] for i in body["items"]]
     assert seen == list(expected)
-    assert client_module.get(f"{url}?page=4&per_page=5").get_json()["items"] == []
-    failed = client_module.get(f"{url}?status=failed").get_json()
+    assert client.get(f"{url}?page=4&per_page=5").get_json()["items"] == []
+    failed = client.get(f"{url}?status=failed").get_json()
     assert failed["total"] == 4 and failed["pages"] == 1
     assert [i["filename"] for i in failed["items"]] == [k for k, v in expected.items() if v is None]
-    assert client_module.get(f"{url}?status=queued").get_json()["total"] == 0
-    assert client_module.get(f"{url}?per_page=5000").get_json()["per_page"] == 200
-    assert error_of(client_module.get(f"{url}?status=nope")) == "bad_status"
-    assert error_of(client_module.get(f"{url}?page=0")) == "bad_page"
-    assert error_of(client_module.get(f"{url}?format=xml")) == "bad_format"
+    assert client.get(f"{url}?status=queued").get_json()["total"] == 0
+    assert client.get(f"{url}?per_page=5000").get_json()["per_page"] == 200
+    assert error_of(client.get(f"{url}?status=nope")) == "bad_status"
+    assert error_of(client.get(f"{url}?page=0")) == "bad_page"
+    assert error_of(client.get(f"{url}?format=xml")) == "bad_format"
 
 
-def test_csv_export(finished_batch, client_module, mixed_folder):
+def test_csv_export(finished_batch, client, mixed_folder):
     _, expected = mixed_folder
-    response = client_module.get(f"{finished_batch['results_url']}?format=csv")
+    response = client.get(f"{finished_batch['results_url']}?format=csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.is_streamed
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
@@ -233,8 +228,6 @@ def test_limits_are_413_and_leave_nothing_behind(small_limits_client, database_u
     client = small_limits_client
     images, _ = mnist_test_digits(6)
     pngs = [png_bytes(i) for i in images]
-    before = (_count_batches(database_url), _count_items(database_url))
-
     too_many = post_batch(client, [(f"{i}.png", p) for i, p in enumerate(pngs)])
     assert too_many.status_code == 413 and error_of(too_many) == "too_many_files"
     assert "5" in too_many.get_json()["error"]["message"]
@@ -253,7 +246,7 @@ def test_limits_are_413_and_leave_nothing_behind(small_limits_client, database_u
     total = post_batch(client, [("a.png", pngs[0]), ("big.zip", os.urandom(250_000))])
     assert total.status_code == 413 and error_of(total) == "batch_too_large"
 
-    assert (_count_batches(database_url), _count_items(database_url)) == before
+    assert (_count_batches(database_url), _count_items(database_url)) == (0, 0)
     ok = post_batch(client, [(f"{i}.png", p) for i, p in enumerate(pngs[:5])])
     assert ok.status_code == 202 and ok.get_json()["total"] == 5
 
@@ -271,7 +264,7 @@ def test_batch_is_remembered_in_history(client):
     response = post_batch(client, [("a.txt", b"hello")])
     bid = response.get_json()["id"]
     history = client.get("/api/v1/history").get_json()
-    assert bid in [b["id"] for b in history["batches"]]
+    assert [b["id"] for b in history["batches"]] == [bid]
 
 
 def test_broker_down_is_503_and_leaves_nothing_behind(database_url, model_path):
@@ -286,8 +279,7 @@ def test_broker_down_is_503_and_leaves_nothing_behind(database_url, model_path):
         }
     )
     images, _ = mnist_test_digits(2)
-    before = (_count_batches(database_url), _count_items(database_url))
     files = [(f"{i}.png", png_bytes(image)) for i, image in enumerate(images)]
     response = post_batch(app.test_client(), files)
     assert response.status_code == 503 and error_of(response) == "queue_unavailable"
-    assert (_count_batches(database_url), _count_items(database_url)) == before
+    assert (_count_batches(database_url), _count_items(database_url)) == (0, 0)

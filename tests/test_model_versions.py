@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 from cli import main
 from store import ModelActivation, session_scope
 from store.model_versions import ModelSettings, record_activation
-from tests.conftest import redis_db_url
 from tests.support import MNIST, mnist_test_digits, png_bytes, service_env, start_worker
 from tests.test_api import submit_json, wait_done
 from tests.test_batches import post_batch, wait_batch
@@ -30,14 +29,14 @@ CORRECTIONS = 30
 
 
 @pytest.fixture
-def service(backend, make_database, redis_server, model_path, tmp_path):
+def service(backend, make_database, redis_dbs, model_path, tmp_path):
     """A database, Redis db, MODELS_DIR and worker of this test's own (activations are global)."""
     database = make_database(backend)
     models = tmp_path / "models"
     (models / "shipped").mkdir(parents=True)
     for name in ("digits.skops", "digits.json"):
         (models / "shipped" / name).symlink_to(Path(model_path).with_name(name))
-    redis_url = redis_db_url(redis_server, "model_versions", backend)
+    redis_url = redis_dbs.take()
     env = service_env(database, redis_url, model_path, MODELS_DIR=str(models))
     worker = start_worker(env, tmp_path)
     app = create_app(
@@ -71,6 +70,7 @@ def service(backend, make_database, redis_server, model_path, tmp_path):
     Service.worker = worker
     yield Service
     worker.stop()
+    redis_dbs.give_back(redis_url)
 
 
 def recognize_one(service, offset: int) -> dict:

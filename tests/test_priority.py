@@ -10,8 +10,6 @@ from datetime import datetime
 
 import pytest
 
-from store.events import redis_client
-from tests.conftest import redis_db_url
 from tests.support import (
     mnist_test_digits,
     png_bytes,
@@ -32,11 +30,10 @@ def parse_time(value: str) -> datetime:
 
 
 @pytest.fixture(scope="module")
-def layout(backend, make_database, redis_server, model_path, tmp_path_factory):
+def layout(backend, make_database, redis_dbs, model_path, tmp_path_factory):
     """A database, a Redis db and the two workers of its own (so no other worker helps)."""
     database = make_database(backend)
-    redis_url = redis_db_url(redis_server, "priority", backend)
-    redis_client(redis_url).flushdb()
+    redis_url = redis_dbs.take()
     env = service_env(database, redis_url, model_path)
     logs = tmp_path_factory.mktemp("priority")
     interactive = start_worker(env, logs, queues="interactive", name="interactive")
@@ -56,7 +53,7 @@ def layout(backend, make_database, redis_server, model_path, tmp_path_factory):
     yield app.test_client()
     bulk.stop()
     interactive.stop()
-    redis_client(redis_url).flushdb()  # the rest of the batch's tasks
+    redis_dbs.give_back(redis_url)
 
 
 def test_drawings_finish_while_a_big_batch_runs(layout):

@@ -17,8 +17,7 @@ from sqlalchemy import select
 
 from store import ApiKey, session_scope
 from store.keys import create_key, hash_key
-from tests.support import ROOT, mnist_test_digits, png_bytes, wait_until
-from web import create_app
+from tests.support import ROOT, app_like, mnist_test_digits, png_bytes, wait_until
 
 TEMPLATES = ROOT / "web" / "templates"
 
@@ -74,7 +73,7 @@ def test_session_cookie_is_samesite_lax_and_secure_in_production(app, database_u
     ).flask_config()
     assert production["SESSION_COOKIE_SECURE"] is True
     assert production["SESSION_COOKIE_SAMESITE"] == "Lax"
-    prod_app = create_app({**production, "REDIS_URL": app.config["REDIS_URL"], "TESTING": True})
+    prod_app = app_like(app, APP_ENV="production", SECRET_KEY="s" * 32)
     cookie = submit(prod_app.test_client()).headers["Set-Cookie"]
     assert "Secure" in cookie and "SameSite=Lax" in cookie
 
@@ -105,7 +104,7 @@ def test_csv_cells_are_escaped_against_formulas(client):
 def test_metrics_token(app):
     open_app = app.test_client()
     assert open_app.get("/metrics").status_code == 200
-    locked = create_app({**app.config, "METRICS_TOKEN": "t0ken"}).test_client()
+    locked = app_like(app, METRICS_TOKEN="t0ken").test_client()
     refused = locked.get("/metrics")
     assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
     assert locked.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
@@ -119,7 +118,7 @@ def test_metrics_token(app):
 @pytest.fixture
 def keyed(app, database_url):
     """An app with AUTH=keys and two clients' keys."""
-    keyed_app = create_app({**app.config, "AUTH": "keys"})
+    keyed_app = app_like(app, AUTH="keys")
     with session_scope(database_url) as session:
         _, alice = create_key(session, f"alice-{uuid.uuid4().hex[:6]}")
         _, bob = create_key(session, f"bob-{uuid.uuid4().hex[:6]}")
@@ -226,9 +225,7 @@ def test_cli_creates_a_key_printed_once_and_stores_only_its_hash(database_url):
 
 
 def limited_app(app, limit: str):
-    return create_app(
-        {**app.config, "RATE_LIMIT_SUBMIT": limit, "RATELIMIT_KEY_PREFIX": uuid.uuid4().hex}
-    )
+    return app_like(app, RATE_LIMIT_SUBMIT=limit, RATELIMIT_KEY_PREFIX=uuid.uuid4().hex)
 
 
 def test_rate_limits_are_429_json_with_retry_after(app):
@@ -245,8 +242,9 @@ def test_rate_limits_are_429_json_with_retry_after(app):
 
 
 def test_rate_limits_are_per_client(app, database_url):
-    limited = limited_app(app, "2/minute")
-    keyed = create_app({**limited.config, "AUTH": "keys"})
+    keyed = app_like(
+        app, AUTH="keys", RATE_LIMIT_SUBMIT="2/minute", RATELIMIT_KEY_PREFIX=uuid.uuid4().hex
+    )
     with session_scope(database_url) as session:
         keys = [create_key(session, f"rl-{i}")[1] for i in range(2)]
     client = keyed.test_client()
@@ -260,19 +258,21 @@ def test_rate_limits_off_by_default(client):
 
 
 def test_rate_limits_with_redis_down_do_not_fail_requests(app, database_url):
+    """The limits live in Redis too: with it down they cannot count, so requests are served (the
+    enqueue answers 503), never refused with a 429 nor failed with a 500."""
     from scripts.embedded import free_port
 
-    down = create_app(
-        {
-            **app.config,
-            "RATE_LIMIT_SUBMIT": "1/minute",
-            "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
-        }
+    down = app_like(
+        app, RATE_LIMIT_SUBMIT="1/minute", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"
     )
-    response = submit(down.test_client())
-    assert (
-        response.status_code == 503 and response.get_json()["error"]["code"] == "queue_unavailable"
-    )
+    assert down.config["RATELIMIT_STORAGE_URI"] == down.extensions["settings"].redis_url
+    client = down.test_client()
+    for _ in range(2):  # the second would be over the limit
+        response = submit(client)
+        assert (response.status_code, response.get_json()["error"]["code"]) == (
+            503,
+            "queue_unavailable",
+        )
 
 
 @pytest.mark.slow

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import uuid
 
+import numpy as np
+
+from recognizer import Digit, Reading
 from store import DONE, Batch, Recognition, session_scope
 from store.migrate import pending_diff
-from store.queries import DigitOutcome, Outcome, claim, store_outcomes
+from store.queries import claim, store_failures, store_readings
 
 
 def test_models_and_migrations_agree(database_url):
     assert pending_diff(database_url) == []
 
 
-def test_outcomes_stored_twice_count_once(database_url):
+def test_results_stored_twice_count_once(database_url):
     with session_scope(database_url) as session:
         batch = Batch(total=2)
         session.add(batch)
@@ -23,19 +26,18 @@ def test_outcomes_stored_twice_count_once(database_url):
     ids = [r.id for r in items]
     with session_scope(database_url) as session:
         assert {rid for rid, _ in claim(session, ids)} == set(ids)
-    outcomes = [
-        Outcome(ids[0], digits=[DigitOutcome(7, 0.9, [0.01] * 9 + [0.91], (1, 2, 3, 4))]),
-        Outcome(ids[1], error="not an image", error_code="unreadable_image"),
-    ]
+    seven = Digit(7, 0.9, [0.01] * 9 + [0.91], (1, 2, 3, 4), normalized=np.zeros((28, 28)))
     for attempt in range(2):
         with session_scope(database_url) as session:
-            finished = store_outcomes(session, outcomes)
+            finished = store_readings(session, {ids[0]: Reading([seven], 8, 9)}, model_version="m")
+            finished += store_failures(session, {ids[1]: "not an image"}, "unreadable_image")
         assert finished == (ids if attempt == 0 else [])
     with session_scope(database_url) as session:
         stored = session.get(Batch, batch.id)
         assert (stored.done, stored.failed, stored.status) == (1, 1, DONE)
         first = session.get(Recognition, ids[0])
-        assert first.text == "7" and [d.box for d in first.digits] == [[1, 2, 3, 4]]
+        assert (first.text, first.model_version) == ("7", "m")
+        assert [d.box for d in first.digits] == [[1, 2, 3, 4]] and first.digits[0].normalized
         assert session.get(Recognition, ids[1]).error == "not an image"
         # a finished item is not claimed again
         assert claim(session, ids) == []

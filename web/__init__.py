@@ -22,7 +22,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.config.from_mapping(settings.flask_config())
     app.config.from_mapping({k: v for k, v in overrides.items() if not settings.has(k)})
     app.extensions["settings"] = settings
-    configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
+    configure_logging(settings.log_level, settings.log_format)
     app.url_map.merge_slashes = False  # `a//b` is a 404, not a redirect to somewhere else
     register_blueprints(app)
     register_errorhandlers(app)

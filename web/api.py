@@ -19,13 +19,7 @@ import recognizer
 from config import current_settings
 from store import FINAL_STATUSES, QUEUED, Batch, DigitResult, Recognition, events, open_session
 from store.corrections import correction_image
-from store.queries import (
-    Outcome,
-    as_uuid,
-    get_recognition,
-    store_outcomes,
-    with_review_count,
-)
+from store.queries import as_uuid, get_recognition, store_failures, with_review_count
 from web import history, model_info, schemas
 from web.errors import ApiError
 from web.openapi import (
@@ -57,7 +51,7 @@ FORM_OVERHEAD = 64 * 1024
 
 
 def db_url() -> str:
-    return current_app.config["DATABASE_URL"]
+    return current_settings().database_url
 
 
 # ---------------------------------------------------------------- submitting
@@ -219,9 +213,7 @@ def create_recognition(query: dict):
 
 def _fail_unqueued(rec: Recognition) -> None:
     with open_session(db_url()) as session, session.begin():
-        store_outcomes(
-            session, [Outcome(rec.id, error="could not be queued", error_code="queue_unavailable")]
-        )
+        store_failures(session, {rec.id: "could not be queued"}, "queue_unavailable")
 
 
 # ---------------------------------------------------------------- reading
@@ -263,7 +255,7 @@ def get_recognition_view(recognition_id: str, query: dict):
         with waiting_slot() as slot:
             if slot:  # beyond the cap, answer at once with the current state
                 events.wait_until(
-                    current_app.config["REDIS_URL"],
+                    current_settings().redis_url,
                     key,
                     lambda: _status_of(key) in FINAL_STATUSES,
                     wait,

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy import delete, select
 
 from config import current_settings
@@ -66,7 +66,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def db_url() -> str:
-    return current_app.config["DATABASE_URL"]
+    return current_settings().database_url
 
 
 @bp.post("/batches")

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
+from config import current_settings
 from store import Batch, Recognition, open_session
 from store.corrections import NoSuchDigit, review_queue, set_label, summary
 from store.queries import as_uuid
@@ -33,7 +34,7 @@ MAX_BODY = 1024
 
 
 def db_url() -> str:
-    return current_app.config["DATABASE_URL"]
+    return current_settings().database_url
 
 
 def parse_label() -> int:

@@ -8,9 +8,8 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
-from flask import current_app
-
 import recognizer
+from config import current_settings
 from store import FAILED, QUEUED, open_session, utcnow
 from store.queries import (
     add_batch_items,
@@ -30,7 +29,7 @@ FLUSH_BYTES = 8 * 1024**2  # ... or fewer, when their images add up to this much
 
 
 def db_url() -> str:
-    return current_app.config["DATABASE_URL"]
+    return current_settings().database_url
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from sqlalchemy import text
 
 from config import current_settings
@@ -27,14 +27,15 @@ def readyz():
     """503 names what is unavailable ("database", "broker": Redis) and nothing more: the
     exception's text (hosts, users, driver details) goes to the log only."""
     problems = {}
+    settings = current_settings()
     try:
-        with get_engine(current_app.config["DATABASE_URL"]).connect() as conn:
+        with get_engine(settings.database_url).connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception:
         log.warning("readiness: database unavailable", exc_info=True)
         problems["database"] = "database unavailable"
     try:
-        redis_client(current_app.config["REDIS_URL"], redis_timeout(current_settings())).ping()
+        redis_client(settings.redis_url, redis_timeout(settings)).ping()
     except Exception:
         log.warning("readiness: redis unavailable", exc_info=True)
         problems["broker"] = "redis unavailable"

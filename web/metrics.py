@@ -15,7 +15,7 @@ import logging
 import time
 from datetime import timedelta
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, g, request
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -25,6 +25,7 @@ from prometheus_client.core import (
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 
+from config import current_settings
 from store import DONE, FAILED, PROCESSING, QUEUED, Batch, Recognition, open_session, stats, utcnow
 from web.security import metrics_allowed
 from worker.queues import QUEUES, queue_depth
@@ -193,7 +194,8 @@ def metrics():
             mimetype="text/plain",
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
-    registry = build_registry(current_app.config["DATABASE_URL"], current_app.config["REDIS_URL"])
+    settings = current_settings()
+    registry = build_registry(settings.database_url, settings.redis_url)
     return Response(
         generate_latest(registry),
         headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"},

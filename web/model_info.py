@@ -8,20 +8,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from flask import current_app
-
+from config import current_settings
 from recognizer.model import metadata_path
 from recognizer.versions import ModelFile, read_model_file, scan
 from store.model_versions import ActiveModel, ModelSettings, active_model
 
 
 def settings() -> ModelSettings:
-    return ModelSettings.from_config(current_app.config)
+    return ModelSettings.of(current_settings())
 
 
 def current() -> ActiveModel:
     """The serving version (raises if the database cannot be read or the setting is wrong)."""
-    return active_model(current_app.config["DATABASE_URL"], settings())
+    return active_model(current_settings().database_url, settings())
 
 
 def display_file(path: Path, models_dir: Path) -> str:

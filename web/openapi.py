@@ -166,7 +166,7 @@ def build_document(app: Flask) -> dict:
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     document = spec.to_dict()
-    keys = app.config.get("AUTH") == "keys"
+    keys = app.extensions["settings"].auth == "keys"
     document["security"] = [{"apiKey": []}] if keys else [{}, {"apiKey": []}]
     document["paths"][f"{API_PREFIX}/openapi.json"]["get"]["security"] = [{}]  # always open
     return document

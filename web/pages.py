@@ -16,7 +16,6 @@ from pathlib import Path
 from flask import (
     Blueprint,
     abort,
-    current_app,
     jsonify,
     redirect,
     render_template,
@@ -27,6 +26,7 @@ from flask import (
 )
 
 import recognizer
+from config import current_settings
 from web import security
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def _model_path() -> Path:
         return current().path
     except Exception:  # no database or a bad setting: the configured file, else the shipped one
         log.debug("no active model version for the model page", exc_info=True)
-    return recognizer.model_file(current_app.config.get("MODEL_PATH"))
+    return recognizer.model_file(current_settings().model_path)
 
 
 def _confusion_file() -> Path | None:

@@ -17,9 +17,10 @@ import hmac
 import math
 import time
 
-from flask import Flask, Response, current_app, g, jsonify, redirect, request, session, url_for
+from flask import Flask, Response, g, jsonify, redirect, request, session, url_for
 from flask_limiter import Limiter, RequestLimit
 
+from config import current_settings
 from store import open_session
 from store.keys import find_key, live_key
 from web.errors import ApiError
@@ -58,7 +59,7 @@ def security_headers(response: Response) -> Response:
 
 
 def keys_required() -> bool:
-    return current_app.config.get("AUTH") == "keys"
+    return current_settings().auth == "keys"
 
 
 def current_owner() -> int | None:
@@ -93,7 +94,7 @@ def authenticate():
     if not keys_required() or request.path.startswith(OPEN_PATHS + OPEN_API_PATHS):
         return None
     key = _presented_key()
-    with open_session(current_app.config["DATABASE_URL"]) as db:
+    with open_session(current_settings().database_url) as db:
         if key is not None:
             row = find_key(db, key)
         elif isinstance(session.get("api_key_id"), int):
@@ -114,7 +115,7 @@ def authenticate():
 
 
 def sign_in(key: str) -> bool:
-    with open_session(current_app.config["DATABASE_URL"]) as db:
+    with open_session(current_settings().database_url) as db:
         row = find_key(db, key)
     if row is None:
         return False
@@ -146,16 +147,16 @@ def _too_many(limit: RequestLimit) -> Response:
 
 
 def _submit_limit() -> str:
-    return current_app.config.get("RATE_LIMIT_SUBMIT") or "1/second"
+    return current_settings().rate_limit_submit or "1/second"
 
 
 def _limits_off() -> bool:
-    return not current_app.config.get("RATE_LIMIT_SUBMIT")
+    return not current_settings().rate_limit_submit
 
 
 class _Limiter(Limiter):
     def init_app(self, app: Flask) -> None:
-        app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+        app.config.setdefault("RATELIMIT_STORAGE_URI", app.extensions["settings"].redis_url)
         app.config.setdefault("RATELIMIT_KEY_PREFIX", "digits-limits")
         super().init_app(app)
 
@@ -174,7 +175,7 @@ submit_limit = limiter.shared_limit(_submit_limit, scope="submissions", exempt_w
 
 
 def metrics_allowed() -> bool:
-    token = current_app.config.get("METRICS_TOKEN")
+    token = current_settings().metrics_token
     if not token:
         return True
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")

@@ -22,7 +22,7 @@ def celery_config(app: Flask) -> dict[str, Any]:
     settings: Settings = app.extensions["settings"]
     timeout = redis_timeout(settings)
     return {
-        "broker_url": app.config["REDIS_URL"],
+        "broker_url": settings.redis_url,
         "broker_connection_retry_on_startup": True,
         "broker_connection_timeout": timeout,
         # A task that dies mid-way is redelivered; writes are idempotent (see worker.processing).
@@ -83,7 +83,8 @@ def celery_init_app(app: Flask) -> Celery:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
-    connect_celery_signals(lambda: (app.config["LOG_LEVEL"], app.config["LOG_FORMAT"]))
+    settings: Settings = app.extensions["settings"]
+    connect_celery_signals(lambda: (settings.log_level, settings.log_format))
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(celery_config(app))
     celery_app.set_default()

@@ -21,6 +21,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from flask import Flask, current_app
 
+from config import Settings, current_settings
 from store import maintenance, utcnow
 from store.events import redis_client
 from worker.queues import (
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 def single_run(name: str, ttl: int, wait: float = 0) -> Iterator[bool]:
     """Yield True if this process got the lock for `name` (held at most `ttl` seconds), waiting
     up to `wait` seconds for it."""
-    lock = redis_client(current_app.config["REDIS_URL"]).lock(
+    lock = redis_client(current_settings().redis_url).lock(
         f"digits:lock:{name}", timeout=max(ttl, 10), blocking=False
     )
     got = lock.acquire(blocking=wait > 0, blocking_timeout=wait or None)
@@ -56,11 +57,12 @@ def single_run(name: str, ttl: int, wait: float = 0) -> Iterator[bool]:
 
 def cleanup_now(app: Flask, *, dry_run: bool = False) -> maintenance.CleanupReport:
     """The retention cleanup with the app's settings (used by the task and `digits cleanup`)."""
+    settings: Settings = app.extensions["settings"]
     return maintenance.run_cleanup(
-        app.config["DATABASE_URL"],
-        image_retention=app.extensions["settings"].image_retention,
-        result_retention=app.extensions["settings"].result_retention,
-        chunk=app.extensions["settings"].cleanup_chunk_size,
+        settings.database_url,
+        image_retention=settings.image_retention,
+        result_retention=settings.result_retention,
+        chunk=settings.cleanup_chunk_size,
         dry_run=dry_run,
     )
 
@@ -71,7 +73,7 @@ def requeue_stuck_now(app: Flask) -> maintenance.StuckReport:
     empty: then no message can be carrying them, and a long healthy backlog is never
     duplicated."""
     celery = app.extensions["celery"]
-    redis_url = app.config["REDIS_URL"]
+    settings: Settings = app.extensions["settings"]
 
     def send_single(rid: uuid.UUID) -> None:
         celery.send_task(RECOGNIZE, args=[str(rid)])
@@ -80,17 +82,17 @@ def requeue_stuck_now(app: Flask) -> maintenance.StuckReport:
         celery.send_task(RECOGNIZE_CHUNK, args=[str(batch_id), [str(i) for i in ids]])
 
     def queued_for(single: bool) -> bool:
-        return queue_depth(redis_url, INTERACTIVE_QUEUE if single else BULK_QUEUE) == 0
+        return queue_depth(settings.redis_url, INTERACTIVE_QUEUE if single else BULK_QUEUE) == 0
 
     return maintenance.requeue_stuck(
-        app.config["DATABASE_URL"],
-        timeout=app.extensions["settings"].stuck_timeout,
-        max_attempts=app.extensions["settings"].max_attempts,
+        settings.database_url,
+        timeout=settings.stuck_timeout,
+        max_attempts=settings.max_attempts,
         send_single=send_single,
         send_batch=send_batch,
         queued_for=queued_for,
-        chunk=app.extensions["settings"].cleanup_chunk_size,
-        batch_chunk=app.extensions["settings"].batch_chunk_size,
+        chunk=settings.cleanup_chunk_size,
+        batch_chunk=settings.batch_chunk_size,
     )
 
 
@@ -131,14 +133,15 @@ def resume_now(app: Flask, worker: str | None) -> int:
     holds (e.g. after the whole stack stopped mid-batch), without waiting for the stuck check.
     Returns how many items were re-sent."""
     celery = app.extensions["celery"]
-    url = app.config["DATABASE_URL"]
+    settings: Settings = app.extensions["settings"]
+    url = settings.database_url
     # The lock lives in Redis, which keeps it across a restart: a run killed while it held the
     # lock must not keep the next start-up from resuming, so it expires well within the wait.
     with single_run("resume", RESUME_LOCK_TTL, wait=RESUME_LOCK_TTL * 2) as mine:
         if not mine:
             log.warning("start-up resume skipped: another process is resuming")
             return 0
-        held = held_ids(app.config["REDIS_URL"])
+        held = held_ids(settings.redis_url)
         now = utcnow()
         rows = [
             (rid, bid)

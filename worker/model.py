@@ -13,10 +13,10 @@ import threading
 
 from celery import current_app as current_celery
 from celery.signals import worker_process_init
-from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 import recognizer
+from config import current_settings
 from recognizer.model import sha256_file
 from store.model_versions import (
     SETTING,
@@ -47,10 +47,9 @@ def _load(choice: ActiveModel) -> recognizer.Model:
 
 
 def _choice() -> ActiveModel | None:
-    config = current_app.config
-    settings = ModelSettings.from_config(config)
+    settings = ModelSettings.of(current_settings())
     try:
-        return active_model(config["DATABASE_URL"], settings)
+        return active_model(current_settings().database_url, settings)
     except SQLAlchemyError:
         log.warning("could not read the active model version; keeping this one", exc_info=True)
         return None if _held else from_setting(settings)
@@ -76,7 +75,7 @@ def get_model() -> recognizer.Model:
                 return _held[1]
             if choice.source == SETTING:
                 raise
-            choice = from_setting(ModelSettings.from_config(current_app.config))
+            choice = from_setting(ModelSettings.of(current_settings()))
             model = _load(choice)  # a fresh process falls back to the configured model
         _held = (choice.key, model)
         return model

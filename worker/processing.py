@@ -1,4 +1,4 @@
-"""Recognize a list of stored items with one vectorized call, and store the outcomes."""
+"""Recognize a list of stored items with one vectorized call, and store the readings."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import socket
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
@@ -19,37 +19,22 @@ import recognizer
 from config import current_settings
 from store import Recognition, events, session_scope, stats, utcnow
 from store.heartbeat import Heartbeat
-from store.queries import DigitOutcome, Outcome, claim, renew_lease, store_outcomes
+from store.queries import claim, renew_lease, store_failures, store_readings
 from worker.model import get_model
 
 log = logging.getLogger(__name__)
 
 
-def _outcome(
-    rid: uuid.UUID, result: recognizer.Reading, model: recognizer.Model, cap: int
-) -> Outcome:
-    version = model.version
-    if result.error:
-        return Outcome(rid, error=result.error, error_code=result.error_code, model_version=version)
-    if len(result.digits) > cap:  # `text` holds MAX_TEXT characters; the cap is at most that
-        return Outcome(
-            rid,
-            error=f"{len(result.digits)} digits found; at most {cap} per image are recognized",
-            error_code="too_many_digits",
-            model_version=version,
-        )
-    digits = [
-        DigitOutcome(
-            d.label,
-            float(d.confidence),
-            list(d.probabilities),
-            d.box,
-            d.normalized_png(),
-            needs_review=d.needs_review,
-        )
-        for d in result.digits
-    ]
-    return Outcome(rid, digits=digits, model_version=version)
+def _capped(reading: recognizer.Reading, cap: int) -> recognizer.Reading:
+    """The reading, or a failure when it found more digits than an item may have."""
+    if len(reading.digits) <= cap:  # `text` holds MAX_TEXT characters; the cap is at most that
+        return reading
+    return replace(
+        reading,
+        digits=[],
+        error=f"{len(reading.digits)} digits found; at most {cap} per image are recognized",
+        error_code="too_many_digits",
+    )
 
 
 def process(ids: Sequence[object], *, max_attempts: int | None = None) -> list[uuid.UUID]:
@@ -58,8 +43,7 @@ def process(ids: Sequence[object], *, max_attempts: int | None = None) -> list[u
     The claim is a lease this worker renews while it works (see store.heartbeat), so the stuck
     check never takes back items that are slow rather than abandoned."""
     started = time.perf_counter()
-    config = current_app.config
-    db_url = config["DATABASE_URL"]
+    db_url = current_settings().database_url
     keys = [uuid.UUID(str(i)) for i in ids]
     lease = current_settings().lease_timeout
     me = worker_name()
@@ -80,7 +64,7 @@ def process(ids: Sequence[object], *, max_attempts: int | None = None) -> list[u
 def _recognize_and_store(
     keys: list[uuid.UUID], claimed: list[tuple[uuid.UUID, bytes | None]], started: float
 ) -> list[uuid.UUID]:
-    db_url = current_app.config["DATABASE_URL"]
+    db_url = current_settings().database_url
     cap = current_settings().digits_max_per_image
     model = get_model()
     missing = [rid for rid, data in claimed if data is None]
@@ -88,30 +72,26 @@ def _recognize_and_store(
     results = model.recognize_many(
         [data for _, data in present], max_pixels=current_settings().max_image_pixels
     )
-    outcomes = [
-        _outcome(rid, res, model, cap) for (rid, _), res in zip(present, results, strict=True)
-    ]
-    outcomes += [
-        Outcome(
-            rid, error="the image was removed before it was processed", error_code="image_missing"
-        )
-        for rid in missing
-    ]
+    readings = {
+        rid: _capped(reading, cap) for (rid, _), reading in zip(present, results, strict=True)
+    }
     with session_scope(db_url) as session:
-        finished = store_outcomes(session, outcomes)
+        finished = store_readings(session, readings, model_version=model.version)
+        message = "the image was removed before it was processed"
+        finished += store_failures(session, dict.fromkeys(missing, message), "image_missing")
         rows = _finished_rows(session, finished)
     try:
-        events.publish_finished(current_app.config["REDIS_URL"], finished)
+        events.publish_finished(current_settings().redis_url, finished)
     except Exception:  # a missed wake-up only delays a waiting client until its next check
         log.warning("could not publish finished ids", exc_info=True)
-    _record_metrics(rows, outcomes)
+    _record_metrics(rows, {rid: len(r.digits) for rid, r in readings.items()})
     ids = {"recognition_id": str(keys[0])} if len(keys) == 1 else {}
     log.info(
         "processed %d items",
-        len(outcomes),
+        len(claimed),
         extra={
             **ids,
-            "items": len(outcomes),
+            "items": len(claimed),
             "finished": len(finished),
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
         },
@@ -161,14 +141,14 @@ def _finished_rows(session: Session, finished: list[uuid.UUID]) -> Sequence[Fini
     ).all()
 
 
-def _record_metrics(rows: Sequence[FinishedRow], outcomes: list[Outcome]) -> None:
-    """End-to-end latency and finished counters in Redis, read by the web's /metrics."""
+def _record_metrics(rows: Sequence[FinishedRow], digits: dict[uuid.UUID, int]) -> None:
+    """End-to-end latency and finished counters in Redis, read by the web's /metrics
+    (`digits`: how many each item has)."""
     if not rows:
         return
-    digits = {o.recognition_id: len(o.digits) for o in outcomes}
     try:
         stats.record_finished(
-            current_app.config["REDIS_URL"],
+            current_settings().redis_url,
             (
                 (
                     "batch" if r.batch_id else "single",

@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from config import current_settings
 from store import session_scope
-from store.queries import Outcome, open_attempts, store_outcomes
+from store.queries import open_attempts, store_failures
 from worker.processing import process
 from worker.queues import RECOGNIZE, RECOGNIZE_CHUNK
 
@@ -50,8 +50,8 @@ def _max_attempts(attempt: int) -> int:
 
 
 def _fail(ids: list[str], reason: str, code: str) -> None:
-    with session_scope(current_app.config["DATABASE_URL"]) as session:
-        store_outcomes(session, [Outcome(uuid.UUID(i), error=reason, error_code=code) for i in ids])
+    with session_scope(current_settings().database_url) as session:
+        store_failures(session, {uuid.UUID(i): reason for i in ids}, code)
 
 
 def _split(batch_id: str, ids: list[str], attempt: int) -> None:
@@ -90,7 +90,7 @@ def _run(
 
 def _tried(ids: list[str]) -> int:
     keys = [uuid.UUID(str(i)) for i in ids]
-    with session_scope(current_app.config["DATABASE_URL"]) as session:
+    with session_scope(current_settings().database_url) as session:
         return open_attempts(session, keys)
 
 
