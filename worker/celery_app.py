@@ -41,6 +41,10 @@ def celery_config(app: Flask) -> dict[str, Any]:
         "task_soft_time_limit": settings.task_soft_time_limit,
         "task_time_limit": settings.task_time_limit,
         "worker_max_memory_per_child": max(1, settings.worker_max_memory_per_child // 1024),
+        # a new pool process loads the model before it reports ready (worker.model._warm); on a
+        # busy machine that takes longer than Celery's 4 s default, and the process would be
+        # killed and replaced in a loop ("Timed out waiting for UP message")
+        "worker_proc_alive_timeout": 60,
         "task_ignore_result": True,  # results live in our own tables
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
