@@ -50,10 +50,6 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 FORM_OVERHEAD = 64 * 1024
 
 
-def db_url() -> str:
-    return current_settings().database_url
-
-
 # ---------------------------------------------------------------- submitting
 
 
@@ -198,7 +194,7 @@ def create_recognition(query: dict):
         owner_id=current_owner(),
         **image_columns(data, info),
     )
-    with open_session(db_url()) as session, session.begin():
+    with open_session(current_settings().database_url) as session, session.begin():
         session.add(rec)
     try:
         enqueue(RECOGNIZE, str(rec.id))
@@ -212,7 +208,7 @@ def create_recognition(query: dict):
 
 
 def _fail_unqueued(rec: Recognition) -> None:
-    with open_session(db_url()) as session, session.begin():
+    with open_session(current_settings().database_url) as session, session.begin():
         store_failures(session, {rec.id: "could not be queued"}, "queue_unavailable")
 
 
@@ -220,7 +216,7 @@ def _fail_unqueued(rec: Recognition) -> None:
 
 
 def _status_of(rid) -> str | None:
-    with open_session(db_url()) as session:
+    with open_session(current_settings().database_url) as session:
         return session.scalar(
             select(Recognition.status).where(Recognition.id == rid, owned(Recognition))
         )
@@ -261,7 +257,7 @@ def get_recognition_view(recognition_id: str, query: dict):
                     wait,
                     redis_timeout=redis_timeout(current_settings()),
                 )
-    with open_session(db_url()) as session:
+    with open_session(current_settings().database_url) as session:
         rec = get_recognition(session, key)
         return jsonify(schemas.RecognitionSchema().dump(rec))
 
@@ -284,7 +280,7 @@ IMAGE_RESPONSE = {
 )
 def image(recognition_id: str):
     key = as_uuid(recognition_id)
-    with open_session(db_url()) as session:
+    with open_session(current_settings().database_url) as session:
         row = (
             session.execute(
                 select(
@@ -323,7 +319,7 @@ def image(recognition_id: str):
 )
 def normalized(recognition_id: str, n: int):
     key = as_uuid(recognition_id)
-    with open_session(db_url()) as session:
+    with open_session(current_settings().database_url) as session:
         png = (
             session.scalar(
                 select(DigitResult.normalized)
@@ -369,7 +365,7 @@ def history_view(query: dict):
     page = min(max(1, query["page"]), schemas.MAX_PAGE)
     per_page = min(schemas.MAX_HISTORY_PER_PAGE, max(1, query["per_page"]))
     rec_ids, batch_ids = history.remembered("recognitions"), history.remembered("batches")
-    with open_session(db_url()) as session:
+    with open_session(current_settings().database_url) as session:
         recs = (
             session.scalars(
                 select(Recognition)

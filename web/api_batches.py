@@ -65,10 +65,6 @@ CSV_COLUMNS = [
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def db_url() -> str:
-    return current_settings().database_url
-
-
 @bp.post("/batches")
 @operation(
     "createBatch",
@@ -112,7 +108,7 @@ def create_batch(query: dict):
         owner_id=current_owner(),
         upload_until=utcnow() + timedelta(seconds=lease),
     )
-    with open_session(db_url()) as session, session.begin():
+    with open_session(current_settings().database_url) as session, session.begin():
         session.add(batch)
     writer = BatchWriter(
         batch.id,
@@ -123,7 +119,9 @@ def create_batch(query: dict):
         chunk_max_bytes=settings.chunk_max_bytes,
     )
     try:
-        with Heartbeat(_upload_alive(db_url(), batch.id, lease), every=lease / 3):
+        with Heartbeat(
+            _upload_alive(current_settings().database_url, batch.id, lease), every=lease / 3
+        ):
             parse_upload(writer, boundary)
             if writer.count == 0:
                 raise ApiError(
@@ -160,7 +158,7 @@ def _upload_alive(url: str, batch_id: uuid.UUID, lease: float):
 
 def _discard(batch_id: uuid.UUID) -> None:
     try:
-        with open_session(db_url()) as session, session.begin():
+        with open_session(current_settings().database_url) as session, session.begin():
             session.execute(delete(Batch).where(Batch.id == batch_id))
     except Exception:
         log.exception("could not remove the rejected batch %s", batch_id)
@@ -171,7 +169,7 @@ def _discard(batch_id: uuid.UUID) -> None:
 
 def _load_batch(batch_id: str, *options) -> Batch:
     key = as_uuid(batch_id)
-    with open_session(db_url()) as session:
+    with open_session(current_settings().database_url) as session:
         batch = (
             session.scalar(select(Batch).options(*options).where(Batch.id == key, owned(Batch)))
             if key
@@ -231,7 +229,7 @@ def batch_results(batch_id: str, query: dict):
         return _csv_response(batch, status, needs_review)
     page = query["page"]
     per_page = min(schemas.MAX_PER_PAGE, query["per_page"])
-    with open_session(db_url()) as session:
+    with open_session(current_settings().database_url) as session:
         items, total = batch_items_page(
             session,
             batch.id,
@@ -269,7 +267,7 @@ def csv_cell(value: str) -> str:
 
 
 def _csv_response(batch: Batch, status: str | None, needs_review: bool | None) -> Response:
-    url, batch_id = db_url(), batch.id
+    url, batch_id = current_settings().database_url, batch.id
 
     def rows() -> Iterator[str]:
         out = io.StringIO()

@@ -33,10 +33,6 @@ bp = Blueprint("review", __name__, url_prefix="/api/v1")
 MAX_BODY = 1024
 
 
-def db_url() -> str:
-    return current_settings().database_url
-
-
 def parse_label() -> int:
     """The label of a body `{"label": 0-9}`; a clear 4xx otherwise."""
     if request.mimetype != "application/json":
@@ -76,7 +72,7 @@ LABEL_BODY = {
 def put_label(recognition_id: str, n: int):
     label = parse_label()
     key = as_uuid(recognition_id)
-    with open_session(db_url()) as session, session.begin():
+    with open_session(current_settings().database_url) as session, session.begin():
         mine = select(Recognition.id).where(Recognition.id == key, owned(Recognition))
         if key is None or n > schemas.MAX_DIGIT_POSITION or session.scalar(mine) is None:
             raise ApiError(404, "not_found", "No recognition with that id.")
@@ -105,7 +101,7 @@ def put_label(recognition_id: str, n: int):
 def review(query: dict):
     batch_id = query.get("batch")
     page, per_page = query["page"], min(schemas.MAX_PER_PAGE, query["per_page"])
-    with open_session(db_url()) as session:
+    with open_session(current_settings().database_url) as session:
         mine = select(Batch.id).where(Batch.id == batch_id, owned(Batch))
         if batch_id is not None and session.scalar(mine) is None:
             raise ApiError(404, "not_found", "No batch with that id.")
@@ -134,5 +130,5 @@ def review(query: dict):
     responses={200: schemas.CorrectionsSummarySchema},
 )
 def corrections_summary():
-    with open_session(db_url()) as session:
+    with open_session(current_settings().database_url) as session:
         return jsonify(schemas.CorrectionsSummarySchema().dump(summary(session)))

@@ -28,10 +28,6 @@ FLUSH_ROWS = 256  # items written to the database per transaction during an uplo
 FLUSH_BYTES = 8 * 1024**2  # ... or fewer, when their images add up to this much
 
 
-def db_url() -> str:
-    return current_settings().database_url
-
-
 @dataclass
 class BatchWriter:
     """Buffers parsed items, writes them in bounded transactions and enqueues chunks."""
@@ -116,7 +112,7 @@ class BatchWriter:
     def flush(self) -> None:
         if self.rows:
             failed = sum(1 for r in self.rows if r["status"] == FAILED)
-            with open_session(db_url()) as session, session.begin():
+            with open_session(current_settings().database_url) as session, session.begin():
                 add_batch_items(session, self.batch_id, self.rows, failed=failed)
             self.ready += [
                 (str(r["id"]), int(r.get("image_size") or 0))
@@ -144,7 +140,7 @@ class BatchWriter:
     def finish(self) -> None:
         self.flush()
         self._send_ready(final=True)
-        with open_session(db_url()) as session, session.begin():
+        with open_session(current_settings().database_url) as session, session.begin():
             finish_batch_upload(session, self.batch_id, now=utcnow())
 
     def _send(self, ids: list[str]) -> None:
