@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from . import features as F
-from . import split
+from . import modelfile, split
 from .errors import (
     ImageTooLarge,
     ModelError,
@@ -140,18 +140,12 @@ class Reading:
 
 class _KernelSVC:
     """Vectorized prediction from a fitted multi-class RBF SVC (one-vs-one), optionally preceded
-    by a PCA (a ``Pipeline([("pca", PCA), ("svc", SVC)])``)."""
+    by a PCA (a ``Pipeline([("pca", PCA), ("svc", SVC)])``).
 
-    def __init__(self, estimator):
-        from sklearn.pipeline import Pipeline
+    Only what prediction needs is kept (float32 where the products are BLAS): the estimator's
+    own float64 copies are not referenced from here."""
 
-        pca = None
-        svc = estimator
-        if isinstance(estimator, Pipeline):
-            steps = [est for _, est in estimator.steps]
-            if len(steps) != 2:
-                raise ModelError("expected a PCA -> SVC pipeline")
-            pca, svc = steps
+    def __init__(self, svc, pca=None):
         if getattr(svc, "kernel", None) != "rbf" or not hasattr(svc, "support_vectors_"):
             raise ModelError("model must be a fitted RBF SVC (optionally after a PCA)")
         n_in = getattr(pca if pca is not None else svc, "n_features_in_", None)
@@ -193,6 +187,16 @@ class _KernelSVC:
         self.second = np.zeros((len(pairs), k))
         self.second[np.arange(len(pairs)), self.pj] = 1.0
 
+    @classmethod
+    def from_estimator(cls, estimator) -> _KernelSVC:
+        """From a fitted SVC or a two-step (PCA, SVC) pipeline (duck-typed: no sklearn import)."""
+        steps = getattr(estimator, "steps", None)
+        if steps is None:
+            return cls(estimator)
+        if len(steps) != 2:
+            raise ModelError("expected a PCA -> SVC pipeline")
+        return cls(steps[1][1], steps[0][1])
+
     def decision(self, x: np.ndarray) -> np.ndarray:
         """(N, D) -> (N, n_pairs) one-vs-one decision values (positive favours the first class)."""
         x = np.asarray(x, dtype=np.float32)
@@ -222,10 +226,31 @@ class _KernelSVC:
 class Model:
     """A fitted estimator plus its metadata; all prediction goes through ``predict_many``."""
 
-    def __init__(self, estimator, metadata: dict | None = None):
-        self.estimator = estimator
+    def __init__(
+        self,
+        estimator=None,
+        metadata: dict | None = None,
+        *,
+        kernel: _KernelSVC | None = None,
+        path: str | os.PathLike | None = None,
+    ):
+        """From a fitted ``estimator``, or (``load_model``) from its prediction ``kernel`` and
+        the file it came from: the estimator is then loaded only if asked for."""
+        if estimator is None and (kernel is None or path is None):
+            raise ModelError("a model needs a fitted estimator, or a kernel and its file")
+        self._estimator = estimator
+        self._path = None if path is None else pathlib.Path(path)
         self.metadata = dict(metadata or {})
-        self._kernel = _KernelSVC(estimator)
+        self._kernel = kernel if kernel is not None else _KernelSVC.from_estimator(estimator)
+
+    @property
+    def estimator(self):
+        """The fitted scikit-learn estimator (loaded with skops on first use after
+        ``load_model``, which reads only the arrays prediction needs)."""
+        if self._estimator is None:
+            assert self._path is not None
+            self._estimator = _skops_load(self._path)
+        return self._estimator
 
     @property
     def version(self) -> str:
@@ -434,10 +459,8 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 def check_sklearn_version(metadata: dict, path: str | os.PathLike = "") -> None:
     """Same major.minor: warn on a patch difference; different major.minor: raise."""
-    import sklearn
-
     saved = metadata.get("sklearn_version")
-    now = sklearn.__version__
+    now = _sklearn_version()
     if saved is None:
         warnings.warn(
             f"model {path} has no sklearn_version in its metadata; cannot check compatibility",
@@ -459,16 +482,22 @@ def check_sklearn_version(metadata: dict, path: str | os.PathLike = "") -> None:
     )
 
 
-def load_model(path: str | os.PathLike | None = None) -> Model:
-    """Load a model saved by ``Model.save`` (skops, explicit trusted types, version check)."""
+def _sklearn_version() -> str:
+    """The installed scikit-learn's version, without importing it (and scipy) for that."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("scikit-learn")
+    except PackageNotFoundError:  # pragma: no cover - a dependency; an odd install
+        import sklearn
+
+        return sklearn.__version__
+
+
+def _skops_load(path: pathlib.Path):
+    """The estimator through skops (imports scikit-learn), refusing untrusted types."""
     import skops.io as sio
 
-    path = model_file(path)
-    if not path.exists():
-        raise ModelError(f"model file not found: {path}")
-    mpath = metadata_path(path)
-    metadata = json.loads(mpath.read_text()) if mpath.exists() else {}
-    check_sklearn_version(metadata, path)
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:
@@ -476,5 +505,26 @@ def load_model(path: str | os.PathLike | None = None) -> Model:
     unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
     if unexpected:
         raise ModelError(f"model file {path} contains untrusted types: {unexpected}")
-    estimator = sio.load(path, trusted=TRUSTED_TYPES)
-    return Model(estimator, metadata)
+    return sio.load(path, trusted=TRUSTED_TYPES)
+
+
+def load_model(path: str | os.PathLike | None = None) -> Model:
+    """Load a model saved by ``Model.save`` (skops file, explicit trusted types, version check).
+
+    The arrays prediction needs are read with numpy alone (``modelfile``): a serving process
+    never imports scikit-learn. A file that reader does not know is loaded with skops."""
+    path = model_file(path)
+    if not path.exists():
+        raise ModelError(f"model file not found: {path}")
+    mpath = metadata_path(path)
+    metadata = json.loads(mpath.read_text()) if mpath.exists() else {}
+    check_sklearn_version(metadata, path)
+    try:
+        kernel = _KernelSVC.from_estimator(modelfile.read_estimator(path, TRUSTED_TYPES))
+    except modelfile.Unsupported:
+        return Model(_skops_load(path), metadata)
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelError(f"not a readable skops model file: {path}: {exc}") from exc
+    return Model(metadata=metadata, kernel=kernel, path=path)

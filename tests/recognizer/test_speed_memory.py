@@ -1,0 +1,76 @@
+"""What the speed and memory work of issue 12 changed must not change a reading: the numpy-only
+model reader against skops, and the serving process's imports. Real files, real model."""
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from recognizer import ModelError, load_model, modelfile
+from recognizer.evaluate import encode_png_batch
+from recognizer.model import DEFAULT_MODEL_PATH, TRUSTED_TYPES, Model, _skops_load
+
+
+def test_serving_never_imports_sklearn():
+    """Loading the shipped model and reading with it needs neither scikit-learn nor scipy."""
+    code = (
+        "import sys, numpy as np, recognizer\n"
+        "m = recognizer.load_model()\n"
+        "m.recognize_many([b'junk'])\n"
+        "bad = [k for k in sys.modules if k.split('.')[0] in ('sklearn', 'scipy', 'skops')]\n"
+        "assert not bad, bad[:5]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_numpy_reader_predicts_exactly_as_skops(shipped_model, mnist):
+    """The same kernel arrays, so the same probabilities bit for bit."""
+    meta = json.loads(DEFAULT_MODEL_PATH.with_suffix(".json").read_text())
+    via_skops = Model(_skops_load(DEFAULT_MODEL_PATH), meta)
+    blobs = encode_png_batch(mnist["x_test"][:200])
+    a = shipped_model.recognize_many(blobs)
+    b = via_skops.recognize_many(blobs)
+    assert [r.to_dict() for r in a] == [r.to_dict() for r in b]
+    ours, theirs = shipped_model._kernel, via_skops._kernel
+    for name in ("sv_t", "sv_sq", "w", "intercept", "proj", "shift", "classes"):
+        assert np.array_equal(getattr(ours, name), getattr(theirs, name))
+
+
+def test_estimator_loads_on_demand_and_saves(tmp_path):
+    model = load_model()
+    assert model._estimator is None  # only the arrays were read
+    assert type(model.estimator).__name__ == "Pipeline"
+    path = model.save(tmp_path)
+    again = load_model(path)
+    x = np.zeros((2, 28, 28), np.uint8)
+    x[:, 8:20, 12:15] = 255
+    assert np.array_equal(again.predict_many(x)[1], model.predict_many(x)[1])
+
+
+def test_reader_refuses_what_it_does_not_know(tmp_path):
+    with pytest.raises(modelfile.Unsupported, match="type"):
+        modelfile.read_estimator(DEFAULT_MODEL_PATH, [t for t in TRUSTED_TYPES if "SVC" not in t])
+    odd = tmp_path / "digits.skops"
+    with zipfile.ZipFile(DEFAULT_MODEL_PATH) as src, zipfile.ZipFile(odd, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "schema.json":
+                schema = json.loads(data)
+                schema["protocol"] = 99
+                data = json.dumps(schema).encode()
+            dst.writestr(info, data)
+    with pytest.raises(modelfile.Unsupported, match="protocol"):
+        modelfile.read_estimator(odd, TRUSTED_TYPES)
+
+
+def test_damaged_model_file_is_a_model_error(tmp_path):
+    for name in ("digits.skops", "digits.json"):
+        shutil.copy(DEFAULT_MODEL_PATH.with_name(name), tmp_path / name)
+    blob = (tmp_path / "digits.skops").read_bytes()
+    (tmp_path / "digits.skops").write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(ModelError, match="not a readable"):
+        load_model(tmp_path / "digits.skops")
