@@ -202,7 +202,12 @@ class _KernelSVC:
         x = np.asarray(x, dtype=np.float32)
         if self.proj is not None:
             x = x @ self.proj - self.shift
-        d2 = (x * x).sum(1)[:, None] + self.sv_sq[None, :] - 2.0 * (x @ self.sv_t)
+        # |x|^2 + |sv|^2 - 2 x.sv, with two (N, S) buffers instead of three (same roundings)
+        dot = x @ self.sv_t
+        d2 = (x * x).sum(1)[:, None] + self.sv_sq[None, :]
+        dot *= 2.0
+        d2 -= dot
+        del dot
         np.maximum(d2, 0, out=d2)
         d2 *= -self.gamma
         np.exp(d2, out=d2)
@@ -349,11 +354,12 @@ class Model:
         return out
 
     def _digit(self, label, p, box, img) -> Digit:
-        conf = float(p.max())
+        probabilities = p.tolist()
+        conf = max(probabilities)
         return Digit(
             label=int(label),
             confidence=conf,
-            probabilities=[float(v) for v in p],
+            probabilities=probabilities,
             box=tuple(int(v) for v in box),
             normalized=img,
             needs_review=conf < self.review_threshold,
