@@ -74,3 +74,43 @@ def test_damaged_model_file_is_a_model_error(tmp_path):
     (tmp_path / "digits.skops").write_bytes(blob[: len(blob) // 2])
     with pytest.raises(ModelError, match="not a readable"):
         load_model(tmp_path / "digits.skops")
+
+
+def _bgra_cases() -> list[np.ndarray]:
+    rng = np.random.default_rng(4)
+    empty = np.zeros((50, 60, 4), np.uint8)
+    faint, light, dark = empty.copy(), empty.copy(), empty.copy()
+    faint[10:20, 5:9] = (30, 40, 50, 100)  # nothing even half opaque
+    light[10:20, 5:9] = (200, 220, 250, 255)  # light ink: composited onto black
+    dark[3:30, 40:58] = (20, 10, 30, 255)  # dark ink: onto white
+    dark[30:32, 40:58, 3] = 60  # an anti-aliased fringe
+    paper = np.full((50, 60, 4), 255, np.uint8)
+    paper[..., 3] = 200  # mostly opaque: onto the paper's colour
+    paper[5:40, 10:30, :3] = 20
+    paper[:, :3, 3] = 0
+    noise = rng.integers(0, 256, (40, 45, 4)).astype(np.uint8)  # alpha everywhere
+    return [empty, faint, light, dark, paper, noise]
+
+
+def test_transparent_canvas_composited_inside_its_ink_box_only():
+    """The box-limited compositing gives what the whole-image formula gives."""
+    import cv2
+
+    from recognizer.imageio import _composite_bgra, composite_alpha
+
+    for img in _bgra_cases():
+        whole = composite_alpha(cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY), img[:, :, 3].copy())
+        assert np.array_equal(_composite_bgra(img), whole)
+
+
+def test_to_ink_inverts_as_the_formula_says():
+    from recognizer.imageio import to_ink
+
+    rng = np.random.default_rng(5)
+    for level in (255, 254, 200, 131):
+        g = rng.integers(0, 256, (30, 30)).astype(np.uint8)
+        g[[0, -1], :] = level
+        g[:, [0, -1]] = level
+        ink, inverted = to_ink(g)
+        assert inverted
+        assert np.array_equal(ink, (level - np.minimum(g, level)).astype(np.uint8))
