@@ -114,3 +114,32 @@ def test_to_ink_inverts_as_the_formula_says():
         ink, inverted = to_ink(g)
         assert inverted
         assert np.array_equal(ink, (level - np.minimum(g, level)).astype(np.uint8))
+
+
+def test_extraction_threads_read_the_same(shipped_model, mnist):
+    """Decoding and segmenting in two threads changes nothing, bad items included."""
+    from recognizer.synth import canvas_png
+
+    rng = np.random.default_rng(6)
+    blobs = encode_png_batch(mnist["x_test"][:20])
+    blobs += [canvas_png(mnist["x_test"][i], rng) for i in range(20, 30)]
+    blobs.insert(3, b"not an image")
+    one = [r.to_dict() for r in shipped_model.recognize_many(blobs)]
+    shipped_model.extract_threads = 2
+    try:
+        two = [r.to_dict() for r in shipped_model.recognize_many(blobs)]
+    finally:
+        shipped_model.extract_threads = 1
+    assert two == one
+    assert one[3]["error_code"] == "unreadable_image"
+
+
+def test_extract_threads_setting(monkeypatch):
+    from recognizer.model import EXTRACT_THREADS_ENV, default_extract_threads
+
+    monkeypatch.setenv(EXTRACT_THREADS_ENV, "2")
+    assert default_extract_threads() == 2
+    monkeypatch.setenv(EXTRACT_THREADS_ENV, "lots")
+    assert default_extract_threads() == 1
+    monkeypatch.delenv(EXTRACT_THREADS_ENV)
+    assert default_extract_threads() == 1
