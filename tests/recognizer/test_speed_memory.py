@@ -143,3 +143,39 @@ def test_extract_threads_setting(monkeypatch):
     assert default_extract_threads() == 1
     monkeypatch.delenv(EXTRACT_THREADS_ENV)
     assert default_extract_threads() == 1
+
+
+def test_feature_gathers_match_the_plain_formulas():
+    """deskew's flat gather and the direction-plane table give what take_along_axis and the
+    nested np.where gave (the model was trained on those)."""
+    from recognizer import features as F
+
+    rng = np.random.default_rng(8)
+    x = rng.random((40, 28, 28), dtype=np.float32)
+    x[:10] = 0.0
+    d = F.deskew(x)
+    # the reference: the same shear, gathered with take_along_axis
+    ys = np.arange(28, dtype=np.float32)
+    m00 = x.sum(axis=(1, 2)) + 1e-6
+    row, col = x.sum(axis=2), x.sum(axis=1)
+    cy, cx = (row * ys).sum(1) / m00, (col * ys).sum(1) / m00
+    dy, dx = ys[None] - cy[:, None], ys[None] - cx[:, None]
+    mu02 = (row * dy * dy).sum(1) / m00
+    skew = np.clip(np.einsum("nij,ni,nj->n", x, dy, dx) / m00 / np.maximum(mu02, 1e-3), -1, 1)
+    xs = ys[None, None, :] + (skew[:, None] * (ys[None, :] - cy[:, None]))[:, :, None]
+    x0 = np.floor(xs)
+    f = (xs - x0).astype(np.float32)
+    pad = np.zeros((40, 28, 30), np.float32)
+    pad[:, :, 1:-1] = x
+    i0 = np.clip(x0.astype(np.int64) + 1, 0, 29)
+    v0 = np.take_along_axis(pad, i0, axis=2)
+    v1 = np.take_along_axis(pad, np.clip(i0 + 1, 0, 29), axis=2)
+    assert np.array_equal(d, v0 * (1 - f) + v1 * f)
+    gx, gy = rng.normal(size=(2, 500)).astype(np.float32)
+    gx[:50] = 0.0
+    ax, ay = np.abs(gx), np.abs(gy)
+    code = (ax >= ay).astype(np.int64) * 4 + (gx > 0) * 2 + (gy > 0)
+    ia = np.where(ax >= ay, np.where(gx > 0, 0, 4), np.where(gy > 0, 2, 6))
+    idg = np.where(gx > 0, np.where(gy > 0, 1, 7), np.where(gy > 0, 3, 5))
+    assert np.array_equal(F._AXIS_PLANE[code], ia)
+    assert np.array_equal(F._DIAGONAL_PLANE[code], idg)
