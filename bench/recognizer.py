@@ -1,6 +1,6 @@
 """Recognizer benchmark: throughput, peak memory and (optionally) accuracy targets.
 
-python -m bench.recognizer               # speed + memory
+python -m bench.recognizer               # speed (1 and 2 extraction threads) + memory
 python -m bench.recognizer --accuracy    # + MNIST-PNG, canvas, 4-digit and paper conditions
 python -m bench.recognizer --accuracy --limit 500 --no-speed   # quick accuracy only
 
@@ -112,9 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--no-speed", action="store_true", help="skip the throughput runs")
     ap.add_argument(
+        "--threads",
+        default="1,2",
+        help="extraction threads to time, comma-separated (Model.extract_threads) [default: 1,2]",
+    )
+    ap.add_argument(
         "--conditions", default=None, help="comma-separated paper conditions [default: all]"
     )
     args = ap.parse_args(argv)
+    threads = [max(1, int(v)) for v in args.threads.split(",") if v.strip()]
     if args.limit:
         args.n_acc = min(args.n_acc, args.limit)
         args.n_multi = min(args.n_multi, args.limit)
@@ -143,10 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     if not args.no_speed:
         small = encode_png_batch(x[np.arange(args.n_small) % len(x)])
-        rows.append(("28x28 PNG", _throughput(model, small, args.batch)))
         canv = [canvas_png(x[i % len(x)], rng) for i in range(args.n_canvas)]
-        rows.append(("400x400 canvas PNG", _throughput(model, canv, args.batch)))
-        rows.append(("2000x1000 scan, 10 boxes", _scan_rate(model, x)))
+        for n in threads:
+            model.extract_threads = n
+            label = "" if n == 1 else f", {n} threads"
+            rows.append((f"28x28 PNG{label}", _throughput(model, small, args.batch)))
+            rows.append((f"400x400 canvas PNG{label}", _throughput(model, canv, args.batch)))
+            rows.append((f"2000x1000 scan, 10 boxes{label}", _scan_rate(model, x)))
+        model.extract_threads = 1
 
     from recognizer import DEFAULT_MODEL_PATH
 
@@ -156,9 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         f"loaded in {load_s:.2f}s"
     )
     print(f"cv2 threads {cv2.getNumThreads()}, batch {args.batch}, one process")
-    print(f"{'input':<26}{'images/s':>12}")
+    print(f"{'input':<37}{'images/s':>10}")
     for name, ips in rows:
-        print(f"{name:<26}{ips:>12.0f}" + (f"   ({1000 / ips:.1f} ms each)" if ips < 200 else ""))
+        print(f"{name:<37}{ips:>10.0f}" + (f"   ({1000 / ips:.1f} ms each)" if ips < 200 else ""))
 
     rss_speed = peak_rss_mb()
     if args.accuracy and not args.paper_only:

@@ -127,10 +127,9 @@ def decode_gray(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.n
         elif img.ndim == 3 and img.shape[2] in (2, 4):
             if img.shape[2] == 2:
                 color, alpha = img[:, :, 0], img[:, :, 1]
+                gray = composite_alpha(color, alpha)
             else:
-                color = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY)
-                alpha = np.ascontiguousarray(img[:, :, 3])
-            gray = composite_alpha(color, alpha)
+                gray = _composite_bgra(img)
         else:
             raise UnreadableImage(f"unsupported pixel layout {img.shape}")
     except cv2.error as exc:
@@ -147,15 +146,50 @@ def composite_alpha(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     amin = int(alpha.min())
     if amin == 255:
         return color
-    opaque = (alpha >= 128).astype(np.uint8)
+    bg = _background(color, alpha, alpha.size)
+    if bg is None:
+        return np.zeros_like(color)  # fully transparent: empty
+    return _over(color, alpha, bg)
+
+
+def _background(color: np.ndarray, alpha: np.ndarray, size: int) -> int | None:
+    """The level transparent pixels become (see ``composite_alpha``); None: nothing opaque.
+
+    ``color`` and ``alpha`` may be the part of an image of ``size`` pixels that holds every
+    pixel that is not fully transparent: the answer is the same as for the whole image."""
+    opaque = cv2.compare(alpha, 128, cv2.CMP_GE)
     n_opaque = cv2.countNonZero(opaque)
     if n_opaque == 0:
-        return np.zeros_like(color)  # fully transparent: empty
-    if n_opaque < 0.5 * alpha.size:
+        return None
+    if n_opaque < 0.5 * size:
         mean_ink = cv2.mean(color, mask=opaque)[0]
-        bg = 255 if mean_ink < 128 else 0
-    else:
-        bg = int(round(float(np.median(color[opaque > 0]))))
+        return 255 if mean_ink < 128 else 0
+    return int(round(float(np.median(color[opaque > 0]))))
+
+
+def _composite_bgra(img: np.ndarray) -> np.ndarray:
+    """``composite_alpha`` of a BGRA image, computed only inside the box of the pixels that
+    are not fully transparent (a drawing on a transparent canvas is mostly empty): outside it
+    the result is the background level, as the whole-image computation gives."""
+    alpha = cv2.extractChannel(img, 3)
+    H, W = alpha.shape
+    x, y, w, h = cv2.boundingRect(alpha)
+    if w * h == H * W:
+        return composite_alpha(cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY), alpha)
+    if w == 0 or h == 0:
+        return np.zeros((H, W), np.uint8)  # fully transparent: empty
+    color = cv2.cvtColor(img[y : y + h, x : x + w], cv2.COLOR_BGRA2GRAY)
+    alpha = alpha[y : y + h, x : x + w]
+    bg = _background(color, alpha, H * W)
+    if bg is None:
+        return np.zeros((H, W), np.uint8)  # nothing even half opaque: empty
+    out = np.full((H, W), bg, np.uint8)
+    out[y : y + h, x : x + w] = _over(color, alpha, bg)
+    return out
+
+
+def _over(color: np.ndarray, alpha: np.ndarray, bg: int) -> np.ndarray:
+    """color * a + bg * (1 - a), rounded as the whole-image formulas always were."""
     if bg == 0:  # color * a
         return cv2.multiply(color, alpha, scale=1.0 / 255.0)
     if bg == 255:  # 255 - (255 - color) * a
@@ -177,7 +211,8 @@ def to_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
         border = gray.ravel()
     k = border.size // 2
     bmed = float(np.partition(border, k)[k])
-    lo, hi = int(gray.min()), int(gray.max())
+    lo_f, hi_f, _, _ = cv2.minMaxLoc(gray)  # one pass instead of two
+    lo, hi = int(lo_f), int(hi_f)
     mid = (lo + hi) / 2.0
     dark_frac = float(np.count_nonzero(border < mid)) / border.size
     if 0.3 < dark_frac < 0.7:  # mixed border: decide by the majority of all pixels
@@ -185,8 +220,10 @@ def to_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
         bmed = float(np.partition(flat, flat.size // 2)[flat.size // 2])
     inverted = bmed > mid
     level = int(round(bmed))
-    if inverted:
-        ink = (level - np.minimum(gray, level)).astype(np.uint8)
+    if inverted:  # level - min(gray, level), i.e. (255 - gray) - (255 - level) saturated at 0
+        ink = cv2.bitwise_not(gray)
+        if level < 255:
+            ink = cv2.subtract(ink, 255 - level)
     elif level > 0:
         ink = cv2.subtract(gray, level)
     else:

@@ -103,12 +103,15 @@ def _candidates(binary: np.ndarray, k: int, horizontal: bool):
     return opened, lab, segs
 
 
-def _digit_height(binary: np.ndarray, hmask: np.ndarray) -> tuple[int, int]:
+def _digit_height(binary: np.ndarray, hmask: np.ndarray, components=None) -> tuple[int, int]:
     """(tallest component, tallest component once its horizontal runs are taken out).
 
     The second is the digit height even when a digit stands on a line it touches: the line
-    is taken out of the component, the digit's height remains."""
-    n, lab, st, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    is taken out of the component, the digit's height remains. ``components`` is
+    ``binary``'s (n, labels, stats) when the caller has them already."""
+    if components is None:
+        components = cv2.connectedComponentsWithStats(binary, connectivity=8)[:3]
+    n, lab, st = components
     if n <= 1:
         return 0, 0
     areas = st[1:, cv2.CC_STAT_AREA]
@@ -135,7 +138,7 @@ def find_lines(binary: np.ndarray) -> tuple[np.ndarray, int]:
     thickness of the thickest line found."""
     H, W = binary.shape
     zero = np.zeros_like(binary)
-    n, _lab, st, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    n, lab, st, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     if n <= 1:
         return zero, 0
     areas = st[1:, cv2.CC_STAT_AREA]
@@ -145,17 +148,19 @@ def find_lines(binary: np.ndarray) -> tuple[np.ndarray, int]:
     k = max(8, round(0.45 * tallest))
     kh = max(8, min(k, round(0.45 * widest)))
     hopen, hlab, hsegs = _candidates(binary, kh, True)
-    _, vlab, vsegs = _candidates(binary, k, False)
-    if not hsegs:
+    if not hsegs:  # every kind of form line has a horizontal part: no need to look further
         return zero, 0
-    _, ref_h = _digit_height(binary, hopen)
+    _, ref_h = _digit_height(binary, hopen, (n, lab, st))
     ref_h = max(ref_h, 8)
-    mask = zero.copy()
-    thick = 0
     found_h = [s for s in hsegs if s.length >= LONG_FACTOR * ref_h]
     # frames: keep candidates whose two ends meet the other direction, until nothing changes
     # (a box is taller than what it holds; a digit's own loops and bars are not)
     frame_h = [s for s in hsegs if s.length >= 0.5 * ref_h]
+    if not found_h and not frame_h:  # neither a long line nor the side of a frame
+        return zero, 0
+    _, vlab, vsegs = _candidates(binary, k, False)
+    mask = zero.copy()
+    thick = 0
     frame_v = [s for s in vsegs if s.length >= 0.9 * ref_h]
     while True:
         nh = [s for s in frame_h if _cornered(s, frame_v)]

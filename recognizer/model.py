@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import pathlib
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from . import features as F
-from . import split
+from . import modelfile, split
 from .errors import (
     ImageTooLarge,
     ModelError,
@@ -74,6 +76,39 @@ def _single_threaded_cv2():
     finally:
         if before != 1:
             cv2.setNumThreads(before)
+
+
+def _extract_one(data: bytes, max_pixels: int):
+    """``Extracted`` digits of one image, or the error that image gets (never raises)."""
+    try:
+        return extract_bytes(data, max_pixels)
+    except RecognizerError as exc:
+        return exc
+    except Exception as exc:  # never let one bad item take down the batch
+        return UnreadableImage(f"could not process image: {type(exc).__name__}")
+
+
+#: threads that decode and segment the images of one ``recognize_many`` call (OpenCV and
+#: zlib release the GIL); 1 (the default) works in the calling thread. A worker process
+#: per core (the bulk pool) gains nothing from more; one process given several cores does.
+EXTRACT_THREADS_ENV = "DIGITS_EXTRACT_THREADS"
+_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
+
+
+def _extract_pool(n: int) -> ThreadPoolExecutor:
+    """A pool of ``n`` threads for this process (a forked child makes its own)."""
+    key = (os.getpid(), n)
+    pool = _pools.get(key)
+    if pool is None:
+        pool = _pools[key] = ThreadPoolExecutor(n, thread_name_prefix="digits-extract")
+    return pool
+
+
+def default_extract_threads() -> int:
+    try:
+        return max(1, int(os.environ.get(EXTRACT_THREADS_ENV, "1")))
+    except ValueError:
+        return 1
 
 
 class ModelVersionWarning(UserWarning):
@@ -140,18 +175,12 @@ class Reading:
 
 class _KernelSVC:
     """Vectorized prediction from a fitted multi-class RBF SVC (one-vs-one), optionally preceded
-    by a PCA (a ``Pipeline([("pca", PCA), ("svc", SVC)])``)."""
+    by a PCA (a ``Pipeline([("pca", PCA), ("svc", SVC)])``).
 
-    def __init__(self, estimator):
-        from sklearn.pipeline import Pipeline
+    Only what prediction needs is kept (float32 where the products are BLAS): the estimator's
+    own float64 copies are not referenced from here."""
 
-        pca = None
-        svc = estimator
-        if isinstance(estimator, Pipeline):
-            steps = [est for _, est in estimator.steps]
-            if len(steps) != 2:
-                raise ModelError("expected a PCA -> SVC pipeline")
-            pca, svc = steps
+    def __init__(self, svc, pca=None):
         if getattr(svc, "kernel", None) != "rbf" or not hasattr(svc, "support_vectors_"):
             raise ModelError("model must be a fitted RBF SVC (optionally after a PCA)")
         n_in = getattr(pca if pca is not None else svc, "n_features_in_", None)
@@ -193,12 +222,27 @@ class _KernelSVC:
         self.second = np.zeros((len(pairs), k))
         self.second[np.arange(len(pairs)), self.pj] = 1.0
 
+    @classmethod
+    def from_estimator(cls, estimator) -> _KernelSVC:
+        """From a fitted SVC or a two-step (PCA, SVC) pipeline (duck-typed: no sklearn import)."""
+        steps = getattr(estimator, "steps", None)
+        if steps is None:
+            return cls(estimator)
+        if len(steps) != 2:
+            raise ModelError("expected a PCA -> SVC pipeline")
+        return cls(steps[1][1], steps[0][1])
+
     def decision(self, x: np.ndarray) -> np.ndarray:
         """(N, D) -> (N, n_pairs) one-vs-one decision values (positive favours the first class)."""
         x = np.asarray(x, dtype=np.float32)
         if self.proj is not None:
             x = x @ self.proj - self.shift
-        d2 = (x * x).sum(1)[:, None] + self.sv_sq[None, :] - 2.0 * (x @ self.sv_t)
+        # |x|^2 + |sv|^2 - 2 x.sv, with two (N, S) buffers instead of three (same roundings)
+        dot = x @ self.sv_t
+        d2 = (x * x).sum(1)[:, None] + self.sv_sq[None, :]
+        dot *= 2.0
+        d2 -= dot
+        del dot
         np.maximum(d2, 0, out=d2)
         d2 *= -self.gamma
         np.exp(d2, out=d2)
@@ -222,10 +266,33 @@ class _KernelSVC:
 class Model:
     """A fitted estimator plus its metadata; all prediction goes through ``predict_many``."""
 
-    def __init__(self, estimator, metadata: dict | None = None):
-        self.estimator = estimator
+    def __init__(
+        self,
+        estimator=None,
+        metadata: dict | None = None,
+        *,
+        kernel: _KernelSVC | None = None,
+        path: str | os.PathLike | None = None,
+    ):
+        """From a fitted ``estimator``, or (``load_model``) from its prediction ``kernel`` and
+        the file it came from: the estimator is then loaded only if asked for."""
+        if estimator is None and (kernel is None or path is None):
+            raise ModelError("a model needs a fitted estimator, or a kernel and its file")
+        self._estimator = estimator
+        self._path = None if path is None else pathlib.Path(path)
         self.metadata = dict(metadata or {})
-        self._kernel = _KernelSVC(estimator)
+        #: threads for decoding and segmenting in ``recognize_many`` (outputs do not change)
+        self.extract_threads = default_extract_threads()
+        self._kernel = kernel if kernel is not None else _KernelSVC.from_estimator(estimator)
+
+    @property
+    def estimator(self):
+        """The fitted scikit-learn estimator (loaded with skops on first use after
+        ``load_model``, which reads only the arrays prediction needs)."""
+        if self._estimator is None:
+            assert self._path is not None
+            self._estimator = _skops_load(self._path)
+        return self._estimator
 
     @property
     def version(self) -> str:
@@ -291,17 +358,12 @@ class Model:
         """Never raises for bad input: each bad item gets error/error_code and no digits.
 
         All digits of all images are classified in one vectorized call."""
-        extracted = []
         with _single_threaded_cv2():
-            for data in blobs:
-                try:
-                    extracted.append(extract_bytes(data, max_pixels))
-                except RecognizerError as exc:
-                    extracted.append(exc)
-                except Exception as exc:  # never let one bad item take down the batch
-                    extracted.append(
-                        UnreadableImage(f"could not process image: {type(exc).__name__}")
-                    )
+            if self.extract_threads > 1 and len(blobs) > 1:
+                pool = _extract_pool(self.extract_threads)
+                extracted = list(pool.map(_extract_one, blobs, itertools.repeat(max_pixels)))
+            else:
+                extracted = [_extract_one(data, max_pixels) for data in blobs]
         stacks = [e.digits for e in extracted if not isinstance(e, Exception) and len(e.digits)]
         allx = np.concatenate(stacks) if stacks else np.zeros((0, 28, 28), np.uint8)
         labels, probs, raw, feats = self._predict(allx, with_features=True)
@@ -324,11 +386,12 @@ class Model:
         return out
 
     def _digit(self, label, p, box, img) -> Digit:
-        conf = float(p.max())
+        probabilities = p.tolist()
+        conf = max(probabilities)
         return Digit(
             label=int(label),
             confidence=conf,
-            probabilities=[float(v) for v in p],
+            probabilities=probabilities,
             box=tuple(int(v) for v in box),
             normalized=img,
             needs_review=conf < self.review_threshold,
@@ -434,10 +497,8 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 def check_sklearn_version(metadata: dict, path: str | os.PathLike = "") -> None:
     """Same major.minor: warn on a patch difference; different major.minor: raise."""
-    import sklearn
-
     saved = metadata.get("sklearn_version")
-    now = sklearn.__version__
+    now = _sklearn_version()
     if saved is None:
         warnings.warn(
             f"model {path} has no sklearn_version in its metadata; cannot check compatibility",
@@ -459,16 +520,22 @@ def check_sklearn_version(metadata: dict, path: str | os.PathLike = "") -> None:
     )
 
 
-def load_model(path: str | os.PathLike | None = None) -> Model:
-    """Load a model saved by ``Model.save`` (skops, explicit trusted types, version check)."""
+def _sklearn_version() -> str:
+    """The installed scikit-learn's version, without importing it (and scipy) for that."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("scikit-learn")
+    except PackageNotFoundError:  # pragma: no cover - a dependency; an odd install
+        import sklearn
+
+        return sklearn.__version__
+
+
+def _skops_load(path: pathlib.Path):
+    """The estimator through skops (imports scikit-learn), refusing untrusted types."""
     import skops.io as sio
 
-    path = model_file(path)
-    if not path.exists():
-        raise ModelError(f"model file not found: {path}")
-    mpath = metadata_path(path)
-    metadata = json.loads(mpath.read_text()) if mpath.exists() else {}
-    check_sklearn_version(metadata, path)
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:
@@ -476,5 +543,26 @@ def load_model(path: str | os.PathLike | None = None) -> Model:
     unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
     if unexpected:
         raise ModelError(f"model file {path} contains untrusted types: {unexpected}")
-    estimator = sio.load(path, trusted=TRUSTED_TYPES)
-    return Model(estimator, metadata)
+    return sio.load(path, trusted=TRUSTED_TYPES)
+
+
+def load_model(path: str | os.PathLike | None = None) -> Model:
+    """Load a model saved by ``Model.save`` (skops file, explicit trusted types, version check).
+
+    The arrays prediction needs are read with numpy alone (``modelfile``): a serving process
+    never imports scikit-learn. A file that reader does not know is loaded with skops."""
+    path = model_file(path)
+    if not path.exists():
+        raise ModelError(f"model file not found: {path}")
+    mpath = metadata_path(path)
+    metadata = json.loads(mpath.read_text()) if mpath.exists() else {}
+    check_sklearn_version(metadata, path)
+    try:
+        kernel = _KernelSVC.from_estimator(modelfile.read_estimator(path, TRUSTED_TYPES))
+    except modelfile.Unsupported:
+        return Model(_skops_load(path), metadata)
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelError(f"not a readable skops model file: {path}: {exc}") from exc
+    return Model(metadata=metadata, kernel=kernel, path=path)

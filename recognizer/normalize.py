@@ -28,6 +28,16 @@ def stroke_width(binary: np.ndarray, dt_in: np.ndarray | None = None) -> float:
     return max(1.0, 4.0 * (float(dt_in.sum()) / n - 0.5))
 
 
+def _clip(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``np.clip(a, lo, hi)`` in place, without np.clip's per-call overhead (same values)."""
+    np.maximum(a, lo, out=a)
+    return np.minimum(a, hi, out=a)
+
+
+def _clip01(a: np.ndarray) -> np.ndarray:
+    return _clip(a, 0.0, 1.0)
+
+
 def normalize_digit(
     crop: np.ndarray, target_width: float | None = TARGET_WIDTH, debug: bool = False
 ):
@@ -45,8 +55,8 @@ def normalize_digit(
     interp = cv2.INTER_LINEAR if s > 1 else cv2.INTER_AREA
     r = cv2.resize(crop, (nw, nh), interpolation=interp)
     r = cv2.copyMakeBorder(r, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=0)
-    thr = 0.45 * float(r.max())
-    b = (r > thr).astype(np.uint8)
+    # r > thr as 0/1 (OpenCV compares uint8 pixels with floor(thr): the same test)
+    _, b = cv2.threshold(r, 0.45 * float(r.max()), 1, cv2.THRESH_BINARY)
     dt_in = cv2.distanceTransform(b, cv2.DIST_L2, cv2.DIST_MASK_5)
     width = stroke_width(b, dt_in)
     if debug:
@@ -60,19 +70,21 @@ def normalize_digit(
         d = max(d, -MAX_ERODE_FRACTION * width)
         if d >= 0:
             dt_out = cv2.distanceTransform(1 - b, cv2.DIST_L2, cv2.DIST_MASK_5)
-            soft = np.clip(d + 1.0 - dt_out, 0.0, 1.0)
+            soft = _clip01(np.float32(d + 1.0) - dt_out)
         else:
-            soft = np.clip(dt_in + d, 0.0, 1.0)
+            soft = _clip01(dt_in + np.float32(d))
     if debug:
         steps["stroke"] = (soft * 255).astype(np.uint8)
-    x, y, bw, bh = cv2.boundingRect((soft > 0).astype(np.uint8))
+    x, y, bw, bh = cv2.boundingRect((soft > 0).view(np.uint8))
     if bw == 0 or bh == 0:
         return (out, steps) if debug else out
     soft = soft[y : y + bh, x : x + bw]
     s2 = 20.0 / max(bw, bh)
     fw, fh = max(1, round(bw * s2)), max(1, round(bh * s2))
     small = cv2.resize(soft, (fw, fh), interpolation=cv2.INTER_AREA)
-    small = np.clip(small * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    small *= 255.0
+    small += 0.5
+    small = _clip(small, 0.0, 255.0).astype(np.uint8)
     if debug:
         steps["fit20"] = small
     m = cv2.moments(small)
