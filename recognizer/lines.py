@@ -69,7 +69,9 @@ class _Seg:
         return self.x0 < box[2] and box[0] < self.x1 and self.y0 < box[3] and box[1] < self.y1
 
 
-def _candidates(binary: np.ndarray, k: int, horizontal: bool):
+def _candidates(
+    binary: np.ndarray, k: int, horizontal: bool
+) -> tuple[np.ndarray, np.ndarray | None, list[_Seg]]:
     """Straight runs of at least ``k`` px: (opened image, label image, [_Seg]).
 
     Each segment is reduced to its core: the rows (columns) whose run spans most of its
@@ -103,7 +105,11 @@ def _candidates(binary: np.ndarray, k: int, horizontal: bool):
     return opened, lab, segs
 
 
-def _digit_height(binary: np.ndarray, hmask: np.ndarray, components=None) -> tuple[int, int]:
+def _digit_height(
+    binary: np.ndarray,
+    hmask: np.ndarray,
+    components: tuple[int, np.ndarray, np.ndarray] | None = None,
+) -> tuple[int, int]:
     """(tallest component, tallest component once its horizontal runs are taken out).
 
     The second is the digit height even when a digit stands on a line it touches: the line
@@ -224,8 +230,8 @@ def _meet(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _paint(mask: np.ndarray, lab: np.ndarray, segs: list[_Seg]) -> int:
-    if not segs:
+def _paint(mask: np.ndarray, lab: np.ndarray | None, segs: list[_Seg]) -> int:
+    if not segs or lab is None:  # (no label image: no candidates either)
         return 0
     mask[np.isin(lab, np.array([s.label for s in segs], np.int32))] = 255
     return max(s.thick for s in segs)

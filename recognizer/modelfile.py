@@ -38,7 +38,7 @@ class Fitted:
         self.__dict__.update(state)
 
 
-def read_estimator(path: str | os.PathLike, trusted: list[str]) -> Any:
+def read_estimator(path: str | os.PathLike[str], trusted: list[str]) -> Any:
     """The file's top-level object as ``Fitted`` holders (steps of a pipeline included).
 
     Raises ``Unsupported`` for an unknown protocol, node kind or a type not in ``trusted``;
@@ -50,7 +50,7 @@ def read_estimator(path: str | os.PathLike, trusted: list[str]) -> Any:
         return _node(schema, z, frozenset(trusted))
 
 
-def _node(node: dict, z: zipfile.ZipFile, trusted: frozenset[str]) -> Any:
+def _node(node: dict[str, Any], z: zipfile.ZipFile, trusted: frozenset[str]) -> Any:
     loader = node.get("__loader__")
     if loader == "JsonNode":
         return json.loads(node["content"])

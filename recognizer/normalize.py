@@ -7,6 +7,8 @@ INTER_AREA into 20x20 keeping the aspect ratio -> center of mass at the center o
 
 from __future__ import annotations
 
+from typing import Any, Literal, overload
+
 import cv2
 import numpy as np
 
@@ -38,14 +40,24 @@ def _clip01(a: np.ndarray) -> np.ndarray:
     return _clip(a, 0.0, 1.0)
 
 
+@overload
+def normalize_digit(
+    crop: np.ndarray, target_width: float | None = ..., debug: Literal[False] = ...
+) -> np.ndarray: ...
+@overload
+def normalize_digit(
+    crop: np.ndarray, target_width: float | None = ..., *, debug: Literal[True]
+) -> tuple[np.ndarray, dict[str, Any]]: ...
+
+
 def normalize_digit(
     crop: np.ndarray, target_width: float | None = TARGET_WIDTH, debug: bool = False
-):
+) -> np.ndarray | tuple[np.ndarray, dict[str, Any]]:
     """Normalize a white-on-black uint8 crop to a 28x28 uint8 MNIST-like digit.
 
     Returns the 28x28 image, or (image, steps) with ``debug=True`` where ``steps`` is a dict of
     intermediate images (float or uint8) for display."""
-    steps = {} if debug else None
+    steps: dict[str, Any] = {}  # filled only with debug=True
     h, w = crop.shape
     out = np.zeros((28, 28), np.uint8)
     if h == 0 or w == 0 or int(crop.max()) == 0:

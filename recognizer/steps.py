@@ -122,8 +122,8 @@ def _steps(gray: np.ndarray, info: ImageInfo) -> list[tuple[str, str, bytes]]:
     )
     out.append(("fit 20x20", "fitted into 20x20 keeping the aspect ratio", _png(st["fit20"], 120)))
     out.append(("center 28x28", "center of mass moved to the center of 28x28", _png(img28, 112)))
-    x = img28.astype(np.float32)[None] / 255.0
-    desk = F.deskew(x)
+    img01 = img28.astype(np.float32)[None] / 255.0
+    desk = F.deskew(img01)
     out.append(
         (
             "deskew",
