@@ -105,6 +105,27 @@ def _merge(boxes: np.ndarray, areas: np.ndarray, ref_h: float) -> list[list[int]
     return groups
 
 
+def _components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """``cv2.connectedComponentsWithStats`` (8-connected) run only on the box around the ink,
+    which on a drawing canvas is a small part of the image: (n, full-size labels, stats).
+
+    The box starts at even coordinates: OpenCV labels 2x2 blocks, so the components come out
+    numbered exactly as on the whole image."""
+    x, y, w, h = cv2.boundingRect(binary)
+    x0, y0 = x - x % 2, y - y % 2
+    H, W = binary.shape
+    if w == 0 or (x0 == 0 and y0 == 0 and w == W and h == H):
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+        return n, labels, stats
+    roi = np.ascontiguousarray(binary[y0 : y + h, x0 : x + w])
+    n, sub, stats, _ = cv2.connectedComponentsWithStats(roi, connectivity=8)
+    labels = np.zeros((H, W), np.int32)
+    labels[y0 : y + h, x0 : x + w] = sub
+    stats[1:, cv2.CC_STAT_LEFT] += x0
+    stats[1:, cv2.CC_STAT_TOP] += y0
+    return n, labels, stats
+
+
 def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = True) -> Segmentation:
     """Find the digits in ``ink`` (uint8, white on black, background ~0).
 
@@ -130,7 +151,7 @@ def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = Tru
         ink, binary, lines = remove_lines(ink, binary, faint)
         if not lines.any():
             lines = None
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    n, labels, stats = _components(binary)
     if n <= 1:
         return Segmentation(ink, binary, labels, scale, [], lines=lines)
     if n == 2:  # a single component: nothing to merge or drop
