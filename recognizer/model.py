@@ -334,7 +334,7 @@ class Model:
             needs_review=conf < self.review_threshold,
         )
 
-    def _split_touching(self, found) -> None:
+    def _split_touching(self, found: list) -> None:
         """Replace (in place) each wide digit by the two digits of its best cut, when the
         cut reading is likelier than the whole (see ``split``)."""
         params = self.metadata.get("touching")
@@ -343,7 +343,9 @@ class Model:
         p_min = float(params.get("accept", {}).get("p_pair_min", split.P_PAIR_MIN))
         replace: dict[int, list] = {}
         for job in self._touching_jobs(found, params, p_min):
-            b = split.choose_cut(params, job.box, job.raw, job.piece_pair, job.p_pair, job.p_whole)
+            b = split.choose_cut(
+                params, job.cuts, job.box, job.raw, job.piece_pair, job.p_pair, job.p_whole
+            )
             if b is None:
                 continue
             c, e = job.cuts[b], job.extracted
