@@ -154,3 +154,19 @@ def test_accept_features_are_finite_at_the_extremes():
     raw[0, 0] = 1.0
     f = split.accept_features(1.0, 0.0, raw, np.array([1.0, 0.0]), -30.0, _cuts(1)[0], (0, 0, 9, 3))
     assert len(f) == 19 and np.all(np.isfinite(f))
+
+
+def test_the_shipped_split_decision_was_learned_and_keeps_single_digits_whole(mnist, shipped_model):
+    """The shipped model's decision (``digits calibrate``) splits few of the singles it was
+    fitted on, and on committed test digits drawn with a thick pen (the singles most often
+    taken for pairs), at most one in a hundred is read as two digits."""
+    from recognizer.synth import pen_png
+
+    accept = shipped_model.metadata["touching"]["accept"]
+    assert accept["fit_singles_split"] <= 0.001
+    assert accept["fit_pairs_split_right"] > 0.7
+    x = mnist["x_test"]
+    rng = np.random.default_rng(31)
+    blobs = [pen_png(x[i], rng, float(rng.uniform(0.2, 0.28))) for i in range(100)]
+    texts = [r.text for r in shipped_model.recognize_many(blobs)]
+    assert sum(len(t) > 1 for t in texts) <= 1
