@@ -104,3 +104,133 @@ def summary(model: Model, dec: np.ndarray, y: np.ndarray, temperature: float) ->
     conf = p.max(1)
     correct = p.argmax(1) == idx
     return {"n": int(len(y)), "accuracy": float(correct.mean()), "ece": ece(conf, correct)}
+
+
+# -- the split/keep decision for touching digits -------------------------------------------
+def _single_blob(d: np.ndarray, kind: int, rng: np.random.Generator) -> bytes:
+    """One digit the way single digits come in: canvas, pens from thin to thick, rotated, 16 px
+    binarized, JPEG, in a printed box."""
+    from . import synth
+
+    if kind == 0:
+        return synth.canvas_png(d, rng)
+    if kind == 1:
+        return synth.pen_png(d, rng, float(rng.uniform(0.03, 0.28)))
+    if kind == 2:
+        return synth.rotated_png(d, rng)
+    if kind == 3:
+        return synth.lowres_png(d, rng)
+    if kind == 4:
+        return synth.jpeg_bytes(d, rng)
+    return synth.boxed_png(d, rng)
+
+
+def split_examples(
+    model: Model, blobs: list[bytes], truths: list[str], p_min: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each input whose one segment the pair detector scores at ``p_min`` or more:
+    ``split.accept_features`` of its best-ranked cut, whether that cut reads the text right,
+    and whether both its pieces read at ``split.MIN_PIECE_P`` or more."""
+    from . import split
+    from .pipeline import extract_bytes
+
+    params = model.metadata["touching"]
+    found, texts = [], {}
+    for b, t in zip(blobs, truths, strict=True):
+        ex = extract_bytes(b)
+        if len(ex.digits) != 1 or not ex.wide:
+            continue
+        labels, probs, raw, feats = model._predict(ex.digits, with_features=True)
+        digit = model._digit(labels[0], probs[0], ex.boxes[0], ex.digits[0])
+        found.append((ex, [digit], raw.max(1), feats))
+        texts[id(ex)] = t
+    rows, right, sure = [], [], []
+    for job in model._touching_jobs(found, params, p_min):
+        top = job.raw.max(1)
+        rank = split.cut_rank(top[0::2], top[1::2], job.piece_pair[0::2], job.piece_pair[1::2])
+        b = int(np.argmax(rank))
+        pl, pr = float(top[2 * b]), float(top[2 * b + 1])
+        sl = slice(2 * b, 2 * b + 2)
+        rows.append(
+            split.accept_features(
+                job.p_pair,
+                job.p_whole,
+                job.raw[sl],
+                job.piece_pair[sl],
+                rank[b],
+                job.cuts[b],
+                job.box,
+            )
+        )
+        right.append(f"{job.labels[2 * b]}{job.labels[2 * b + 1]}" == texts[id(job.extracted)])
+        sure.append(min(pl, pr) >= split.MIN_PIECE_P)
+    return np.asarray(rows).reshape(len(rows), -1), np.asarray(right, bool), np.asarray(sure, bool)
+
+
+#: weight of a single digit against a pair in fitting the split decision
+SINGLE_WEIGHT = 4.0
+#: the decision's threshold splits at most this share of single digits (fit inputs)
+FALSE_SPLIT_SHARE = 0.0005
+
+
+def fit_split_decision(
+    model: Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    n: int = 3000,
+    seed: int = 7,
+    p_min: float = 0.5,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Fit the learned split/keep decision (``split.choose_cut``; metadata
+    ``touching["accept"]``) on ``n`` touching pairs (overlap 0-6 px) and ``2 n`` single digits
+    (``_single_blob``) made from (x, y) -- MNIST *train* digits, never the ones the figures
+    are reported on. A logistic model of "two digits, cut right" (pairs whose best cut reads
+    right) against single digits, then the threshold that splits at most
+    ``FALSE_SPLIT_SHARE`` of all the single inputs."""
+    from sklearn.linear_model import LogisticRegression
+
+    from .synth import touching_png
+
+    rng = np.random.default_rng(seed)
+    pairs, ptext, singles, stext = [], [], [], []
+    for k in range(n):
+        i, j = rng.integers(len(x), size=2)
+        pairs.append(touching_png(x[i], x[j], rng, overlap=(0, 6)))
+        ptext.append(f"{y[i]}{y[j]}")
+        for s in range(2):
+            d = int(rng.integers(len(x)))
+            singles.append(_single_blob(x[d], (2 * k + s) % 6, rng))
+            stext.append(str(y[d]))
+    if progress is not None:
+        progress(f"split decision: reading {len(pairs)} pairs and {len(singles)} singles")
+    xp, rp, sp = split_examples(model, pairs, ptext, p_min)
+    xs, _, ss = split_examples(model, singles, stext, p_min)
+    pos, neg = xp[rp & sp], xs[ss]
+    X = np.vstack([pos, neg])
+    mean, scale = X.mean(0), X.std(0) + 1e-6
+    w = np.r_[np.ones(len(pos)), np.full(len(neg), SINGLE_WEIGHT)]
+    yv = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+    clf = LogisticRegression(C=1.0, max_iter=5000).fit((X - mean) / scale, yv, sample_weight=w)
+    params = {
+        "mean": [round(float(v), 6) for v in mean],
+        "scale": [round(float(v), 6) for v in scale],
+        "coef": [round(float(v), 6) for v in clf.coef_[0]],
+        "intercept": round(float(clf.intercept_[0]), 6),
+    }
+    from .split import linear_score
+
+    s_neg = np.sort(linear_score(params, neg))[::-1]
+    k = int(FALSE_SPLIT_SHARE * len(singles))
+    threshold = float(s_neg[k]) if k < len(s_neg) else -np.inf
+    split_right = (linear_score(params, xp) > threshold) & rp & sp
+    params.update(
+        threshold=round(max(threshold, 0.0), 6),
+        p_pair_min=p_min,
+        n_pairs=len(pairs),
+        n_singles=len(singles),
+        fit_pairs_split_right=round(float(split_right.sum() / max(1, len(pairs))), 4),
+        fit_pairs_best_cut_right=round(float((rp & sp).sum() / max(1, len(pairs))), 4),
+        fit_singles_split=round(float((s_neg > threshold).sum() / max(1, len(singles))), 5),
+    )
+    return params

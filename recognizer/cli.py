@@ -386,13 +386,22 @@ def evaluate(
     help="synthetic touching pairs (and as many singles) to fit the pair detector on; 0 keeps it",
 )
 @click.option(
+    "--split-pairs",
+    type=int,
+    default=3000,
+    show_default=True,
+    help="touching pairs (and twice as many singles) to fit the split/keep decision on; 0 keeps it",
+)
+@click.option(
     "--heldout",
     type=int,
     default=5000,
     show_default=True,
     help="test digits to calibrate on (the next as many are where the figures come from)",
 )
-def calibrate(fetch: bool, data: str, model_path: str | None, pairs: int, heldout: int) -> None:
+def calibrate(
+    fetch: bool, data: str, model_path: str | None, pairs: int, split_pairs: int, heldout: int
+) -> None:
     """Fit the touching-digit detector, the temperature and the review threshold of an
     existing model (no retraining) and write them into its metadata (.json)."""
     import numpy as np
@@ -404,10 +413,18 @@ def calibrate(fetch: bool, data: str, model_path: str | None, pairs: int, heldou
     t0 = time.time()
     path = model_file(model_path)
     model = load_model(path)
-    xtr, _ytr, xte, yte = _load_npz(data, None, None)
+    xtr, ytr, xte, yte = _load_npz(data, None, None)
     if pairs:
         click.echo(f"fitting the touching-digit detector on {pairs} pairs + {pairs} singles")
+        accept = model.metadata.get("touching", {}).get("accept")
         model.metadata["touching"] = split.fit_pair_detector(xtr, pairs, progress=click.echo)
+        if accept is not None and not split_pairs:
+            model.metadata["touching"]["accept"] = accept
+    if split_pairs and "touching" in model.metadata:
+        model.metadata["touching"].pop("accept", None)
+        model.metadata["touching"]["accept"] = cal.fit_split_decision(
+            model, xtr, ytr, split_pairs, progress=click.echo
+        )
     n = min(heldout, len(xte) // 2)
     model.metadata["temperature"] = 1.0
     blobs, y = cal.heldout_blobs(xte[:n], yte[:n], seed=1)

@@ -397,12 +397,39 @@ class Model:
             needs_review=conf < self.review_threshold,
         )
 
-    def _split_touching(self, found) -> None:
+    def _split_touching(self, found: list) -> None:
         """Replace (in place) each wide digit by the two digits of its best cut, when the
-        classifier reads the cut more confidently (see ``split``)."""
+        cut reading is likelier than the whole (see ``split``)."""
         params = self.metadata.get("touching")
         if not params:
             return
+        p_min = float(params.get("accept", {}).get("p_pair_min", split.P_PAIR_MIN))
+        replace: dict[int, list] = {}
+        for job in self._touching_jobs(found, params, p_min):
+            b = split.choose_cut(
+                params, job.cuts, job.box, job.raw, job.piece_pair, job.p_pair, job.p_whole
+            )
+            if b is None:
+                continue
+            c, e = job.cuts[b], job.extracted
+            pair = [
+                self._digit(
+                    job.labels[2 * b + s],
+                    job.probs[2 * b + s],
+                    e.original_box(c.boxes[s]),
+                    c.digits[s],
+                )
+                for s in (0, 1)
+            ]
+            replace.setdefault(id(job.digits), [job.digits, {}])[1][job.index] = pair
+        for digits, repl in replace.values():
+            for i in sorted(repl, reverse=True):
+                digits[i : i + 1] = repl[i]
+
+    def _touching_jobs(self, found, params: dict, p_min: float) -> list[split.Job]:
+        """The wide segments of ``found`` ((extracted, digits, raw confidences, features) per
+        image) the pair detector scores at ``p_min`` or more, with their candidate cuts and
+        the pieces read (all pieces of all segments in one batch)."""
         asked = []  # (extracted, digits, index, working box, confidence)
         asked_feats = []
         for e, digits, conf, feats in found:
@@ -411,7 +438,7 @@ class Model:
                     asked.append((e, digits, i, wbox, float(conf[i])))
                     asked_feats.append(feats[i])
         if not asked:
-            return
+            return []
         p_pair = split.pair_probability(
             params,
             np.stack([digits[i].normalized for _, digits, i, _, _ in asked]),
@@ -420,51 +447,33 @@ class Model:
         )
         jobs = []
         for (e, digits, i, wbox, whole), pp in zip(asked, p_pair, strict=True):
-            if pp < split.P_PAIR_MIN:
-                continue
-            cs = split.cuts(e.wide[i][0], wbox)
-            if cs:
-                jobs.append((e, digits, i, float(pp), whole, cs))
+            if pp >= p_min:
+                cs = split.cuts(e.wide[i][0], wbox)
+                if cs:
+                    jobs.append(split.Job(e, digits, i, wbox, float(pp), whole, cs))
         if not jobs:
-            return
-        pieces = np.concatenate([c.digits for job in jobs for c in job[5]])
+            return []
+        pieces = np.concatenate([c.digits for job in jobs for c in job.cuts])
         labels, probs, raw, piece_feats = self._predict(pieces, with_features=True)
         # a piece that still holds two digits (a bit of the neighbour) reads confidently too
         piece_pair = split.pair_probability(
             params,
             pieces,
-            np.array([b[2] / max(1, b[3]) for job in jobs for c in job[5] for b in c.boxes]),
+            np.array([b[2] / max(1, b[3]) for job in jobs for c in job.cuts for b in c.boxes]),
             piece_feats,
         )
         k = 0
-        replace: dict[int, list] = {}
-        for e, digits, i, pp, whole, cs in jobs:
-            n = len(cs)
-            top = raw[k : k + 2 * n].max(1)
-            rank = split.cut_rank(
-                top[0::2],
-                top[1::2],
-                piece_pair[k : k + 2 * n : 2],
-                piece_pair[k + 1 : k + 2 * n : 2],
+        for job in jobs:
+            n = 2 * len(job.cuts)
+            sl = slice(k, k + n)
+            job.labels, job.probs, job.raw, job.piece_pair = (
+                labels[sl],
+                probs[sl],
+                raw[sl],
+                piece_pair[sl],
             )
-            b = int(np.argmax(rank))
-            j = k + 2 * b
-            best = None
-            if split.split_score(pp, whole, float(top[2 * b]), float(top[2 * b + 1])) > 0:
-                best = (cs[b], j)
-            k += 2 * n
-            if best is not None:
-                c, j = best
-                pair = [
-                    self._digit(
-                        labels[j + n], probs[j + n], e.original_box(c.boxes[n]), c.digits[n]
-                    )
-                    for n in (0, 1)
-                ]
-                replace.setdefault(id(digits), [digits, {}])[1][i] = pair
-        for digits, repl in replace.values():
-            for i in sorted(repl, reverse=True):
-                digits[i : i + 1] = repl[i]
+            k += n
+        return jobs
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike, filename: str = MODEL_FILENAME) -> pathlib.Path:

@@ -10,13 +10,16 @@ as a clean cut and once with ``OVERLAPS`` pixels of overlap, since strokes that 
 to both digits. Small bits of the other digit a cut leaves behind are dropped. The caller
 (``Model._split_touching``) classifies the pieces of every candidate in one batch, ranks the
 cuts by ``cut_rank`` (both pieces read confidently, and neither still looks like a pair) and
-takes the best one when its ``split_score`` is positive; each piece gets its own box, left to
-right.
+``choose_cut`` decides whether the best one is taken: a learned logistic decision
+(``accept_features``; metadata ``touching["accept"]``, fitted by
+``calibrate.fit_split_decision`` on MNIST train digits) or, for a model without one, the
+hand-set ``split_score``. Each piece gets its own box, left to right.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -42,6 +45,23 @@ class Cut:
     digits: np.ndarray  # (2, 28, 28) normalized pieces
     kind: str = "straight"  # straight, seam, drop (top-down), rise (bottom-up)
     overlap: int = 0  # pixels each piece keeps beyond the path
+
+
+@dataclass
+class Job:
+    """A wide segment offered cuts (``Model._touching_jobs``), with its pieces read."""
+
+    extracted: Any  # pipeline.Extracted
+    digits: list  # the image's digits (the segment's is replaced in place when cut)
+    index: int
+    box: tuple[int, int, int, int]  # working pixels
+    p_pair: float  # the pair detector on the whole
+    p_whole: float  # top uncalibrated probability of the whole
+    cuts: list[Cut]
+    labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    probs: np.ndarray = field(default_factory=lambda: np.zeros((0, 10)))  # calibrated
+    raw: np.ndarray = field(default_factory=lambda: np.zeros((0, 10)))  # uncalibrated
+    piece_pair: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def candidate_columns(crop: np.ndarray, max_cuts: int = MAX_CUTS) -> list[int]:
@@ -222,7 +242,8 @@ def wants_cut(box: tuple[int, int, int, int], confidence: float) -> bool:
     return aspect >= WIDE or (aspect >= ASPECT_MIN and confidence < 0.9999)
 
 
-#: below this probability of being two digits, a segment is not cut at all
+#: below this probability of being two digits, a segment is not cut at all (a learned
+#: decision brings its own, ``touching["accept"]["p_pair_min"]``)
 P_PAIR_MIN = 0.9
 #: weight of "each piece is one digit, not two" in choosing among cuts (see ``cut_rank``)
 PIECE_PAIR_WEIGHT = 0.4
@@ -343,3 +364,70 @@ def fit_pair_detector(x: np.ndarray, n: int = 6000, seed: int = 0, progress=None
         "n_pairs": int(yv.sum()),
         "n_singles": int(len(yv) - yv.sum()),
     }
+
+
+# -- learned split/keep decision (``digits calibrate``: ``touching["accept"]``) ------------
+def accept_features(
+    p_pair: float,
+    p_whole: float,
+    raw: np.ndarray,
+    piece_pair: np.ndarray,
+    rank: float,
+    cut: Cut,
+    box: tuple[int, int, int, int],
+) -> list[float]:
+    """What the split/keep decision reads about a segment at ``box`` and its best-ranked
+    ``cut`` (``raw``: its two pieces' probabilities; ``piece_pair``: the detector on them): the
+    detector's log-odds on the whole, the whole's log-odds of being read right, how confidently
+    the pieces read (sum and least of their top log-probabilities, each one's margin over its
+    runner-up), whether a piece still looks like a pair, the ``cut_rank``, the segment's log
+    aspect, and the cut's shape: overlap kept, distance from the centre, ink crossed, the
+    pieces' share of the width, heights, log aspects and how much their boxes overlap."""
+    eps = 1e-6
+    srt = np.sort(np.asarray(raw, np.float64), 1)
+    lp, rp = np.log(srt[0, -1] + eps), np.log(srt[1, -1] + eps)
+    margins = [lp - np.log(srt[0, -2] + eps), rp - np.log(srt[1, -2] + eps)]
+    singles = [float(np.log(1 - piece_pair[0] + eps)), float(np.log(1 - piece_pair[1] + eps))]
+    logit = np.log(p_pair + eps) - np.log(1 - p_pair + eps)
+    whole = np.log(p_whole + eps) - np.log(1 - p_whole + eps)
+    w, h = max(1, box[2]), max(1, box[3])
+    (ax, _, aw, ah), (bx, _, bw, bh) = cut.boxes
+    aw, ah, bw, bh = max(1, aw), max(1, ah), max(1, bw), max(1, bh)
+    shape = [float(cut.overlap > 0), (cut.column / w - 0.5) ** 2, cut.ink_at_cut]
+    shape += [aw / (aw + bw), ah / h, bh / h, np.log(aw / ah), np.log(bw / bh), (ax + aw - bx) / w]
+    head = [logit, whole, lp + rp, min(lp, rp), rank, np.log(w / h)]
+    return [float(v) for v in head + margins + singles + shape]
+
+
+def linear_score(params: dict, x: np.ndarray) -> np.ndarray:
+    """Log-odds of a standardized logistic model stored as mean, scale, coef, intercept."""
+    z = (np.asarray(x, np.float64) - np.asarray(params["mean"])) / np.asarray(params["scale"])
+    return z @ np.asarray(params["coef"]) + float(params["intercept"])
+
+
+def choose_cut(
+    params: dict,
+    cs: list[Cut],
+    box: tuple[int, int, int, int],
+    raw: np.ndarray,
+    piece_pair: np.ndarray,
+    p_pair: float,
+    p_whole: float,
+) -> int | None:
+    """Index of the cut to take (``raw``: probabilities of the left and right piece of each
+    cut in turn; ``piece_pair``: the detector on the same pieces), or None to keep the
+    segment whole. The best ``cut_rank`` is taken when the learned ``accept`` model in
+    ``params`` scores it above its threshold (and both pieces read at ``MIN_PIECE_P``);
+    without one, when ``split_score`` is positive."""
+    top = np.asarray(raw).max(1)
+    rank = cut_rank(top[0::2], top[1::2], piece_pair[0::2], piece_pair[1::2])
+    b = int(np.argmax(rank))
+    pl, pr = float(top[2 * b]), float(top[2 * b + 1])
+    acc = params.get("accept")
+    if acc is None:
+        return b if split_score(p_pair, p_whole, pl, pr) > 0 else None
+    if min(pl, pr) < MIN_PIECE_P:
+        return None
+    sl = slice(2 * b, 2 * b + 2)
+    x = accept_features(p_pair, p_whole, raw[sl], piece_pair[sl], float(rank[b]), cs[b], box)
+    return b if linear_score(acc, np.asarray([x]))[0] > float(acc["threshold"]) else None

@@ -179,6 +179,8 @@ def test_calibrate_cli_writes_temperature_and_threshold(mnist_path, tmp_path):
             str(tmp_path / "digits.skops"),
             "--pairs",
             "150",
+            "--split-pairs",
+            "40",
             "--heldout",
             "120",
         ],
@@ -188,6 +190,9 @@ def test_calibrate_cli_writes_temperature_and_threshold(mnist_path, tmp_path):
     assert 0.05 < meta["temperature"] < 20
     assert 0 < meta["review_threshold"] <= 1
     assert meta["touching"]["n_pairs"] > 50
+    accept = meta["touching"]["accept"]
+    assert accept["n_pairs"] == 40 and accept["n_singles"] == 80
+    assert len(accept["coef"]) == len(accept["mean"]) == 19 and "threshold" in accept
     assert "ece_after" in meta["calibration"]["mnist_test"]
     m = load_model(tmp_path / "digits.skops")
     assert m.review_threshold == meta["review_threshold"]

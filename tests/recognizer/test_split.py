@@ -107,3 +107,66 @@ def test_the_pair_detector_reads_the_same_with_the_classifiers_features(mnist, s
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
     _, _, _, feats = shipped_model._predict(digits, with_features=True)
     np.testing.assert_allclose(feats, F.extract(digits), rtol=1e-5, atol=1e-6)
+
+
+def _accept(threshold: float) -> dict:
+    """A split decision that reads only the detector's log-odds (the first feature)."""
+    n = 19
+    return {
+        "mean": [0.0] * n,
+        "scale": [1.0] * n,
+        "coef": [1.0] + [0.0] * (n - 1),
+        "intercept": 0.0,
+        "threshold": threshold,
+    }
+
+
+def _cuts(n: int) -> list[split.Cut]:
+    boxes = ((0, 0, 28, 40), (30, 0, 28, 40))
+    return [split.Cut(30, 0.1, boxes, np.zeros((2, 28, 28), np.uint8)) for _ in range(n)]
+
+
+def test_choose_cut_takes_the_best_ranked_cut_when_the_learned_decision_says_split():
+    raw = np.full((4, 10), 0.01)
+    raw[0, 3] = raw[1, 5] = 0.95  # cut 0: "35", both pieces sure
+    raw[2, 3] = raw[3, 5] = 0.7  # cut 1: the same, less sure
+    pair, cs = np.zeros(4), _cuts(2)
+    box = (0, 0, 60, 40)
+    params = {"accept": _accept(2.0)}
+    assert split.choose_cut(params, cs, box, raw, pair, 0.99, 0.5) == 0  # log-odds 4.6 > 2
+    assert split.choose_cut(params, cs, box, raw, pair, 0.8, 0.5) is None  # 1.4 < 2
+    # a piece read below MIN_PIECE_P is never taken, whatever the decision says
+    raw[0, 3] = raw[2, 3] = 0.4
+    assert split.choose_cut({"accept": _accept(-99.0)}, cs, box, raw, pair, 0.99, 0.5) is None
+
+
+def test_choose_cut_without_a_learned_decision_uses_split_score():
+    raw = np.full((2, 10), 0.005)
+    raw[0, 1] = raw[1, 7] = 0.98
+    pair, box, cs = np.zeros(2), (0, 0, 60, 40), _cuts(1)
+    expect = split.split_score(0.999, 0.6, 0.98, 0.98) > 0
+    assert (split.choose_cut({}, cs, box, raw, pair, 0.999, 0.6) == 0) == expect
+    assert split.choose_cut({}, cs, box, raw, pair, 0.5, 0.9999) is None
+
+
+def test_accept_features_are_finite_at_the_extremes():
+    raw = np.zeros((2, 10))
+    raw[0, 0] = 1.0
+    f = split.accept_features(1.0, 0.0, raw, np.array([1.0, 0.0]), -30.0, _cuts(1)[0], (0, 0, 9, 3))
+    assert len(f) == 19 and np.all(np.isfinite(f))
+
+
+def test_the_shipped_split_decision_was_learned_and_keeps_single_digits_whole(mnist, shipped_model):
+    """The shipped model's decision (``digits calibrate``) splits few of the singles it was
+    fitted on, and on committed test digits drawn with a thick pen (the singles most often
+    taken for pairs), at most one in a hundred is read as two digits."""
+    from recognizer.synth import pen_png
+
+    accept = shipped_model.metadata["touching"]["accept"]
+    assert accept["fit_singles_split"] <= 0.001
+    assert accept["fit_pairs_split_right"] > 0.7
+    x = mnist["x_test"]
+    rng = np.random.default_rng(31)
+    blobs = [pen_png(x[i], rng, float(rng.uniform(0.2, 0.28))) for i in range(100)]
+    texts = [r.text for r in shipped_model.recognize_many(blobs)]
+    assert sum(len(t) > 1 for t in texts) <= 1
