@@ -14,6 +14,7 @@ figures are reported on the second half, which calibration never sees.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -98,7 +99,7 @@ def review_threshold(
     return float(c[k]), float((k + 1) / len(c))
 
 
-def summary(model: Model, dec: np.ndarray, y: np.ndarray, temperature: float) -> dict:
+def summary(model: Model, dec: np.ndarray, y: np.ndarray, temperature: float) -> dict[str, Any]:
     idx = np.searchsorted(model._kernel.classes, y)
     p = probabilities(model, dec, temperature)
     conf = p.max(1)
@@ -148,21 +149,23 @@ def split_examples(
     for job in model._touching_jobs(found, params, p_min):
         top = job.raw.max(1)
         rank = split.cut_rank(top[0::2], top[1::2], job.piece_pair[0::2], job.piece_pair[1::2])
-        b = int(np.argmax(rank))
-        pl, pr = float(top[2 * b]), float(top[2 * b + 1])
-        sl = slice(2 * b, 2 * b + 2)
+        best = int(np.argmax(rank))
+        pl, pr = float(top[2 * best]), float(top[2 * best + 1])
+        sl = slice(2 * best, 2 * best + 2)
         rows.append(
             split.accept_features(
                 job.p_pair,
                 job.p_whole,
                 job.raw[sl],
                 job.piece_pair[sl],
-                rank[b],
-                job.cuts[b],
+                rank[best],
+                job.cuts[best],
                 job.box,
             )
         )
-        right.append(f"{job.labels[2 * b]}{job.labels[2 * b + 1]}" == texts[id(job.extracted)])
+        right.append(
+            f"{job.labels[2 * best]}{job.labels[2 * best + 1]}" == texts[id(job.extracted)]
+        )
         sure.append(min(pl, pr) >= split.MIN_PIECE_P)
     return np.asarray(rows).reshape(len(rows), -1), np.asarray(right, bool), np.asarray(sure, bool)
 
@@ -181,7 +184,7 @@ def fit_split_decision(
     seed: int = 7,
     p_min: float = 0.5,
     progress: Callable[[str], None] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Fit the learned split/keep decision (``split.choose_cut``; metadata
     ``touching["accept"]``) on ``n`` touching pairs (overlap 0-6 px) and ``2 n`` single digits
     (``_single_blob``) made from (x, y) -- MNIST *train* digits, never the ones the figures

@@ -15,9 +15,10 @@ import json
 import os
 import pathlib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, Literal, overload
 
 import cv2
 import numpy as np
@@ -32,14 +33,14 @@ from .errors import (
     UnreadableImage,
 )
 from .imageio import DEFAULT_MAX_PIXELS
-from .pipeline import extract_bytes
+from .pipeline import Extracted, extract_bytes
 
 MODELS_DIR = pathlib.Path(__file__).resolve().parent.parent / "models"
 MODEL_FILENAME = "digits.skops"
 DEFAULT_MODEL_PATH = MODELS_DIR / MODEL_FILENAME
 
 
-def model_file(path: str | os.PathLike | None = None) -> pathlib.Path:
+def model_file(path: str | os.PathLike[str] | None = None) -> pathlib.Path:
     """The one rule for where a model is: a file as given, ``digits.skops`` in a directory,
     else the shipped model."""
     if path is None or str(path) == "":
@@ -61,12 +62,12 @@ PREDICT_CHUNK = 512
 DEFAULT_REVIEW_THRESHOLD = 0.9
 
 
-def metadata_path(model_path: str | os.PathLike) -> pathlib.Path:
+def metadata_path(model_path: str | os.PathLike[str]) -> pathlib.Path:
     return pathlib.Path(model_path).with_suffix(".json")
 
 
 @contextlib.contextmanager
-def _single_threaded_cv2():
+def _single_threaded_cv2() -> Iterator[None]:
     """OpenCV's thread pool costs more than it saves on the small per-digit images."""
     before = cv2.getNumThreads()
     if before != 1:
@@ -78,7 +79,7 @@ def _single_threaded_cv2():
             cv2.setNumThreads(before)
 
 
-def _extract_one(data: bytes, max_pixels: int):
+def _extract_one(data: bytes, max_pixels: int) -> Extracted | RecognizerError:
     """``Extracted`` digits of one image, or the error that image gets (never raises)."""
     try:
         return extract_bytes(data, max_pixels)
@@ -129,7 +130,7 @@ class Digit:
         ok, buf = cv2.imencode(".png", np.ascontiguousarray(self.normalized, dtype=np.uint8))
         return buf.tobytes() if ok else b""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "label": self.label,
             "confidence": self.confidence,
@@ -162,7 +163,7 @@ class Reading:
         """Any digit below the model's review threshold."""
         return any(d.needs_review for d in self.digits)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "text": self.text,
             "width": self.width,
@@ -173,6 +174,10 @@ class Reading:
         }
 
 
+#: one image's extraction, its digits, their uncalibrated top confidences and their features
+Found = tuple[Extracted, list[Digit], np.ndarray, np.ndarray]
+
+
 class _KernelSVC:
     """Vectorized prediction from a fitted multi-class RBF SVC (one-vs-one), optionally preceded
     by a PCA (a ``Pipeline([("pca", PCA), ("svc", SVC)])``).
@@ -180,7 +185,8 @@ class _KernelSVC:
     Only what prediction needs is kept (float32 where the products are BLAS): the estimator's
     own float64 copies are not referenced from here."""
 
-    def __init__(self, svc, pca=None):
+    def __init__(self, svc: Any, pca: Any = None) -> None:
+        self.proj: np.ndarray | None
         if getattr(svc, "kernel", None) != "rbf" or not hasattr(svc, "support_vectors_"):
             raise ModelError("model must be a fitted RBF SVC (optionally after a PCA)")
         n_in = getattr(pca if pca is not None else svc, "n_features_in_", None)
@@ -223,7 +229,7 @@ class _KernelSVC:
         self.second[np.arange(len(pairs)), self.pj] = 1.0
 
     @classmethod
-    def from_estimator(cls, estimator) -> _KernelSVC:
+    def from_estimator(cls, estimator: Any) -> _KernelSVC:
         """From a fitted SVC or a two-step (PCA, SVC) pipeline (duck-typed: no sklearn import)."""
         steps = getattr(estimator, "steps", None)
         if steps is None:
@@ -268,12 +274,12 @@ class Model:
 
     def __init__(
         self,
-        estimator=None,
-        metadata: dict | None = None,
+        estimator: Any = None,
+        metadata: dict[str, Any] | None = None,
         *,
         kernel: _KernelSVC | None = None,
-        path: str | os.PathLike | None = None,
-    ):
+        path: str | os.PathLike[str] | None = None,
+    ) -> None:
         """From a fitted ``estimator``, or (``load_model``) from its prediction ``kernel`` and
         the file it came from: the estimator is then loaded only if asked for."""
         if estimator is None and (kernel is None or path is None):
@@ -286,7 +292,7 @@ class Model:
         self._kernel = kernel if kernel is not None else _KernelSVC.from_estimator(estimator)
 
     @property
-    def estimator(self):
+    def estimator(self) -> Any:
         """The fitted scikit-learn estimator (loaded with skops on first use after
         ``load_model``, which reads only the arrays prediction needs)."""
         if self._estimator is None:
@@ -314,7 +320,21 @@ class Model:
         labels, probs, _raw = self._predict(images28)
         return labels, probs
 
-    def _predict(self, images28: np.ndarray, with_features: bool = False) -> tuple[np.ndarray, ...]:
+    @overload
+    def _predict(
+        self, images28: np.ndarray, with_features: Literal[False] = ...
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+    @overload
+    def _predict(
+        self, images28: np.ndarray, with_features: Literal[True]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
+
+    def _predict(
+        self, images28: np.ndarray, with_features: bool = False
+    ) -> (
+        tuple[np.ndarray, np.ndarray, np.ndarray]
+        | tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    ):
         """Labels, calibrated probabilities and uncalibrated ones (temperature 1; what the
         touching-digit decisions were tuned on); with ``with_features`` also the classifier's
         features (the pair detector reads them too: extracted once)."""
@@ -323,7 +343,7 @@ class Model:
             x = x[None]
         n = x.shape[0]
         k = len(self._kernel.classes)
-        feats = np.zeros((n, F.feature_dim()), np.float32) if with_features else None
+        feats = np.zeros((n if with_features else 0, F.feature_dim()), np.float32)
         if n == 0:
             out = (np.zeros(0, np.int64), np.zeros((0, k)), np.zeros((0, k)))
             return (*out, feats) if with_features else out
@@ -334,7 +354,7 @@ class Model:
             raw = np.empty((n, k))
         for s in range(0, n, PREDICT_CHUNK):
             f = F.extract(x[s : s + PREDICT_CHUNK])
-            if feats is not None:
+            if with_features:
                 feats[s : s + PREDICT_CHUNK] = f
             dec = self._kernel.decision(f)
             probs[s : s + PREDICT_CHUNK] = self._kernel.couple(dec * (PROB_SCALE / t))
@@ -385,26 +405,26 @@ class Model:
             self._split_touching(found)
         return out
 
-    def _digit(self, label, p, box, img) -> Digit:
+    def _digit(self, label: int, p: np.ndarray, box: Sequence[int], img: np.ndarray) -> Digit:
         probabilities = p.tolist()
         conf = max(probabilities)
         return Digit(
             label=int(label),
             confidence=conf,
             probabilities=probabilities,
-            box=tuple(int(v) for v in box),
+            box=(int(box[0]), int(box[1]), int(box[2]), int(box[3])),
             normalized=img,
             needs_review=conf < self.review_threshold,
         )
 
-    def _split_touching(self, found: list) -> None:
+    def _split_touching(self, found: list[Found]) -> None:
         """Replace (in place) each wide digit by the two digits of its best cut, when the
         cut reading is likelier than the whole (see ``split``)."""
         params = self.metadata.get("touching")
         if not params:
             return
         p_min = float(params.get("accept", {}).get("p_pair_min", split.P_PAIR_MIN))
-        replace: dict[int, list] = {}
+        replace: dict[int, list[Any]] = {}  # id -> [the image's digits, {index: pair}]
         for job in self._touching_jobs(found, params, p_min):
             b = split.choose_cut(
                 params, job.cuts, job.box, job.raw, job.piece_pair, job.p_pair, job.p_whole
@@ -426,7 +446,9 @@ class Model:
             for i in sorted(repl, reverse=True):
                 digits[i : i + 1] = repl[i]
 
-    def _touching_jobs(self, found, params: dict, p_min: float) -> list[split.Job]:
+    def _touching_jobs(
+        self, found: list[Found], params: dict[str, Any], p_min: float
+    ) -> list[split.Job]:
         """The wide segments of ``found`` ((extracted, digits, raw confidences, features) per
         image) the pair detector scores at ``p_min`` or more, with their candidate cuts and
         the pieces read (all pieces of all segments in one batch)."""
@@ -476,7 +498,9 @@ class Model:
         return jobs
 
     # -- persistence ------------------------------------------------------------------------
-    def save(self, directory: str | os.PathLike, filename: str = MODEL_FILENAME) -> pathlib.Path:
+    def save(
+        self, directory: str | os.PathLike[str], filename: str = MODEL_FILENAME
+    ) -> pathlib.Path:
         import zipfile
 
         import skops.io as sio
@@ -496,7 +520,7 @@ class Model:
         return path
 
 
-def sha256_file(path: str | os.PathLike) -> str:
+def sha256_file(path: str | os.PathLike[str]) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -504,7 +528,7 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def check_sklearn_version(metadata: dict, path: str | os.PathLike = "") -> None:
+def check_sklearn_version(metadata: dict[str, Any], path: str | os.PathLike[str] = "") -> None:
     """Same major.minor: warn on a patch difference; different major.minor: raise."""
     saved = metadata.get("sklearn_version")
     now = _sklearn_version()
@@ -541,7 +565,7 @@ def _sklearn_version() -> str:
         return sklearn.__version__
 
 
-def _skops_load(path: pathlib.Path):
+def _skops_load(path: pathlib.Path) -> Any:
     """The estimator through skops (imports scikit-learn), refusing untrusted types."""
     import skops.io as sio
 
@@ -555,7 +579,7 @@ def _skops_load(path: pathlib.Path):
     return sio.load(path, trusted=TRUSTED_TYPES)
 
 
-def load_model(path: str | os.PathLike | None = None) -> Model:
+def load_model(path: str | os.PathLike[str] | None = None) -> Model:
     """Load a model saved by ``Model.save`` (skops file, explicit trusted types, version check).
 
     The arrays prediction needs are read with numpy alone (``modelfile``): a serving process

@@ -166,26 +166,26 @@ def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = Tru
     thickness = areas / long_side
     main_thick = thickness[int(np.argmax(areas))]
     keep &= ~((areas < 0.3 * amax) & (thickness < 0.4 * main_thick) & (thickness < 1.25))
-    keep = np.nonzero(keep)[0]
-    if len(keep) > 300:  # pathological noise: keep the biggest
-        keep = keep[np.argsort(-areas[keep])[:300]]
-    st = stats[keep]
+    kept = np.nonzero(keep)[0]
+    if len(kept) > 300:  # pathological noise: keep the biggest
+        kept = kept[np.argsort(-areas[kept])[:300]]
+    st = stats[kept]
     boxes = np.stack([st[:, 0], st[:, 1], st[:, 0] + st[:, 2], st[:, 1] + st[:, 3]], axis=1).astype(
         np.int64
     )
-    big = areas[keep] >= 0.1 * amax
+    big = areas[kept] >= 0.1 * amax
     extent = float(boxes[:, 3].max() - boxes[:, 1].min())
     ref_h = max(float(st[big, 3].max()), 0.7 * extent)
-    groups = [list(range(len(keep)))] if single else _merge(boxes, areas[keep], ref_h)
+    groups = [list(range(len(kept)))] if single else _merge(boxes, areas[kept], ref_h)
     segs = []
     for g in groups:
         b = boxes[g]
         x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
-        area = int(areas[keep][g].sum())
+        area = int(areas[kept][g].sum())
         segs.append(
             Segment(
                 (int(x0), int(y0), int(x1 - x0), int(y1 - y0)),
-                tuple(int(keep[i]) + 1 for i in g),
+                tuple(int(kept[i]) + 1 for i in g),
                 area,
             )
         )

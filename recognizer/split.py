@@ -18,13 +18,17 @@ hand-set ``split_score``. Each piece gets its own box, left to right.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from .normalize import normalize_digit
+
+if TYPE_CHECKING:
+    from .model import Digit
 
 #: segments at least this wide for their height are offered cuts
 ASPECT_MIN = 0.75
@@ -52,7 +56,7 @@ class Job:
     """A wide segment offered cuts (``Model._touching_jobs``), with its pieces read."""
 
     extracted: Any  # pipeline.Extracted
-    digits: list  # the image's digits (the segment's is replaced in place when cut)
+    digits: list[Digit]  # the image's digits (the segment's is replaced in place when cut)
     index: int
     box: tuple[int, int, int, int]  # working pixels
     p_pair: float  # the pair detector on the whole
@@ -304,7 +308,10 @@ def whole_features(
 
 
 def pair_probability(
-    params: dict, digits28: np.ndarray, aspects: np.ndarray, feats: np.ndarray | None = None
+    params: dict[str, Any],
+    digits28: np.ndarray,
+    aspects: np.ndarray,
+    feats: np.ndarray | None = None,
 ) -> np.ndarray:
     """P(two touching digits) for each wide segment, from the detector in ``params``
     (model metadata ``touching``: mean, scale, coef, intercept); ``feats`` as in
@@ -316,7 +323,9 @@ def pair_probability(
     return 1.0 / (1.0 + np.exp(-s))
 
 
-def fit_pair_detector(x: np.ndarray, n: int = 6000, seed: int = 0, progress=None) -> dict:
+def fit_pair_detector(
+    x: np.ndarray, n: int = 6000, seed: int = 0, progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
     """Fit the pair detector on ``n`` synthetic touching pairs and ``n`` single digits made
     from (x: raw MNIST-style digits): singles as 28x28 images, canvas redraws and pen-on-paper
     drawings (thin to thick pens, rotated); only segments wide enough to be asked count."""
@@ -399,14 +408,14 @@ def accept_features(
     return [float(v) for v in head + margins + singles + shape]
 
 
-def linear_score(params: dict, x: np.ndarray) -> np.ndarray:
+def linear_score(params: dict[str, Any], x: np.ndarray) -> np.ndarray:
     """Log-odds of a standardized logistic model stored as mean, scale, coef, intercept."""
     z = (np.asarray(x, np.float64) - np.asarray(params["mean"])) / np.asarray(params["scale"])
     return z @ np.asarray(params["coef"]) + float(params["intercept"])
 
 
 def choose_cut(
-    params: dict,
+    params: dict[str, Any],
     cs: list[Cut],
     box: tuple[int, int, int, int],
     raw: np.ndarray,

@@ -11,6 +11,7 @@ and the ground-truth boxes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -116,7 +117,9 @@ def random_ink(rng: np.random.Generator) -> tuple[tuple[int, int, int], float]:
     return (int(c[0]), int(c[1]), int(c[2])), float(rng.uniform(0.75, 1.0))
 
 
-def _paint(canvas: np.ndarray, cov: np.ndarray, x: int, y: int, color, opacity: float) -> None:
+def _paint(
+    canvas: np.ndarray, cov: np.ndarray, x: int, y: int, color: Sequence[float], opacity: float
+) -> None:
     h, w = cov.shape
     H, W = canvas.shape[:2]
     x0, y0, x1, y1 = max(0, x), max(0, y), min(W, x + w), min(H, y + h)
@@ -161,7 +164,7 @@ def canvas_rgba(
 
 
 def canvas_png(
-    digit28: np.ndarray, rng: np.random.Generator | None = None, size: int = 400, **kw
+    digit28: np.ndarray, rng: np.random.Generator | None = None, size: int = 400, **kw: Any
 ) -> bytes:
     """PNG bytes of ``canvas_rgba``: a user-style drawing of one MNIST digit."""
     rng = rng if rng is not None else np.random.default_rng()
@@ -266,7 +269,10 @@ def _line_level(rng: np.random.Generator) -> float:
 
 
 def pen_digit(
-    digit28: np.ndarray, rng: np.random.Generator, height: float | None = None, pen=None
+    digit28: np.ndarray,
+    rng: np.random.Generator,
+    height: float | None = None,
+    pen: float | None = None,
 ) -> np.ndarray:
     """Coverage (float32 0..1) of one MNIST digit re-drawn ``height`` px tall with a pen whose
     width is ``pen`` (a fraction of the height; default 0.08..0.16)."""
@@ -370,7 +376,10 @@ def comb_png(
 
 
 def touching_png(
-    left28: np.ndarray, right28: np.ndarray, rng: np.random.Generator, overlap=(1, 5)
+    left28: np.ndarray,
+    right28: np.ndarray,
+    rng: np.random.Generator,
+    overlap: tuple[int, int] = (1, 5),
 ) -> bytes:
     """Two digits side by side whose strokes touch or overlap by ``overlap`` px (at a digit
     height of 34-64 px)."""
