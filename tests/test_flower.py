@@ -3,9 +3,11 @@ read from FLOWER_BASIC_AUTH in the environment (never from the command line)."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,10 +27,9 @@ def procfile_line(role: str) -> str:
     )
 
 
-@pytest.fixture(scope="module")
-def flower(service_environment, tmp_path_factory):
+@contextlib.contextmanager
+def running_flower(service_environment: dict[str, str], tmp: Path) -> Iterator[Process]:
     """Flower started by the Procfile's own line, its credentials in FLOWER_BASIC_AUTH."""
-    tmp = tmp_path_factory.mktemp("flower")
     port = free_port()
     env = {
         **service_environment,
@@ -57,8 +58,17 @@ def flower(service_environment, tmp_path_factory):
 
     _wait_for(up, proc, 60, "/healthcheck")
     proc.extra.update(url=base, db=tmp / "flower.db", dir=tmp)
-    yield proc
-    proc.stop()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def flower(service_environment, tmp_path_factory):
+    """One Flower shared by the tests that only talk to it."""
+    with running_flower(service_environment, tmp_path_factory.mktemp("flower")) as proc:
+        yield proc
 
 
 def test_flower_password_is_not_on_any_command_line(flower):
@@ -95,9 +105,11 @@ def test_flower_metrics_and_healthcheck_are_open(flower):
     assert requests.get(f"{base}/healthcheck", timeout=5).text == "OK"
 
 
-def test_flower_keeps_its_state_in_the_db_file(service_environment, flower):
-    flower.stop()  # persistent mode writes its state on shutdown
-    assert list(flower.extra["dir"].glob("flower.db*")), list(flower.extra["dir"].iterdir())
+def test_flower_keeps_its_state_in_the_db_file(service_environment, tmp_path):
+    """Its own Flower, since stopping it is the test (the shared one stays up)."""
+    with running_flower(service_environment, tmp_path) as own:
+        own.stop()  # persistent mode writes its state on shutdown
+        assert list(tmp_path.glob("flower.db*")), list(tmp_path.iterdir())
 
 
 def test_procfile_flower_refuses_to_start_without_credentials(tmp_path):
