@@ -15,15 +15,17 @@ import csv
 import io
 import logging
 import math
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
 from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy import delete, select
+from sqlalchemy.exc import OperationalError
 
 from config import current_settings
-from store import QUEUED, Batch, Correction, open_session, utcnow
+from store import QUEUED, Batch, Correction, Recognition, open_session, utcnow
 from store.corrections import corrected_text
 from store.heartbeat import Heartbeat
 from store.queries import (
@@ -156,12 +158,29 @@ def _upload_alive(url: str, batch_id: uuid.UUID, lease: float):
     return renew
 
 
+#: tries at removing a rejected batch (a deadlock with a worker is retried)
+DISCARD_TRIES = 3
+
+
 def _discard(batch_id: uuid.UUID) -> None:
-    try:
-        with open_session(current_settings().database_url) as session, session.begin():
-            session.execute(delete(Batch).where(Batch.id == batch_id))
-    except Exception:
-        log.exception("could not remove the rejected batch %s", batch_id)
+    """Remove a rejected upload's batch and the items already stored (workers may be reading
+    them). Items first, then the batch: the order in which a worker storing an item's result
+    locks the rows. In the other order (the batch's cascade) PostgreSQL can deadlock with it;
+    a deadlock that still happens is retried."""
+    for attempt in range(1, DISCARD_TRIES + 1):
+        try:
+            with open_session(current_settings().database_url) as session, session.begin():
+                session.execute(delete(Recognition).where(Recognition.batch_id == batch_id))
+                session.execute(delete(Batch).where(Batch.id == batch_id))
+            return
+        except OperationalError:
+            if attempt < DISCARD_TRIES:
+                time.sleep(0.05 * attempt)
+                continue
+            log.exception("could not remove the rejected batch %s", batch_id)
+        except Exception:
+            log.exception("could not remove the rejected batch %s", batch_id)
+        return
 
 
 # ---------------------------------------------------------------- reading
