@@ -129,13 +129,18 @@ def seam(ink: np.ndarray, column: int, band: int) -> np.ndarray:
     cost += 0.02 * np.abs(np.arange(lo, hi) - column)[None, :]  # prefer the candidate column
     acc = cost.copy()
     back = np.zeros(cost.shape, np.int8)
+    n = hi - lo
+    # (left, same, right) predecessors of each column in one preallocated array per row; ties
+    # go to the first of them, as argmin does
+    stack = np.full((3, n), np.inf)
+    cols = np.arange(n)
     for y in range(1, h):
         prev = acc[y - 1]
-        left = np.r_[np.inf, prev[:-1]]
-        right = np.r_[prev[1:], np.inf]
-        stack = np.vstack([left, prev, right])
+        stack[0, 1:] = prev[:-1]
+        stack[1] = prev
+        stack[2, :-1] = prev[1:]
         k = stack.argmin(0)
-        acc[y] += stack[k, np.arange(len(prev))]
+        acc[y] += stack[k, cols]
         back[y] = k - 1
     xs = np.empty(h, np.int64)
     xs[-1] = int(acc[-1].argmin())

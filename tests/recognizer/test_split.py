@@ -170,3 +170,35 @@ def test_the_shipped_split_decision_was_learned_and_keeps_single_digits_whole(mn
     blobs = [pen_png(x[i], rng, float(rng.uniform(0.2, 0.28))) for i in range(100)]
     texts = [r.text for r in shipped_model.recognize_many(blobs)]
     assert sum(len(t) > 1 for t in texts) <= 1
+
+
+def _seam_reference(ink: np.ndarray, column: int, band: int) -> np.ndarray:
+    """The least-ink path written plainly (argmin over stacked predecessors per row)."""
+    h, w = ink.shape
+    lo, hi = max(0, column - band), min(w, column + band + 1)
+    acc = ink[:, lo:hi].astype(np.float64) * 10.0 + 1.0
+    acc += 0.02 * np.abs(np.arange(lo, hi) - column)[None, :]
+    back = np.zeros(acc.shape, np.int8)
+    for y in range(1, h):
+        prev = acc[y - 1]
+        stack = np.vstack([np.r_[np.inf, prev[:-1]], prev, np.r_[prev[1:], np.inf]])
+        k = stack.argmin(0)
+        acc[y] += stack[k, np.arange(len(prev))]
+        back[y] = k - 1
+    xs = np.empty(h, np.int64)
+    xs[-1] = int(acc[-1].argmin())
+    for y in range(h - 1, 0, -1):
+        xs[y - 1] = xs[y] + back[y, xs[y]]
+    return xs + lo
+
+
+def test_seam_is_the_least_ink_path_ties_included():
+    """The row loop's preallocated predecessors give the same path as the plain version, on
+    binary ink (many ties) at the edges of the image and in the middle."""
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        h, w = int(rng.integers(5, 60)), int(rng.integers(3, 50))
+        ink = rng.random((h, w)) < rng.uniform(0.1, 0.7)
+        column = int(rng.integers(0, w))
+        band = int(rng.integers(1, 12))
+        assert (split.seam(ink, column, band) == _seam_reference(ink, column, band)).all()
