@@ -5,8 +5,9 @@ python -m bench.recognizer --accuracy    # + MNIST-PNG, canvas, 4-digit and pape
 python -m bench.recognizer --accuracy --limit 500 --no-speed   # quick accuracy only
 
 Paper conditions (recognizer/synth.py ``paper_sample``): boxed, underline, comb (8 boxes, some
-empty), touching pairs, rotated +-15 deg, JPEG q25, 16 px binarized, thin and thick pens; each
-is scored as "the whole string read right".
+empty), touching pairs, rotated +-15 deg, JPEG q25, 16 px binarized, thin and thick pens,
+unevenly lit paper (a shadow), dashed or dotted boxes and underlines; each is scored as "the
+whole string read right".
 """
 
 from __future__ import annotations

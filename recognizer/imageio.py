@@ -219,6 +219,9 @@ def to_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
         flat = gray.ravel()
         bmed = float(np.partition(flat, flat.size // 2)[flat.size // 2])
     inverted = bmed > mid
+    even = _flattened(gray, inverted)
+    if even is not None:
+        return even, inverted
     level = int(round(bmed))
     if inverted:  # level - min(gray, level), i.e. (255 - gray) - (255 - level) saturated at 0
         ink = cv2.bitwise_not(gray)
@@ -229,3 +232,48 @@ def to_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     else:
         ink = gray
     return ink, inverted
+
+
+#: the paper map is estimated at this size (longest side, px)
+_SHADE_SIZE = 64
+#: flatten only when the paper's level varies by more than this share of its brightest level
+SHADE_MIN_SPREAD = 0.2
+
+
+def paper_map(gray: np.ndarray, inverted: bool) -> np.ndarray | None:
+    """The paper's own level at every pixel, small (``_SHADE_SIZE`` px) and smooth, or None
+    for an image too small to tell.
+
+    Strokes are filtered out by a max filter (a min filter for light ink on dark) wider than
+    any stroke at that size: every stroke pixel has paper within half a stroke width."""
+    h, w = gray.shape
+    if min(h, w) < 40:
+        return None
+    f = _SHADE_SIZE / max(h, w)
+    size = (max(8, round(w * f)), max(8, round(h * f)))
+    small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
+    bg = cv2.dilate(small, k) if inverted else cv2.erode(small, k)
+    return cv2.blur(bg, (9, 9))
+
+
+def _flattened(gray: np.ndarray, inverted: bool) -> np.ndarray | None:
+    """White ink on black relative to the paper around it, for a page whose paper is lit
+    unevenly (a shadow, a phone photo's fall-off); None when the paper is even enough for one
+    level (the usual case: those images keep the plain subtraction, unchanged).
+
+    Shading multiplies the paper and the ink alike, so ink is measured as a share of the local
+    paper level and put back on the scale of the brightest paper."""
+    bg = paper_map(gray, inverted)
+    if bg is None:
+        return None
+    if not inverted:  # light ink on dark paper: work on the negative
+        bg = 255 - bg
+    lo, hi = int(bg.min()), int(bg.max())
+    if hi <= 0 or hi - lo <= SHADE_MIN_SPREAD * hi:
+        return None
+    paper = cv2.resize(bg, gray.shape[::-1], interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    np.maximum(paper, 1.0, out=paper)
+    g = gray.astype(np.float32) if inverted else 255 - gray.astype(np.float32)
+    ink = (paper - g) * (hi / paper)
+    return np.clip(ink + 0.5, 0, 255).astype(np.uint8)

@@ -35,6 +35,12 @@ GATE_SIDE = 80
 #: comb teeth: at least this many on one line, lengths within this ratio
 MIN_TEETH = 3
 TEETH_RATIO = 0.75
+#: dashed and dotted lines: pieces at most this share of the digit height long, about this
+#: share thick, at least this many, with gaps of at most this share bridged
+DASH_LONG = 0.4
+DASH_THICK = 0.15
+MIN_DASHES = 4
+DASH_GAP = 0.25
 
 
 @dataclass
@@ -141,12 +147,56 @@ def _digit_height(
 
 def find_lines(binary: np.ndarray) -> tuple[np.ndarray, int]:
     """0/255 mask of the form-line pixels in a 0/255 binary (white ink) image, and the
-    thickness of the thickest line found."""
-    H, W = binary.shape
-    zero = np.zeros_like(binary)
+    thickness of the thickest line found: solid lines, and dashed or dotted ones."""
     n, lab, st, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     if n <= 1:
-        return zero, 0
+        return np.zeros_like(binary), 0
+    bridged = _bridge_dashes(binary, lab, st)
+    if bridged is None:
+        return _solid_lines(binary, (n, lab, st))
+    n, lab, st, _ = cv2.connectedComponentsWithStats(bridged, connectivity=8)
+    mask, thick = _solid_lines(bridged, (n, lab, st))
+    return cv2.bitwise_and(mask, binary), thick
+
+
+def _bridge_dashes(binary: np.ndarray, lab: np.ndarray, st: np.ndarray) -> np.ndarray | None:
+    """``binary`` with the gaps of dashed and dotted lines closed, or None when it holds too
+    few dash-like pieces to make one.
+
+    A dash is a component much smaller and thinner than the digits (at most ``DASH_LONG`` of
+    the tallest big component's height long, and of about ``DASH_THICK`` of it thick); only
+    dashes are bridged, to each other, so a digit is never joined to anything. Whether the
+    bridged runs are form lines is then decided like any line (long, a frame, a comb)."""
+    areas = st[1:, cv2.CC_STAT_AREA].astype(np.float64)
+    ref = float(st[1:, cv2.CC_STAT_HEIGHT][areas >= 0.1 * areas.max()].max())
+    w, h = st[1:, cv2.CC_STAT_WIDTH], st[1:, cv2.CC_STAT_HEIGHT]
+    small = (np.maximum(w, h) <= DASH_LONG * ref) & (areas <= DASH_THICK * ref * (w + h))
+    if np.count_nonzero(small) < MIN_DASHES:
+        return None
+    dashes = np.isin(lab, np.nonzero(small)[0] + 1).astype(np.uint8) * 255
+    # grown by a pixel first, so that pieces a pixel or two out of line still join
+    dashes = cv2.dilate(dashes, np.ones((3, 3), np.uint8))
+    gap = max(3, round(DASH_GAP * ref)) + 1
+    # the rows (columns) a dashed line runs along: there, the pieces that merged with a
+    # digit written on the line are bridged too, so the line runs on under the digit
+    rows = np.count_nonzero(dashes, axis=1) >= 0.5 * ref
+    cols = np.count_nonzero(dashes, axis=0) >= 0.5 * ref
+    along_h = cv2.bitwise_or(dashes, binary * rows[:, None].astype(np.uint8))
+    along_v = cv2.bitwise_or(dashes, binary * cols[None, :].astype(np.uint8))
+    joined = cv2.bitwise_or(
+        cv2.morphologyEx(along_h, cv2.MORPH_CLOSE, np.ones((1, gap), np.uint8)),
+        cv2.morphologyEx(along_v, cv2.MORPH_CLOSE, np.ones((gap, 1), np.uint8)),
+    )
+    return cv2.bitwise_or(binary, joined)
+
+
+def _solid_lines(
+    binary: np.ndarray, components: tuple[int, np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, int]:
+    """``find_lines`` for solid lines, given ``binary``'s (n, labels, stats)."""
+    H, W = binary.shape
+    zero = np.zeros_like(binary)
+    n, lab, st = components
     areas = st[1:, cv2.CC_STAT_AREA]
     tallest = int(st[1:, cv2.CC_STAT_HEIGHT][areas >= 0.1 * areas.max()].max())
     widest = int(st[1:, cv2.CC_STAT_WIDTH].max())
@@ -156,7 +206,7 @@ def find_lines(binary: np.ndarray) -> tuple[np.ndarray, int]:
     hopen, hlab, hsegs = _candidates(binary, kh, True)
     if not hsegs:  # every kind of form line has a horizontal part: no need to look further
         return zero, 0
-    _, ref_h = _digit_height(binary, hopen, (n, lab, st))
+    _, ref_h = _digit_height(binary, hopen, components)
     ref_h = max(ref_h, 8)
     found_h = [s for s in hsegs if s.length >= LONG_FACTOR * ref_h]
     # frames: keep candidates whose two ends meet the other direction, until nothing changes

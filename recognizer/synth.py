@@ -231,6 +231,8 @@ PAPER_CONDITIONS = (
     "lowres16",
     "thin_pen",
     "thick_pen",
+    "shadow",
+    "dashed",
 )
 
 
@@ -293,8 +295,9 @@ def _single_on_paper(cov: np.ndarray, rng: np.random.Generator, margin: float = 
     return paper
 
 
-def boxed_png(digit28: np.ndarray, rng: np.random.Generator) -> bytes:
-    """One digit written inside a printed box (a form field); the box border is 1-3 px."""
+def boxed_png(digit28: np.ndarray, rng: np.random.Generator, dashed: bool = False) -> bytes:
+    """One digit written inside a printed box (a form field); the box border is 1-3 px,
+    dashed or dotted if ``dashed``."""
     cov = pen_digit(digit28, rng)
     h, w = cov.shape
     bh = int(h * rng.uniform(1.15, 1.5))
@@ -304,6 +307,8 @@ def boxed_png(digit28: np.ndarray, rng: np.random.Generator) -> bytes:
     paper = _paper(bh + 2 * m, bw + 2 * m, rng)
     lines = np.zeros(paper.shape, np.float32)
     cv2.rectangle(lines, (m, m), (m + bw, m + bh), 1.0, t)
+    if dashed:
+        lines = _broken_up(lines, t, rng)
     _lay(paper, lines, 0, 0, _line_level(rng))
     x = m + t + 1 + int(rng.integers(0, max(1, bw - w - 2 * t - 1)))
     y = m + t + 1 + int(rng.integers(0, max(1, bh - h - 2 * t - 1)))
@@ -311,8 +316,9 @@ def boxed_png(digit28: np.ndarray, rng: np.random.Generator) -> bytes:
     return _to_png(paper)
 
 
-def underline_png(digit28: np.ndarray, rng: np.random.Generator) -> bytes:
-    """One digit written above or on a printed underline that runs well past it."""
+def underline_png(digit28: np.ndarray, rng: np.random.Generator, dashed: bool = False) -> bytes:
+    """One digit written above or on a printed underline that runs well past it (dashed or
+    dotted if ``dashed``)."""
     cov = pen_digit(digit28, rng)
     h, w = cov.shape
     t = int(rng.integers(1, 4))
@@ -324,6 +330,8 @@ def underline_png(digit28: np.ndarray, rng: np.random.Generator) -> bytes:
     foot = m + h + int(rng.integers(-3, 6))
     lines = np.zeros(paper.shape, np.float32)
     cv2.line(lines, (m, foot), (m + lw, foot), 1.0, t)
+    if dashed:
+        lines = _broken_up(lines, t, rng)
     _lay(paper, lines, 0, 0, _line_level(rng))
     _lay(paper, cov, x, m, _ink_level(rng))
     return _to_png(paper)
@@ -453,6 +461,44 @@ def pen_png(digit28: np.ndarray, rng: np.random.Generator, pen: float) -> bytes:
     return _to_png(_single_on_paper(pen_digit(digit28, rng, pen=pen), rng))
 
 
+def _broken_up(lines: np.ndarray, t: int, rng: np.random.Generator) -> np.ndarray:
+    """Solid ``t`` px lines made dashed (dashes 4-12 px, gaps 3-7 px) or dotted (dots as
+    wide as the line, gaps 1-3 times that): each run is cut along its own direction."""
+    if rng.random() < 0.5:
+        on, off = int(rng.integers(4, 13)), int(rng.integers(3, 8))
+    else:
+        on = t + 1
+        off = int(on * rng.uniform(1, 3)) + 1
+    h, w = lines.shape
+    keep_x = (np.arange(w) % (on + off)) < on
+    keep_y = (np.arange(h) % (on + off)) < on
+    k = max(3, 2 * t + 1)
+    horiz = cv2.morphologyEx(lines, cv2.MORPH_OPEN, np.ones((1, 3 * k), np.uint8))
+    vert = cv2.morphologyEx(lines, cv2.MORPH_OPEN, np.ones((3 * k, 1), np.uint8))
+    return np.maximum(horiz * keep_x[None, :], vert * keep_y[:, None])
+
+
+def dashed_png(digit28: np.ndarray, rng: np.random.Generator) -> bytes:
+    """One digit in a dashed or dotted box, or above a dashed or dotted underline."""
+    if rng.random() < 0.5:
+        return boxed_png(digit28, rng, dashed=True)
+    return underline_png(digit28, rng, dashed=True)
+
+
+def shadow_png(digit28: np.ndarray, rng: np.random.Generator, depth: float | None = None) -> bytes:
+    """One digit on paper lit unevenly, as in a phone photo: the light falls off linearly
+    towards one side or corner by ``depth`` (default 30-60%) of the brightest paper; the ink
+    darkens with it."""
+    paper = _single_on_paper(pen_digit(digit28, rng), rng)
+    h, w = paper.shape
+    ang = float(rng.uniform(0, 2 * np.pi))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    t = (xx - w / 2) * np.cos(ang) + (yy - h / 2) * np.sin(ang)
+    t = (t - t.min()) / max(1e-6, float(t.max() - t.min()))
+    light = 1.0 - t * (float(rng.uniform(0.3, 0.6)) if depth is None else depth)
+    return _to_png(paper * light)
+
+
 def paper_sample(
     condition: str, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
 ) -> tuple[bytes, str]:
@@ -483,4 +529,8 @@ def paper_sample(
         return pen_png(x[i], rng, float(rng.uniform(0.03, 0.05))), label
     if condition == "thick_pen":
         return pen_png(x[i], rng, float(rng.uniform(0.2, 0.28))), label
+    if condition == "shadow":
+        return shadow_png(x[i], rng), label
+    if condition == "dashed":
+        return dashed_png(x[i], rng), label
     raise ValueError(f"unknown condition {condition!r}")
