@@ -190,8 +190,16 @@ def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = Tru
             )
         )
     if len(segs) > 1:
-        gmax_a = max(s.area for s in segs)
-        gmax_h = max(s.box[3] for s in segs)
-        segs = [s for s in segs if not (s.area < 0.08 * gmax_a and s.box[3] < 0.4 * gmax_h)]
+        segs = [s for s in segs if not _stray(s, segs)]
     segs.sort(key=lambda s: s.box[0] + s.box[2] / 2.0)
     return Segmentation(ink, binary, labels, scale, segs, n_labels=n - 1, lines=lines)
+
+
+def _stray(seg: Segment, segs: list[Segment]) -> bool:
+    """A mark too small to be a digit beside the others: under 0.4 x the tallest one's height,
+    and either a speck of ink (under 8% of the most) or as narrow as it is short (a tick, a
+    dot, a comma). A written digit is never that much smaller than its neighbours."""
+    tallest = max(s.box[3] for s in segs)
+    if seg.box[3] >= 0.4 * tallest:
+        return False
+    return seg.area < 0.08 * max(s.area for s in segs) or seg.box[2] < 0.4 * tallest

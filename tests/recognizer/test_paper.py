@@ -76,6 +76,26 @@ def test_dashed_and_dotted_lines_are_removed_like_solid_ones(mnist, shipped_mode
     assert sum(t == str(d) for t, d in zip(texts, y[:60], strict=True)) >= 54
 
 
+def test_a_stray_tick_beside_a_digit_is_not_read_as_a_digit(mnist, shipped_model):
+    # a reviewer's small check mark (a quarter of the digit's height) next to the digit
+    x, y = mnist["x_test"], mnist["y_test"]
+    rng = np.random.default_rng(29)
+    tick = np.full((14, 14), 255, np.uint8)
+    cv2.polylines(tick, [np.array([[1, 7], [5, 12], [12, 1]], np.int32)], False, 40, 2)
+    blobs = []
+    for i in range(30):
+        page = cv2.imdecode(np.frombuffer(pen_png(x[i], rng, 0.06), np.uint8), 0)
+        h, w = page.shape
+        page = cv2.copyMakeBorder(page, 0, 0, 0, 60, cv2.BORDER_REPLICATE)
+        page[h // 2 : h // 2 + 14, w + 20 : w + 34] = np.minimum(
+            page[h // 2 : h // 2 + 14, w + 20 : w + 34], tick
+        )
+        blobs.append(cv2.imencode(".png", page)[1].tobytes())
+    texts = [r.text for r in shipped_model.recognize_many(blobs)]
+    assert sum(len(t) > 1 for t in texts) <= 2
+    assert sum(t == str(d) for t, d in zip(texts, y[:30], strict=True)) >= 27
+
+
 def test_line_mask_covers_the_box_not_the_digit(mnist):
     rng = np.random.default_rng(5)
     g = _gray(boxed_png(mnist["x_test"][0], rng))
