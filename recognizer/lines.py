@@ -178,9 +178,12 @@ def _bridge_dashes(binary: np.ndarray, lab: np.ndarray, st: np.ndarray) -> np.nd
     dashes = cv2.dilate(dashes, np.ones((3, 3), np.uint8))
     gap = max(3, round(DASH_GAP * ref)) + 1
     # the rows (columns) a dashed line runs along: there, the pieces that merged with a
-    # digit written on the line are bridged too, so the line runs on under the digit
-    rows = np.count_nonzero(dashes, axis=1) >= 0.5 * ref
-    cols = np.count_nonzero(dashes, axis=0) >= 0.5 * ref
+    # digit written on the line are bridged too, so the line runs on under the digit; only
+    # pieces of at least 2 x 2 px count, not the specks of a noisy page
+    marks = small & (np.minimum(w, h) >= 2) & (areas >= 4)
+    printed = np.isin(lab, np.nonzero(marks)[0] + 1)
+    rows = np.count_nonzero(printed, axis=1) >= 0.3 * ref
+    cols = np.count_nonzero(printed, axis=0) >= 0.3 * ref
     along_h = cv2.bitwise_or(dashes, binary * rows[:, None].astype(np.uint8))
     along_v = cv2.bitwise_or(dashes, binary * cols[None, :].astype(np.uint8))
     joined = cv2.bitwise_or(
@@ -219,8 +222,10 @@ def _solid_lines(
     thick = 0
     frame_v = [s for s in vsegs if s.length >= 0.9 * ref_h]
     while True:
-        nh = [s for s in frame_h if _cornered(s, frame_v)]
-        nv = [s for s in frame_v if _cornered(s, nh)]
+        v_ends = _end_boxes(frame_v)
+        nh = [s for s in frame_h if _cornered(s, v_ends)]
+        h_ends = _end_boxes(nh)
+        nv = [s for s in frame_v if _cornered(s, h_ends)]
         if len(nh) == len(frame_h) and len(nv) == len(frame_v):
             break
         frame_h, frame_v = nh, nv
@@ -271,13 +276,23 @@ def _regular(teeth: list[_Seg]) -> list[_Seg]:
     return keep
 
 
-def _cornered(s: _Seg, others: list[_Seg]) -> bool:
-    """Both ends of ``s`` meet an end of one of ``others`` (the corners of a box)."""
-    return all(any(_meet(e, oe) for o in others for oe in o.ends(tol(o))) for e in s.ends(tol(s)))
+def _end_boxes(segs: list[_Seg]) -> np.ndarray:
+    """(2 x len(segs), 4) array of the end boxes of ``segs`` (``_Seg.ends``)."""
+    if not segs:
+        return np.zeros((0, 4), np.int64)
+    return np.array([e for s in segs for e in s.ends(tol(s))], np.int64)
 
 
-def _meet(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+def _cornered(s: _Seg, other_ends: np.ndarray) -> bool:
+    """Both ends of ``s`` meet one of ``other_ends`` (``_end_boxes`` of the other direction:
+    the corners of a box)."""
+    if not len(other_ends):
+        return False
+    x0, y0, x1, y1 = other_ends.T
+    for a in s.ends(tol(s)):
+        if not np.any((a[0] < x1) & (x0 < a[2]) & (a[1] < y1) & (y0 < a[3])):
+            return False
+    return True
 
 
 def _paint(mask: np.ndarray, lab: np.ndarray | None, segs: list[_Seg]) -> int:
