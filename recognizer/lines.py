@@ -41,6 +41,9 @@ DASH_LONG = 0.4
 DASH_THICK = 0.15
 MIN_DASHES = 4
 DASH_GAP = 0.25
+#: squared paper: at least this many lines each way, each across this share of the image
+MIN_RULES = 3
+PAGE_SPAN = 0.8
 
 
 @dataclass
@@ -193,6 +196,25 @@ def _bridge_dashes(binary: np.ndarray, lab: np.ndarray, st: np.ndarray) -> np.nd
     return cv2.bitwise_or(binary, joined)
 
 
+def _grid(
+    binary: np.ndarray, hlab: np.ndarray | None, hsegs: list[_Seg], k: int
+) -> tuple[np.ndarray, int] | None:
+    """Squared paper: at least ``MIN_RULES`` horizontal and as many vertical lines that each
+    cross nearly the whole image (the lines of the grid make one component with the digits
+    on it, so the height of "the tallest digit" means nothing there). None if not a grid."""
+    H, W = binary.shape
+    rules_h = [s for s in hsegs if s.length >= PAGE_SPAN * W]
+    if len(rules_h) < MIN_RULES:
+        return None
+    _, vlab, vsegs = _candidates(binary, k, False)
+    rules_v = [s for s in vsegs if s.length >= PAGE_SPAN * H]
+    if len(rules_v) < MIN_RULES:
+        return None
+    mask = np.zeros_like(binary)
+    thick = max(_paint(mask, hlab, rules_h), _paint(mask, vlab, rules_v))
+    return mask, thick
+
+
 def _solid_lines(
     binary: np.ndarray, components: tuple[int, np.ndarray, np.ndarray]
 ) -> tuple[np.ndarray, int]:
@@ -209,6 +231,9 @@ def _solid_lines(
     hopen, hlab, hsegs = _candidates(binary, kh, True)
     if not hsegs:  # every kind of form line has a horizontal part: no need to look further
         return zero, 0
+    grid = _grid(binary, hlab, hsegs, k)
+    if grid is not None:
+        return grid
     _, ref_h = _digit_height(binary, hopen, components)
     ref_h = max(ref_h, 8)
     found_h = [s for s in hsegs if s.length >= LONG_FACTOR * ref_h]

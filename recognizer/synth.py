@@ -233,6 +233,7 @@ PAPER_CONDITIONS = (
     "thick_pen",
     "shadow",
     "dashed",
+    "grid",
 )
 
 
@@ -485,6 +486,25 @@ def dashed_png(digit28: np.ndarray, rng: np.random.Generator) -> bytes:
     return underline_png(digit28, rng, dashed=True)
 
 
+def grid_png(digit28: np.ndarray, rng: np.random.Generator) -> bytes:
+    """One digit written on squared paper: a light printed grid of 1-2 px lines, the squares
+    0.3-0.6 x the digit's height, lines running through the digit."""
+    cov = pen_digit(digit28, rng)
+    h, w = cov.shape
+    m = int(rng.uniform(0.4, 1.0) * h) + 4
+    paper = _paper(h + 2 * m, w + 2 * m, rng)
+    step = max(6, int(h * rng.uniform(0.3, 0.6)))
+    t = int(rng.integers(1, 3))
+    grid = np.zeros(paper.shape, np.float32)
+    x0, y0 = int(rng.integers(step)), int(rng.integers(step))
+    for k in range(t):
+        grid[y0 + k :: step, :] = 1.0
+        grid[:, x0 + k :: step] = 1.0
+    _lay(paper, grid, 0, 0, float(rng.uniform(120, 200)))
+    _lay(paper, cov, m + int(rng.integers(-m // 3, m // 3 + 1)), m, _ink_level(rng))
+    return _to_png(paper)
+
+
 def shadow_png(digit28: np.ndarray, rng: np.random.Generator, depth: float | None = None) -> bytes:
     """One digit on paper lit unevenly, as in a phone photo: the light falls off linearly
     towards one side or corner by ``depth`` (default 30-60%) of the brightest paper; the ink
@@ -533,4 +553,6 @@ def paper_sample(
         return shadow_png(x[i], rng), label
     if condition == "dashed":
         return dashed_png(x[i], rng), label
+    if condition == "grid":
+        return grid_png(x[i], rng), label
     raise ValueError(f"unknown condition {condition!r}")

@@ -20,6 +20,7 @@ from recognizer.synth import (
     boxed_png,
     comb_png,
     dashed_png,
+    grid_png,
     paper_sample,
     pen_png,
     shadow_png,
@@ -74,6 +75,14 @@ def test_dashed_and_dotted_lines_are_removed_like_solid_ones(mnist, shipped_mode
     texts = [r.text for r in shipped_model.recognize_many(blobs)]
     assert sum(len(t) > 1 for t in texts) <= 3
     assert sum(t == str(d) for t, d in zip(texts, y[:60], strict=True)) >= 54
+
+
+def test_digits_on_squared_paper_are_read(mnist, shipped_model):
+    # the grid makes one component with the digit; it must come out, the digit stay
+    x, y = mnist["x_test"], mnist["y_test"]
+    rng = np.random.default_rng(31)
+    texts = [r.text for r in shipped_model.recognize_many([grid_png(x[i], rng) for i in range(60)])]
+    assert sum(t == str(d) for t, d in zip(texts, y[:60], strict=True)) >= 57
 
 
 def test_a_stray_tick_beside_a_digit_is_not_read_as_a_digit(mnist, shipped_model):
