@@ -1,0 +1,416 @@
+"""Conditions nobody tuned for: a check of how the full path generalizes, not a target.
+
+    .venv/bin/python -m bench.unseen [-n 300] [--conditions shadow,usps]
+
+Each condition re-draws MNIST *test* digits (seed 7) the way another writer, pen, paper,
+scanner or file format might give them, and prints the share read right (the whole string),
+how many readings have too many / too few digits, and the time per image. The generators of
+the conditions the issue names live in ``recognizer/synth.py``; these are probes around them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from recognizer.synth import _ink_level, _lay, _paper, _single_on_paper, pen_digit, rotated_png
+
+Rng = np.random.Generator
+Sample = bytes | tuple[bytes, str]
+
+
+def _png(img: np.ndarray) -> bytes:
+    return cv2.imencode(".png", np.clip(img + 0.5, 0, 255).astype(np.uint8))[1].tobytes()
+
+
+def _single(x: np.ndarray, rng: Rng, **kw: float) -> np.ndarray:
+    return _single_on_paper(pen_digit(x, rng, **kw), rng)
+
+
+def _crop(x: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(x > 30)
+    return x[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
+def _on_colour(cov: np.ndarray, paper_bgr: tuple, ink_bgr: tuple, m: int = 40) -> np.ndarray:
+    h, w = cov.shape
+    page = np.empty((h + 2 * m, w + 2 * m, 3), np.float32)
+    page[...] = paper_bgr
+    c = np.zeros(page.shape[:2], np.float32)
+    c[m : m + h, m : m + w] = cov
+    return page * (1 - c[..., None]) + np.array(ink_bgr, np.float32) * c[..., None]
+
+
+def shadow(x: np.ndarray, rng: Rng) -> Sample:
+    """Light falling to 45% across the page (a phone photo)."""
+    p = _single(x, rng)
+    h, w = p.shape
+    g = np.linspace(1.0, 0.45, w, dtype=np.float32)[None, :]
+    g = g * np.linspace(1.0, 0.8, h, dtype=np.float32)[:, None]
+    return _png(p * (g[:, ::-1] if rng.random() < 0.5 else g))
+
+
+def tight_shadow(x: np.ndarray, rng: Rng) -> Sample:
+    """A thick-pen digit cropped 5 px from its ink, the light falling to 50%."""
+    cov = pen_digit(x, rng, pen=float(rng.uniform(0.1, 0.25)))
+    h, w = cov.shape
+    paper = _paper(h + 10, w + 10, rng)
+    _lay(paper, cov, 5, 5, _ink_level(rng))
+    return _png(paper * np.linspace(1.0, 0.5, w + 10, dtype=np.float32)[None, :])
+
+
+def _ruled(x: np.ndarray, rng: Rng, draw: Callable[[np.ndarray, int, int], None]) -> Sample:
+    cov = pen_digit(x, rng)
+    h, w = cov.shape
+    paper = _paper(h + 60, w + 120, rng)
+    lines = np.zeros(paper.shape, np.float32)
+    draw(lines, 30 + h + int(rng.integers(2, 8)), int(rng.integers(2, 4)))
+    _lay(paper, lines, 0, 0, 60.0)
+    _lay(paper, cov, 60, 30, _ink_level(rng))
+    return _png(paper)
+
+
+def dashed_underline(x: np.ndarray, rng: Rng) -> Sample:
+    def draw(lines: np.ndarray, y: int, t: int) -> None:
+        for x0 in range(5, lines.shape[1] - 5, 12):
+            lines[y : y + 2, x0 : x0 + 7] = 1
+
+    return _ruled(x, rng, draw)
+
+
+def dotted_underline(x: np.ndarray, rng: Rng) -> Sample:
+    step = int(rng.integers(5, 9))
+
+    def draw(lines: np.ndarray, y: int, t: int) -> None:
+        for x0 in range(5, lines.shape[1] - 5, step):
+            lines[y : y + t, x0 : x0 + t] = 1
+
+    return _ruled(x, rng, draw)
+
+
+def thick_underline(x: np.ndarray, rng: Rng) -> Sample:
+    def draw(lines: np.ndarray, y: int, t: int) -> None:
+        lines[y - 8 : y - 8 + 2 * t, 5:-5] = 1
+
+    return _ruled(x, rng, draw)
+
+
+def dashed_box(x: np.ndarray, rng: Rng) -> Sample:
+    cov = pen_digit(x, rng)
+    h, w = cov.shape
+    bh, bw = int(h * 1.35), int(max(w, h * 0.8) * 1.35)
+    paper = _paper(bh + 40, bw + 40, rng)
+    lv = np.zeros(paper.shape, np.float32)
+    t = int(rng.integers(1, 3))
+    dash, gap = int(rng.integers(5, 10)), int(rng.integers(3, 6))
+    for xx in range(20, 20 + bw, dash + gap):
+        lv[20 : 20 + t, xx : min(20 + bw, xx + dash)] = 1
+        lv[20 + bh : 20 + bh + t, xx : min(20 + bw, xx + dash)] = 1
+    for yy in range(20, 20 + bh, dash + gap):
+        lv[yy : min(20 + bh, yy + dash), 20 : 20 + t] = 1
+        lv[yy : min(20 + bh, yy + dash), 20 + bw : 20 + bw + t] = 1
+    _lay(paper, lv, 0, 0, 70.0)
+    _lay(paper, cov, 20 + (bw - w) // 2, 20 + (bh - h) // 2, _ink_level(rng))
+    return _png(paper)
+
+
+def graph_paper(x: np.ndarray, rng: Rng) -> Sample:
+    cov = pen_digit(x, rng, height=60.0)
+    h, w = cov.shape
+    paper = _paper(h + 80, w + 80, rng)
+    step = int(rng.integers(18, 26))
+    off = int(rng.integers(step))
+    lv = np.zeros(paper.shape, np.float32)
+    lv[off::step, :] = 1
+    lv[:, off::step] = 1
+    _lay(paper, lv, 0, 0, 170.0)
+    _lay(paper, cov, 40, 40, _ink_level(rng))
+    return _png(paper)
+
+
+def notebook(x: np.ndarray, rng: Rng) -> Sample:
+    """Blue ruled notebook paper, the digit crossing a rule."""
+    cov = pen_digit(x, rng, height=50.0)
+    h, w = cov.shape
+    page = np.full((200, w + 200, 3), 245, np.float32)
+    sp = int(rng.integers(30, 42))
+    for yy in range(int(rng.integers(sp)), 200, sp):
+        page[yy : yy + 2, :] = (230, 190, 150)
+    c = np.zeros(page.shape[:2], np.float32)
+    oy = 70 + int(rng.integers(-10, 10))
+    c[oy : oy + h, 100 : 100 + w] = cov
+    return _png(page * (1 - c[..., None]) + 30 * c[..., None])
+
+
+def tick_mark(x: np.ndarray, rng: Rng) -> Sample:
+    """A reviewer's small check mark beside the digit."""
+    cov = pen_digit(x, rng)
+    h, w = cov.shape
+    p = _paper(h + 80, w + 120, rng)
+    _lay(p, cov, 40, 40, _ink_level(rng))
+    tick = np.zeros((12, 12), np.float32)
+    cv2.line(tick, (1, 6), (4, 10), 1.0, 2)
+    cv2.line(tick, (4, 10), (10, 1), 1.0, 2)
+    _lay(p, tick, 40 + w + 40, 40 + h // 2, 40.0)
+    return _png(p)
+
+
+def blue_ink(x: np.ndarray, rng: Rng) -> Sample:
+    return _png(_on_colour(pen_digit(x, rng), (240, 240, 240), (160, 60, 30)))
+
+
+def yellow_paper(x: np.ndarray, rng: Rng) -> Sample:
+    return _png(_on_colour(pen_digit(x, rng), (150, 235, 245), (120, 40, 20)))
+
+
+def red_box(x: np.ndarray, rng: Rng) -> Sample:
+    """A form's drop-out red box around a dark digit."""
+    cov = pen_digit(x, rng)
+    h, w = cov.shape
+    bh, bw = int(h * 1.3), int(max(w, h * 0.8) * 1.3)
+    page = np.full((bh + 40, bw + 40, 3), 245, np.float32)
+    cv2.rectangle(page, (20, 20), (20 + bw, 20 + bh), (120, 120, 230), 2)
+    c = np.zeros(page.shape[:2], np.float32)
+    oy, ox = 20 + (bh - h) // 2, 20 + (bw - w) // 2
+    c[oy : oy + h, ox : ox + w] = cov
+    return _png(page * (1 - c[..., None]) + 30 * c[..., None])
+
+
+def low_contrast_blur(x: np.ndarray, rng: Rng) -> Sample:
+    cov = pen_digit(x, rng)
+    paper = _paper(cov.shape[0] + 60, cov.shape[1] + 60, rng) * 0.5 + 90
+    _lay(paper, cov, 30, 30, 140.0)
+    return _png(cv2.GaussianBlur(paper, (0, 0), 1.5))
+
+
+def pencil(x: np.ndarray, rng: Rng) -> Sample:
+    """A light, grainy pencil line."""
+    cov = pen_digit(x, rng, pen=0.06)
+    p = _paper(cov.shape[0] + 60, cov.shape[1] + 60, rng)
+    _lay(p, cov * (rng.random(cov.shape) < 0.75), 30, 30, 150.0)
+    return _png(p)
+
+
+def broken(x: np.ndarray, rng: Rng) -> Sample:
+    """A pen that skips: a quarter of the stroke missing in 4 px patches."""
+    cov = pen_digit(x, rng, pen=0.07)
+    keep = rng.random((cov.shape[0] // 4 + 1, cov.shape[1] // 4 + 1)) > 0.25
+    mask = cv2.resize(keep.astype(np.float32), cov.shape[::-1], interpolation=cv2.INTER_NEAREST)
+    return _png(_single_on_paper(cov * mask, rng))
+
+
+def speckle(x: np.ndarray, rng: Rng) -> Sample:
+    p = _single(x, rng)
+    n = int(p.size * 0.004)
+    p[rng.integers(p.shape[0], size=n), rng.integers(p.shape[1], size=n)] = 30
+    return _png(p)
+
+
+def noise25(x: np.ndarray, rng: Rng) -> Sample:
+    p = _single(x, rng)
+    return _png(p + rng.normal(0, 25, p.shape).astype(np.float32))
+
+
+def jpeg10(x: np.ndarray, rng: Rng) -> Sample:
+    img = np.clip(_single(x, rng), 0, 255).astype(np.uint8)
+    return cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 10])[1].tobytes()
+
+
+def jpeg_photo(x: np.ndarray, rng: Rng) -> Sample:
+    p = cv2.GaussianBlur(_single(x, rng, height=120.0), (0, 0), 1.2)
+    p = p + rng.normal(0, 8, p.shape).astype(np.float32)
+    img = np.clip(np.dstack([p * 0.95, p, p * 0.9]), 0, 255).astype(np.uint8)
+    return cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 60])[1].tobytes()
+
+
+def motion(x: np.ndarray, rng: Rng) -> Sample:
+    k = np.zeros((9, 9), np.float32)
+    k[4, :] = 1 / 9
+    return _png(cv2.filter2D(_single(x, rng, height=70.0), -1, k))
+
+
+def chalk(x: np.ndarray, rng: Rng) -> Sample:
+    """Light ink on a dark board."""
+    return _png(255 - _single(x, rng))
+
+
+def gray_alpha(x: np.ndarray, rng: Rng) -> Sample:
+    """Black ink on a transparent background (only alpha carries the digit)."""
+    cov = pen_digit(x, rng)
+    a = cv2.copyMakeBorder(cov, 30, 30, 30, 30, cv2.BORDER_CONSTANT, value=0)
+    z = np.zeros_like(a)
+    return _png(np.dstack([z, z, z, a * 255]))
+
+
+def big500(x: np.ndarray, rng: Rng) -> Sample:
+    return _png(_single(x, rng, height=500.0))
+
+
+def big_page(x: np.ndarray, rng: Rng) -> Sample:
+    """A 60 px digit somewhere on a 2,000 x 1,500 page."""
+    cov = pen_digit(x, rng, height=60.0)
+    p = _paper(1500, 2000, rng)
+    _lay(p, cov, int(rng.integers(100, 1800)), int(rng.integers(100, 1300)), _ink_level(rng))
+    return _png(p)
+
+
+def _shrunk(x: np.ndarray, rng: Rng, f: float, height: float = 48.0) -> Sample:
+    p = _single_on_paper(pen_digit(x, rng, height=height), rng)
+    return _png(cv2.resize(p, None, fx=f, fy=f, interpolation=cv2.INTER_AREA))
+
+
+def tiny11(x: np.ndarray, rng: Rng) -> Sample:
+    return _shrunk(x, rng, 0.5, 22.0)
+
+
+def small12(x: np.ndarray, rng: Rng) -> Sample:
+    return _shrunk(x, rng, 0.25)
+
+
+def small8(x: np.ndarray, rng: Rng) -> Sample:
+    return _shrunk(x, rng, 1 / 6)
+
+
+def slant25(x: np.ndarray, rng: Rng) -> Sample:
+    cov = pen_digit(x, rng)
+    h, w = cov.shape
+    sh = float(rng.choice([-1, 1]) * rng.uniform(0.3, 0.45))
+    m = np.float32([[1, sh, (abs(sh) * h if sh < 0 else 0) + 2], [0, 1, 0]])
+    return _png(_single_on_paper(cv2.warpAffine(cov, m, (w + int(abs(sh) * h) + 4, h)), rng))
+
+
+def rot30(x: np.ndarray, rng: Rng) -> Sample:
+    return rotated_png(x, rng, max_deg=30)
+
+
+def tight_thick(x: np.ndarray, rng: Rng) -> Sample:
+    cov = pen_digit(x, rng, pen=float(rng.uniform(0.2, 0.3)))
+    p = _paper(cov.shape[0] + 6, cov.shape[1] + 6, rng)
+    _lay(p, cov, 3, 3, _ink_level(rng))
+    return _png(p)
+
+
+def tight_big(x: np.ndarray, rng: Rng) -> Sample:
+    cov = pen_digit(x, rng, height=120.0)
+    p = _paper(cov.shape[0] + 4, cov.shape[1] + 4, rng)
+    _lay(p, cov, 2, 2, _ink_level(rng))
+    return _png(p)
+
+
+def optdigits32(x: np.ndarray, rng: Rng) -> Sample:
+    """A 32 x 32 binary bitmap, the digit scaled to fill it (aspect kept)."""
+    c = _crop(x)
+    h, w = c.shape
+    f = 32 / max(h, w)
+    d = cv2.resize(c, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    out = np.zeros((32, 32), np.float32)
+    oy, ox = (32 - d.shape[0]) // 2, (32 - d.shape[1]) // 2
+    out[oy : oy + d.shape[0], ox : ox + d.shape[1]] = d
+    return _png(np.where(out > 100, 255.0, 0.0))
+
+
+def usps(x: np.ndarray, rng: Rng) -> Sample:
+    """Stretched to fill 16 x 16 (aspect not kept), dark on light."""
+    return _png(255.0 - cv2.resize(_crop(x), (16, 16), interpolation=cv2.INTER_AREA))
+
+
+def semeion(x: np.ndarray, rng: Rng) -> Sample:
+    """Stretched to fill 16 x 16, then binarized."""
+    d = cv2.resize(_crop(x), (16, 16), interpolation=cv2.INTER_AREA)
+    return _png(np.where(d > 100, 255.0, 0.0))
+
+
+def fill28(x: np.ndarray, rng: Rng) -> Sample:
+    """Stretched to fill 28 x 28, white on black."""
+    return _png(cv2.resize(_crop(x), (28, 28), interpolation=cv2.INTER_AREA).astype(np.float32))
+
+
+def _string(rng: Rng, n: int, gaps: tuple[int, int], jitter: int, heights: tuple) -> Sample:
+    idx = rng.integers(len(_DATA["x"]), size=n)
+    covs = [pen_digit(_DATA["x"][i], rng, height=float(rng.uniform(*heights))) for i in idx]
+    paper = _paper(140, sum(c.shape[1] for c in covs) + 40 * (n + 4), rng)
+    xx = 40
+    for c in covs:
+        _lay(paper, c, xx, 40 + int(rng.integers(-jitter, jitter + 1)), _ink_level(rng))
+        xx += c.shape[1] + int(rng.integers(gaps[0], gaps[1] + 1))
+    return _png(paper), "".join(str(_DATA["y"][i]) for i in idx)
+
+
+def spaced5(x: np.ndarray, rng: Rng) -> Sample:
+    return _string(rng, 5, (8, 25), 5, (50.0, 50.0))
+
+
+def close4(x: np.ndarray, rng: Rng) -> Sample:
+    return _string(rng, 4, (1, 6), 5, (50.0, 50.0))
+
+
+def mild5(x: np.ndarray, rng: Rng) -> Sample:
+    return _string(rng, 5, (4, 20), 6, (45.0, 60.0))
+
+
+def varied5(x: np.ndarray, rng: Rng) -> Sample:
+    return _string(rng, 5, (4, 20), 10, (35.0, 65.0))
+
+
+CONDITIONS: dict[str, Callable[[np.ndarray, Rng], Sample]] = {
+    f.__name__: f
+    for f in (
+        shadow, tight_shadow, dashed_underline, dotted_underline, dashed_box, thick_underline,
+        graph_paper, notebook, tick_mark, blue_ink, yellow_paper, red_box, low_contrast_blur,
+        pencil, broken, speckle, noise25, jpeg10, jpeg_photo, motion, chalk, gray_alpha,
+        big500, big_page, tiny11, small12, small8, slant25, rot30, tight_thick, tight_big,
+        optdigits32, usps, semeion, fill28, spaced5, close4, mild5, varied5,
+    )
+}  # fmt: skip
+_DATA: dict[str, np.ndarray] = {}
+
+
+def run(model, name: str, n: int) -> str:
+    """One condition's line: share right, too many / too few digits, errors, ms per image."""
+    rng = np.random.default_rng(7)
+    x, y = _DATA["x"], _DATA["y"]
+    blobs, truth = [], []
+    for _ in range(n):
+        i = int(rng.integers(len(x)))
+        out = CONDITIONS[name](x[i], rng)
+        blob, text = out if isinstance(out, tuple) else (out, str(y[i]))
+        blobs.append(blob)
+        truth.append(text)
+    t = time.perf_counter()
+    recs = model.recognize_many(blobs)
+    ms = (time.perf_counter() - t) / n * 1000
+    read = [r.text if r.error is None else "" for r in recs]
+    ok = sum(r == s for r, s in zip(read, truth, strict=True))
+    extra = sum(len(r) > len(s) for r, s in zip(read, truth, strict=True))
+    fewer = sum(len(r) < len(s) for r, s in zip(read, truth, strict=True))
+    errors = sum(r.error is not None for r in recs)
+    return (
+        f"{name:18s} {100 * ok / n:6.1f}%  too many {extra:3d}  too few {fewer:3d}  "
+        f"errors {errors:3d}  {ms:5.1f} ms"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    from recognizer import load_model
+    from recognizer.datasets import find_mnist
+
+    ap = argparse.ArgumentParser(prog="python -m bench.unseen", description=__doc__)
+    ap.add_argument("-n", type=int, default=300, help="images per condition")
+    ap.add_argument("--data", default=None, help="MNIST .npz [default: $DIGITS_MNIST]")
+    ap.add_argument("--model", default=None, help="model path [default: shipped model]")
+    ap.add_argument("--conditions", default=None, help="comma-separated [default: all]")
+    args = ap.parse_args(argv)
+    with np.load(find_mnist(args.data)) as d:
+        _DATA["x"], _DATA["y"] = d["x_test"], d["y_test"]
+    model = load_model(args.model) if args.model else load_model()
+    for name in args.conditions.split(",") if args.conditions else CONDITIONS:
+        print(run(model, name, args.n), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
