@@ -203,7 +203,8 @@ def to_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     """Return (ink, inverted): white ink on black with the background level removed.
 
     Polarity comes from the image: the border pixels' median decides the background unless the
-    border is mixed, in which case the majority (median) of all pixels decides."""
+    border is mixed, in which case the local contrast decides (``_light_paper``; the majority
+    of all pixels for an image under 40 px)."""
     h, w = gray.shape
     if h >= 3 and w >= 3:
         border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
@@ -216,7 +217,10 @@ def to_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     mid = (lo + hi) / 2.0
     dark_frac = float(np.count_nonzero(border < mid)) / border.size
     if 0.3 < dark_frac < 0.7:  # mixed border: decide by the majority of all pixels
+        light = _light_paper(gray, hi - lo)
         flat = gray.ravel()
+        if light is not None:  # the paper's level: the median of its side of the range
+            flat = flat[flat > mid] if light else flat[flat <= mid]
         bmed = float(np.partition(flat, flat.size // 2)[flat.size // 2])
     inverted = bmed > mid
     even = _flattened(gray, inverted)
@@ -246,16 +250,37 @@ def paper_map(gray: np.ndarray, inverted: bool) -> np.ndarray | None:
 
     Strokes are filtered out by a max filter (a min filter for light ink on dark) wider than
     any stroke at that size: every stroke pixel has paper within half a stroke width."""
-    h, w = gray.shape
-    if min(h, w) < 40:
+    if min(gray.shape) < 40:
         return None
-    f = _SHADE_SIZE / max(h, w)
-    size = (max(8, round(w * f)), max(8, round(h * f)))
-    step = max(1, max(h, w) // (4 * _SHADE_SIZE))  # a sample is enough at 4x the size
-    small = cv2.resize(gray[::step, ::step], size, interpolation=cv2.INTER_AREA)
+    small = _shrunk(gray)
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
     bg = cv2.dilate(small, k) if inverted else cv2.erode(small, k)
     return cv2.blur(bg, (9, 9))
+
+
+def _light_paper(gray: np.ndarray, spread: int) -> bool | None:
+    """Whether the paper is lighter than the ink, judged locally: the pixels darker than
+    their surroundings (dark ink on light paper) against those lighter than theirs; the
+    fewer are the ink. Unlike the majority of all pixels, shading does not sway it. None for
+    an image too small to tell."""
+    h, w = gray.shape
+    if min(h, w) < 40 or spread <= 0:
+        return None
+    small = _shrunk(gray)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
+    t = 0.25 * spread
+    darker = np.count_nonzero(cv2.subtract(cv2.dilate(small, k), small) > t)
+    lighter = np.count_nonzero(cv2.subtract(small, cv2.erode(small, k)) > t)
+    return darker <= lighter
+
+
+def _shrunk(gray: np.ndarray) -> np.ndarray:
+    """``gray`` at ``_SHADE_SIZE`` px on its longer side (a sample of a big page first)."""
+    h, w = gray.shape
+    f = _SHADE_SIZE / max(h, w)
+    size = (max(8, round(w * f)), max(8, round(h * f)))
+    step = max(1, max(h, w) // (4 * _SHADE_SIZE))  # a sample is enough at 4x the size
+    return cv2.resize(gray[::step, ::step], size, interpolation=cv2.INTER_AREA)
 
 
 def _flattened(gray: np.ndarray, inverted: bool) -> np.ndarray | None:

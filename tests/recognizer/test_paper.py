@@ -67,6 +67,18 @@ def test_digits_on_unevenly_lit_paper_are_read(mnist, shipped_model):
     assert sum(t == str(d) for t, d in zip(texts, y[:60], strict=True)) >= 58
 
 
+def test_polarity_of_a_tight_shaded_crop_is_dark_ink_on_light_paper():
+    # a thick "8" cropped close, lit from the left: its border is half dark, and the darker
+    # half of all pixels is mostly shaded paper, so only local contrast tells ink from paper
+    page = np.full((74, 56), 230.0, np.float32)
+    cv2.circle(page, (28, 20), 14, 30.0, 9)
+    cv2.circle(page, (28, 52), 16, 30.0, 9)
+    page *= np.linspace(1.0, 0.45, 56, dtype=np.float32)[None, :]
+    ink, inverted = to_ink(page.astype(np.uint8))
+    assert inverted  # light paper
+    assert ink[20, 14] > 100 and ink[20, 28] < 40  # a stroke is ink, the loop's inside is not
+
+
 def test_dashed_and_dotted_lines_are_removed_like_solid_ones(mnist, shipped_model):
     # boxes and underlines printed dashed or dotted: the pieces must not be read as digits
     x, y = mnist["x_test"], mnist["y_test"]
