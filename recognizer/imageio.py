@@ -271,7 +271,7 @@ def _light_paper(gray: np.ndarray, spread: int) -> bool | None:
     t = 0.25 * spread
     darker = np.count_nonzero(cv2.subtract(cv2.dilate(small, k), small) > t)
     lighter = np.count_nonzero(cv2.subtract(small, cv2.erode(small, k)) > t)
-    return darker <= lighter
+    return bool(darker <= lighter)
 
 
 def _shrunk(gray: np.ndarray) -> np.ndarray:
