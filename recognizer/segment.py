@@ -94,7 +94,10 @@ def _merge(boxes: np.ndarray, areas: np.ndarray, ref_h: float) -> list[list[int]
                 elif hn < 0.55 * ref_h and hgap < 0.1 * ref_h and vgap < 0.2 * ref_h:
                     merge = True  # small fragment touching a neighbour
                 elif minor and hgap < 0.25 * ref_h and vgap < 0.2 * ref_h:
-                    merge = True  # small fragment next to a bigger piece
+                    # small fragment next to a bigger piece -- unless it sits above or
+                    # below another piece (a loop broken off its own body)
+                    small = i if ga[i] < ga[j] else j
+                    merge = not _stacks_elsewhere(small, (i, j), gb, ref_h)
                 if merge:
                     groups[i] = groups[i] + groups[j]
                     gb[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
@@ -103,6 +106,22 @@ def _merge(boxes: np.ndarray, areas: np.ndarray, ref_h: float) -> list[list[int]
                     changed = True
                     break
     return groups
+
+
+def _stacks_elsewhere(
+    k: int, pair: tuple[int, int], gb: list[tuple[int, ...]], ref_h: float
+) -> bool:
+    """Box ``k`` lies above or below a box other than the two of ``pair`` (the stacking
+    rule of ``_merge``): it belongs with that one."""
+    a = gb[k]
+    for m, b in enumerate(gb):
+        if m in pair:
+            continue
+        ov = min(a[2], b[2]) - max(a[0], b[0])
+        vgap = max(a[1], b[1]) - min(a[3], b[3])
+        if vgap < 0.45 * ref_h and ov >= 0.5 * min(a[2] - a[0], b[2] - b[0]):
+            return True
+    return False
 
 
 def _components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:

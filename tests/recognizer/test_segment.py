@@ -64,6 +64,19 @@ def test_fragments_merged_and_specks_dropped():
     assert 35 <= x <= 50 and 30 <= y <= 40 and h >= 120
 
 
+def test_a_loop_broken_off_its_digit_joins_that_digit_not_the_next():
+    img = np.full((130, 320), 255, np.uint8)
+    # an "8" whose small top loop does not touch its body ...
+    cv2.ellipse(img, (200, 75), (22, 20), 0, 0, 360, 0, 6)
+    cv2.ellipse(img, (210, 41), (16, 6), 0, 0, 360, 0, 4)
+    # ... and, a few pixels to the right of that loop, another "8"
+    cv2.ellipse(img, (258, 45), (17, 12), 0, 0, 360, 0, 6)
+    cv2.ellipse(img, (258, 75), (19, 18), 0, 0, 360, 0, 6)
+    boxes = sorted(extract_bytes(png(img)).boxes)
+    assert len(boxes) == 2
+    assert boxes[0][0] + boxes[0][2] < 236  # the first holds its loop, not the second "8"
+
+
 def test_dotted_stroke_is_one_digit():
     img = np.zeros((120, 100), np.uint8)
     for y in range(15, 105, 9):  # a "1" drawn as a dotted line
