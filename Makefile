@@ -27,7 +27,7 @@ run: venv  ## migrate, then start web, workers, beat and Flower (embedded Redis/
 	$(PY) -m scripts.run
 
 test: venv  ## the whole suite (SQLite; PostgreSQL too when TEST_DATABASE_URL is set) + coverage
-	$(PY) -m pytest --cov --cov-report=term $(PYTEST_ARGS)
+	$(PY) -m pytest --cov --cov-report=term --durations=15 $(PYTEST_ARGS)
 
 test-fast: venv  ## the inner loop: no browser, no slow end-to-end tests
 	$(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
