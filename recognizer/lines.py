@@ -11,6 +11,9 @@ if one of these holds (a digit's own straight stroke never satisfies them):
 * a comb tooth: a vertical candidate with an end on a form line, with at least two more teeth
   of about the same length on that line.
 
+Dashed and dotted lines are bridged first (``_bridge_dashes``) and then judged the same way;
+squared paper (``_grid``: lines across the whole image, both ways) is removed whole.
+
 Strokes that crossed a removed line are repaired: a line pixel with stroke ink just above and
 below it (just left and right for a vertical line) is put back.
 """
@@ -167,9 +170,11 @@ def _bridge_dashes(binary: np.ndarray, lab: np.ndarray, st: np.ndarray) -> np.nd
     few dash-like pieces to make one.
 
     A dash is a component much smaller and thinner than the digits (at most ``DASH_LONG`` of
-    the tallest big component's height long, and of about ``DASH_THICK`` of it thick); only
-    dashes are bridged, to each other, so a digit is never joined to anything. Whether the
-    bridged runs are form lines is then decided like any line (long, a frame, a comb)."""
+    the tallest big component's height long, and of about ``DASH_THICK`` of it thick). Dashes
+    are bridged to each other, and along the rows (columns) a dashed line runs on, to the ink
+    there too: the pieces of the line that merged with a digit written on it. Whether the
+    bridged runs are form lines is then decided like any line (long, a frame, a comb, a
+    grid), and only the original pixels are removed."""
     areas = st[1:, cv2.CC_STAT_AREA].astype(np.float64)
     ref = float(st[1:, cv2.CC_STAT_HEIGHT][areas >= 0.1 * areas.max()].max())
     w, h = st[1:, cv2.CC_STAT_WIDTH], st[1:, cv2.CC_STAT_HEIGHT]
