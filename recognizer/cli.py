@@ -256,6 +256,20 @@ def data_where() -> None:
     show_default=True,
     help="other-writer/scanner copies (16 px, binarized, thin/thick pen, elastic, slant)",
 )
+@click.option(
+    "--vsv",
+    type=int,
+    default=0,
+    show_default=True,
+    help="virtual support vectors: fit again on the support vectors plus N transformed copies "
+    "of each (elastic + small affine, pen width, other-writer/scanner in turn)",
+)
+@click.option(
+    "--vsv-keep-all/--vsv-support-only",
+    default=False,
+    show_default=True,
+    help="refit on the whole training set plus the virtual copies (default: support vectors only)",
+)
 @click.option("--C", "C", type=float, default=10.0, show_default=True, help="SVC C")
 @click.option("--pca", type=int, default=120, show_default=True, help="PCA dimensions (0: none)")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -276,6 +290,8 @@ def train(
     augment: int,
     redraw: int,
     paper: int,
+    vsv: int,
+    vsv_keep_all: bool,
     C: float,
     pca: int,
     seed: int,
@@ -307,6 +323,8 @@ def train(
         augment=augment,
         redraw=redraw,
         paper=paper,
+        vsv=vsv,
+        vsv_keep_all=vsv_keep_all,
         C=C,
         pca=pca,
         seed=seed,

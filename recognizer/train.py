@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as _dt
 import time
 from collections.abc import Callable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -84,35 +85,45 @@ def redraw_images(x: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
     return [np.clip(c * 255.0 + 0.5, 0, 255).astype(np.uint8) for c in covs]
 
 
-def train_model(
+def vsv_transform(img: np.ndarray, rng: np.random.Generator, kind: int) -> np.ndarray:
+    """A virtual support vector: one normalized 28x28 support-vector digit (white on black),
+    transformed the way another writer might write it.  ``kind`` 0: mild elastic distortion +
+    small rotation/shear/stretch; 1: pen width (thinner or thicker) + small rotation; 2: the
+    "other writer/scanner" copy (``paper_augment``: elastic, slant, 16 px, binarized, pens)."""
+    if kind == 2:
+        return paper_augment(img, rng)
+    up = cv2.resize(img, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    h, w = up.shape
+    c = ((w - 1) / 2.0, (h - 1) / 2.0)
+    if kind == 0:
+        up = _elastic(up, rng, float(rng.uniform(2, 4)), float(rng.uniform(4, 6)))
+    m = cv2.getRotationMatrix2D(c, float(rng.uniform(-10, 10)), 1.0)
+    sh = float(rng.uniform(-0.2, 0.2))
+    m[0, 1] += sh
+    m[0, 2] -= sh * c[1]
+    sx = float(rng.uniform(0.85, 1.15))
+    m[0, :] *= sx
+    m[0, 2] += c[0] * (1 - sx)
+    up = cv2.warpAffine(up, m, (w, h), flags=cv2.INTER_LINEAR)
+    if kind == 1:
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        if rng.random() < 0.5:
+            up = cv2.erode(up, k, iterations=1)
+        else:
+            up = cv2.dilate(up, k, iterations=int(rng.integers(1, 3)))
+    return up
+
+
+def training_images(
     x: np.ndarray,
-    y: np.ndarray,
+    rng: np.random.Generator,
     *,
-    progress: Callable[[str], None] | None = None,
-    augment: int = 1,
-    redraw: int = 0,
-    paper: int = 0,
-    C: float = 10.0,
-    pca: int | None = 120,
-    seed: int = 0,
-    data_sha256: str | None = None,
-    **extra_metadata: object,
-) -> Model:
-    """Fit the recognizer on raw single-digit images (N, h, w) uint8 white-on-black.
-
-    Every image -- plus ``augment`` rotated/stretched copies and ``redraw`` canvas-style
-    re-drawn copies of it -- is put through the same normalization as inference, then gradient
-    features, then (optionally) PCA, then an RBF SVC."""
-    import sklearn
-    from sklearn.decomposition import PCA
-    from sklearn.pipeline import Pipeline
-    from sklearn.svm import SVC
-
-    say = progress or (lambda msg: None)
-    x = np.asarray(x)
-    y = np.asarray(y).astype(np.int64)
-    t0 = time.time()
-    rng = np.random.default_rng(seed)
+    augment: int,
+    redraw: int,
+    paper: int,
+    say: Callable[[str], None],
+) -> list[np.ndarray]:
+    """The normalized training sets: the originals, then the augmented copies, in order."""
     say(f"normalizing {len(x)} training images")
     sets = [normalize_training_images(x)]
     for a in range(augment):
@@ -124,14 +135,73 @@ def train_model(
     for a in range(paper):
         say(f"other-writer/scanner copy {a + 1}/{paper} (resolution, binarization, pen, elastic)")
         sets.append(normalize_training_images(paper_augment_images(x, rng)))
+    return sets
+
+
+def fit_svc(z: np.ndarray, y: np.ndarray, C: float, gamma: float, seed: int) -> Any:
+    from sklearn.svm import SVC
+
+    svc = SVC(C=C, gamma=gamma, kernel="rbf", cache_size=2000, random_state=seed)
+    svc.fit(z, y)
+    return svc
+
+
+def virtual_sv_images(
+    xn: np.ndarray, sv: np.ndarray, copies: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``copies`` transformed, re-normalized copies of the support vectors' images: copy k is
+    of kind k % 3 (see ``vsv_transform``)."""
+    out = []
+    for k in range(copies):
+        imgs = [vsv_transform(xn[i], rng, k % 3) for i in sv]
+        out.append(normalize_training_images(imgs))
+    return np.concatenate(out) if out else np.zeros((0, 28, 28), np.uint8)
+
+
+def train_model(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    progress: Callable[[str], None] | None = None,
+    augment: int = 1,
+    redraw: int = 0,
+    paper: int = 0,
+    vsv: int = 0,
+    vsv_keep_all: bool = False,
+    C: float = 10.0,
+    pca: int | None = 120,
+    seed: int = 0,
+    data_sha256: str | None = None,
+    **extra_metadata: object,
+) -> Model:
+    """Fit the recognizer on raw single-digit images (N, h, w) uint8 white-on-black.
+
+    Every image -- plus ``augment`` rotated/stretched copies, ``redraw`` canvas-style re-drawn
+    copies and ``paper`` other-writer/scanner copies of it -- is put through the same
+    normalization as inference, then gradient features, then (optionally) PCA, then an RBF SVC.
+    With ``vsv`` > 0 the SVC is then fitted again (virtual support vectors, Schoelkopf et al.)
+    on its support vectors plus ``vsv`` transformed copies of each (``virtual_sv_images``);
+    with ``vsv_keep_all`` on the whole training set plus those copies."""
+    import sklearn
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import Pipeline
+
+    say = progress or (lambda msg: None)
+    x = np.asarray(x)
+    y = np.asarray(y).astype(np.int64)
+    t0 = time.time()
+    rng = np.random.default_rng(seed)
+    sets = training_images(x, rng, augment=augment, redraw=redraw, paper=paper, say=say)
     xn = np.concatenate(sets)
     yn = np.tile(y, len(sets))
     del sets
     say(f"extracting features of {len(xn)} images")
     feats = _features_chunked(xn)
-    del xn
+    if not vsv:
+        del xn
     steps = []
     k = min(pca or 0, feats.shape[1], len(feats))
+    p = None
     if k:
         say(f"PCA {feats.shape[1]} -> {k} dimensions")
         p = PCA(n_components=k, random_state=seed).fit(feats[:: max(1, len(feats) // 40000)])
@@ -139,10 +209,29 @@ def train_model(
         z = p.transform(feats).astype(np.float32)
     else:
         z = feats
+    feature_dim = int(feats.shape[1])
+    del feats
     gamma = float(1.0 / (z.shape[1] * z.var()))
     say(f"fitting RBF SVC (C={C}, gamma={gamma:.4f}) on {z.shape[0]}x{z.shape[1]}")
-    svc = SVC(C=C, gamma=gamma, kernel="rbf", cache_size=2000, random_state=seed)
-    svc.fit(z, yn)
+    svc = fit_svc(z, yn, C, gamma, seed)
+    n_images = len(yn)
+    first_sv = int(svc.support_vectors_.shape[0])
+    if vsv:
+        sv = np.asarray(svc.support_)
+        say(f"{len(sv)} support vectors; {vsv} virtual copies of each")
+        xv = virtual_sv_images(xn, sv, vsv, rng)
+        del xn
+        fv = _features_chunked(xv)
+        zv = p.transform(fv).astype(np.float32) if p is not None else fv
+        yv = np.tile(yn[sv], vsv)
+        if vsv_keep_all:
+            z2, y2 = np.concatenate([z, zv]), np.concatenate([yn, yv])
+        else:
+            z2, y2 = np.concatenate([z[sv], zv]), np.concatenate([yn[sv], yv])
+        del z
+        say(f"fitting RBF SVC again on {z2.shape[0]}x{z2.shape[1]} (support + virtual vectors)")
+        svc = fit_svc(z2, y2, C, gamma, seed)
+        n_images += len(yv)
     steps.append(("svc", svc))
     estimator = Pipeline(steps) if len(steps) > 1 else svc
     elapsed = time.time() - t0
@@ -160,9 +249,12 @@ def train_model(
         "augment_copies": int(augment),
         "redraw_copies": int(redraw),
         "paper_copies": int(paper),
-        "training_images": int(len(yn)),
+        "vsv_copies": int(vsv),
+        "vsv_keep_all": bool(vsv_keep_all),
+        "seed": int(seed),
+        "training_images": int(n_images),
         "features": F.DESCRIPTION,
-        "feature_dim": int(feats.shape[1]),
+        "feature_dim": feature_dim,
         "feature_grid": F.GRID,
         "feature_sigma": F.SIGMA,
         "pca_components": int(k),
@@ -172,5 +264,7 @@ def train_model(
         "training_seconds": round(elapsed, 1),
         "normalization": "stroke-width normalized, 20x20 box, center of mass in 28x28",
     }
+    if vsv:
+        metadata["first_fit_support_vectors"] = first_sv
     metadata.update(extra_metadata)
     return Model(estimator, metadata)

@@ -41,6 +41,19 @@ def test_tiny_model_beats_chance(mnist, tiny):
     assert probs.shape == (1, 10) and abs(probs.sum() - 1) < 1e-6
 
 
+def test_virtual_support_vectors(mnist):
+    """--vsv: a second fit on the support vectors plus transformed copies of their images; the
+    recipe is recorded in the metadata and the model still reads digits."""
+    x, y = mnist["x_train"][:600], mnist["y_train"][:600]
+    model = train_model(x, y, augment=0, pca=20, vsv=2, seed=3)
+    meta = model.metadata
+    assert meta["vsv_copies"] == 2 and meta["vsv_keep_all"] is False
+    first = meta["first_fit_support_vectors"]
+    assert first <= 600 and meta["training_images"] == 600 + 2 * first
+    preds = predict_png_path(model, mnist["x_test"][:200])
+    assert (preds == mnist["y_test"][:200]).mean() > 0.8
+
+
 def test_save_load_roundtrip(mnist, tiny):
     model, path = tiny
     meta = json.loads(path.with_suffix(".json").read_text())

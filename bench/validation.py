@@ -1,0 +1,120 @@
+"""Choose training recipes on a validation split of MNIST *train*, never on MNIST test.
+
+    .venv/bin/python -m bench.validation [--augment 1 --redraw 1 --paper 1 --vsv 0 --C 10 --pca 120]
+    .venv/bin/python -m bench.validation --model models/      # score an existing model
+
+Trains (``recognizer.train.train_model``, the same code as ``digits train``) on train images
+0-49,999 and scores on images 50,000-59,999 built the ways users' inputs come: the 10,000 as
+28x28 PNGs, 3,000 as canvas drawings, and 1,500 of each single-digit paper condition (300 combs)
+from ``synth.paper_sample``. The inputs are segmented and normalized once and cached
+(``--cache``), so a score is the classifier's alone: touching pairs and the learned split
+decision are not in it (use ``python -m bench.recognizer --accuracy --paper-digits train``).
+A string is right when exactly its digits are read, in order. An existing model trained on all
+60,000 train images has seen the validation digits: its score is only a sanity check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+CONDITIONS = (
+    "png",
+    "canvas",
+    "boxed",
+    "underline",
+    "comb",
+    "rotated",
+    "jpeg25",
+    "lowres16",
+    "thin_pen",
+    "thick_pen",
+)
+TRAIN_END = 50000
+
+
+def build_cache(xv: np.ndarray, yv: np.ndarray, path: str) -> None:
+    from recognizer.evaluate import encode_png_batch
+    from recognizer.pipeline import extract_bytes
+    from recognizer.synth import canvas_png, paper_sample
+
+    out = {}
+    for c in CONDITIONS:
+        if c == "png":
+            blobs, truth = encode_png_batch(xv), [str(v) for v in yv]
+        elif c == "canvas":
+            rng = np.random.default_rng(7)
+            blobs = [canvas_png(xv[i], rng) for i in range(3000)]
+            truth = [str(v) for v in yv[:3000]]
+        else:
+            rng = np.random.default_rng([12, sum(map(ord, c))])
+            pairs = [paper_sample(c, xv, yv, rng) for _ in range(300 if c == "comb" else 1500)]
+            blobs, truth = [b for b, _ in pairs], [t for _, t in pairs]
+        digits = [extract_bytes(b).digits for b in blobs]
+        out[c + "_d"] = np.concatenate(digits)
+        out[c + "_n"] = np.array([len(d) for d in digits])
+        out[c + "_t"] = np.array(truth)
+    np.savez(path, **out)
+
+
+def score(model, cache: dict[str, np.ndarray]) -> dict[str, float]:
+    res = {}
+    for c in CONDITIONS:
+        labels, _ = model.predict_many(cache[c + "_d"])
+        n, truth = cache[c + "_n"], cache[c + "_t"]
+        ends = np.cumsum(n)
+        spans = zip(ends - n, ends, truth, strict=True)
+        ok = sum("".join(map(str, labels[s:e])) == t for s, e, t in spans)
+        res[c] = round(ok / len(truth), 4)
+    res["paper_mean"] = round(float(np.mean([res[c] for c in CONDITIONS[2:]])), 4)
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.validation", description=__doc__)
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--cache", default="var/validation-cache.npz")
+    ap.add_argument("--model", default=None, help="score this model instead of training one")
+    ap.add_argument("--augment", type=int, default=1)
+    ap.add_argument("--redraw", type=int, default=1)
+    ap.add_argument("--paper", type=int, default=1)
+    ap.add_argument("--vsv", type=int, default=0)
+    ap.add_argument("--vsv-keep-all", action="store_true")
+    ap.add_argument("--C", type=float, default=10.0)
+    ap.add_argument("--pca", type=int, default=120)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+
+    from recognizer.datasets import find_mnist
+
+    with np.load(find_mnist(args.data)) as d:
+        x, y = d["x_train"], d["y_train"].astype(np.int64)
+    if not os.path.exists(args.cache):
+        os.makedirs(os.path.dirname(args.cache) or ".", exist_ok=True)
+        build_cache(x[TRAIN_END:], y[TRAIN_END:], args.cache)
+    with np.load(args.cache) as f:
+        cache = dict(f)
+    t0 = time.time()
+    if args.model:
+        from recognizer import load_model
+
+        model = load_model(args.model)
+        recipe: dict[str, object] = {"model": args.model}
+    else:
+        from recognizer.train import train_model
+
+        recipe = {k: v for k, v in vars(args).items() if k not in ("data", "cache", "model")}
+        model = train_model(x[:TRAIN_END], y[:TRAIN_END], progress=print, **recipe)  # type: ignore[arg-type]
+        recipe["support_vectors"] = model.metadata["n_support_vectors"]
+        recipe["train_seconds"] = round(time.time() - t0)
+    print(json.dumps({**recipe, **score(model, cache)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
