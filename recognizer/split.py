@@ -7,7 +7,8 @@ stored in the model metadata as ``touching``). Above ``P_PAIR_MIN`` it is offere
 deepest valleys of its column ink profile (and the centre), each as four paths: straight, a
 least-ink seam (``seam``), a top-down and a bottom-up drop-fall (``drop_fall``); each path once
 as a clean cut and once with ``OVERLAPS`` pixels of overlap, since strokes that overlap belong
-to both digits. Small bits of the other digit a cut leaves behind are dropped. The caller
+to both digits. Small bits of the other digit a cut leaves behind are dropped; a crop taller
+than ``CUT_HEIGHT`` is cut at that height, and the same two pieces are offered once. The caller
 (``Model._split_touching``) classifies the pieces of every candidate in one batch, ranks the
 cuts by ``cut_rank`` (both pieces read confidently, and neither still looks like a pair) and
 ``choose_cut`` decides whether the best one is taken: a learned logistic decision
@@ -39,6 +40,10 @@ SEARCH = (0.18, 0.82)
 MAX_CUTS = 4
 #: pixels of overlap each piece may keep beyond the cut path
 OVERLAPS = (0, 2)
+#: a taller crop is cut at this height (INTER_AREA): its pieces are normalized to 28x28
+#: anyway, and a 400x400 drawing's wide digit costs 1/10 as much to cut (paper digits of at
+#: most this height are cut at full size)
+CUT_HEIGHT = 72
 
 
 @dataclass
@@ -208,16 +213,41 @@ def _paths(ink: np.ndarray, columns: list[int]) -> list[tuple[str, int, np.ndarr
 
 
 def cuts(crop: np.ndarray, box: tuple[int, int, int, int]) -> list[Cut]:
-    """Candidate two-way cuts of the digit crop at ``box`` (x, y, w, h in working pixels)."""
+    """Candidate two-way cuts of the digit crop at ``box`` (x, y, w, h in working pixels); a
+    crop taller than ``CUT_HEIGHT`` is cut at that height (boxes and columns scaled back)."""
     h, w = crop.shape
     if crop.size == 0 or h < 4:
         return []
+    f = min(1.0, CUT_HEIGHT / h)
+    if f < 1.0:
+        size = (max(1, round(w * f)), CUT_HEIGHT)
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    return [_scaled(c, box, f, w) for c in _cuts(crop)]
+
+
+def _scaled(cut: Cut, box: tuple[int, int, int, int], f: float, w: int) -> Cut:
+    """A cut of a crop scaled by ``f`` in the working pixels of ``box`` (crop width ``w``)."""
+
+    def back(b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        x0, y0 = round(b[0] / f), round(b[1] / f)
+        x1, y1 = round((b[0] + b[2]) / f), round((b[1] + b[3]) / f)
+        return box[0] + x0, box[1] + y0, min(w, x1) - x0, y1 - y0
+
+    cut.boxes = (back(cut.boxes[0]), back(cut.boxes[1]))
+    cut.column = min(w - 1, round(cut.column / f)) if f < 1.0 else cut.column
+    return cut
+
+
+def _cuts(crop: np.ndarray) -> list[Cut]:
+    """Candidate cuts of ``crop`` (boxes relative to it)."""
+    h, w = crop.shape
     thr = 0.45 * float(crop.max())
     ink = crop > thr
     total = int(np.count_nonzero(ink))
     cols = np.arange(w)[None, :]
     out = []
-    seen = set()
+    seen: set[tuple[bytes, int]] = set()
+    seen_pieces: set[bytes] = set()
     for kind, c, path in _paths(ink, candidate_columns(crop)):
         for ov in OVERLAPS:
             key = (path.tobytes(), ov)
@@ -235,13 +265,22 @@ def cuts(crop: np.ndarray, box: tuple[int, int, int, int]) -> list[Cut]:
                     ok = False
             if not ok:
                 continue
-            boxes = tuple(
-                (box[0] + px, box[1] + py, pw, ph) for _, (px, py, pw, ph) in (left, right)
-            )
             digits = np.stack([normalize_digit(left[0]), normalize_digit(right[0])])
+            if not _new_pieces(digits, seen_pieces):
+                continue  # the same two pieces as an earlier cut: they read the same
+            boxes = (left[1], right[1])
             ink_cut = float(np.count_nonzero(ink[np.arange(h), np.clip(path, 0, w - 1)])) / h
-            out.append(Cut(c, ink_cut, boxes, digits, kind, ov))  # type: ignore[arg-type]
+            out.append(Cut(c, ink_cut, boxes, digits, kind, ov))
     return out
+
+
+def _new_pieces(digits: np.ndarray, seen: set[bytes]) -> bool:
+    """Whether these normalized pieces were not offered yet (and remember them)."""
+    key = digits.tobytes()
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
 
 
 def wants_cut(box: tuple[int, int, int, int], confidence: float) -> bool:
