@@ -5,7 +5,8 @@ classifier is not sure of it) is scored by a logistic "one digit or two touching
 the gradient features of the whole (``pair_probability``; fitted by ``fit_pair_detector``,
 stored in the model metadata as ``touching``). Above ``P_PAIR_MIN`` it is offered cuts at the
 deepest valleys of its column ink profile (and the centre), each as four paths: straight, a
-least-ink seam (``seam``), a top-down and a bottom-up drop-fall (``drop_fall``); each path once
+least-ink seam (``seam``), a top-down and a bottom-up drop-fall (``drop_fall``; for a segment
+the detector is sure of, also started at ``DROP_STARTS`` beside the column); each path once
 as a clean cut and once with ``OVERLAPS`` pixels of overlap, since strokes that overlap belong
 to both digits. Small bits of the other digit a cut leaves behind are dropped; a crop taller
 than ``CUT_HEIGHT`` is cut at that height, and the same two pieces are offered once. The caller
@@ -40,6 +41,11 @@ SEARCH = (0.18, 0.82)
 MAX_CUTS = 4
 #: pixels of overlap each piece may keep beyond the cut path
 OVERLAPS = (0, 2)
+#: drop-falls also start this many path bands (w / 8) beside each candidate column of a
+#: segment the pair detector is sure of (``MORE_CUTS_P``; a wide single digit it is unsure
+#: of, like a drawn "2", gets the cheaper set)
+DROP_STARTS = (-1.0, -0.5, -0.25, 0.25, 0.5, 1.0)
+MORE_CUTS_P = 0.9
 #: a taller crop is cut at this height (INTER_AREA): its pieces are normalized to 28x28
 #: anyway, and a 400x400 drawing's wide digit costs 1/10 as much to cut (paper digits of at
 #: most this height are cut at full size)
@@ -200,7 +206,10 @@ def drop_fall(ink: np.ndarray, column: int, band: int) -> np.ndarray:
     return xs
 
 
-def _paths(ink: np.ndarray, columns: list[int]) -> list[tuple[str, int, np.ndarray]]:
+def _paths(
+    ink: np.ndarray, columns: list[int], more: bool = False
+) -> list[tuple[str, int, np.ndarray]]:
+    """Cut paths at each column; ``more``: drop-falls from ``DROP_STARTS`` beside them too."""
     h, w = ink.shape
     band = max(2, w // 8)
     out = []
@@ -209,12 +218,20 @@ def _paths(ink: np.ndarray, columns: list[int]) -> list[tuple[str, int, np.ndarr
         out.append(("seam", c, seam(ink, c, band)))
         out.append(("drop", c, drop_fall(ink, c, band)))
         out.append(("rise", c, drop_fall(ink[::-1], c, band)[::-1]))
+    # drops started beside each column too: where a drop starts decides which stroke it
+    # slides around
+    for c in columns if more else []:
+        for f in DROP_STARTS:
+            s = int(np.clip(c + round(f * band), 0, w - 1))
+            out.append(("drop", c, drop_fall(ink, s, band)))
+            out.append(("rise", c, drop_fall(ink[::-1], s, band)[::-1]))
     return out
 
 
-def cuts(crop: np.ndarray, box: tuple[int, int, int, int]) -> list[Cut]:
+def cuts(crop: np.ndarray, box: tuple[int, int, int, int], more: bool = False) -> list[Cut]:
     """Candidate two-way cuts of the digit crop at ``box`` (x, y, w, h in working pixels); a
-    crop taller than ``CUT_HEIGHT`` is cut at that height (boxes and columns scaled back)."""
+    crop taller than ``CUT_HEIGHT`` is cut at that height (boxes and columns scaled back);
+    ``more``: with the drop-falls from ``DROP_STARTS`` too."""
     h, w = crop.shape
     if crop.size == 0 or h < 4:
         return []
@@ -222,7 +239,7 @@ def cuts(crop: np.ndarray, box: tuple[int, int, int, int]) -> list[Cut]:
     if f < 1.0:
         size = (max(1, round(w * f)), CUT_HEIGHT)
         crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-    return [_scaled(c, box, f, w) for c in _cuts(crop)]
+    return [_scaled(c, box, f, w) for c in _cuts(crop, more)]
 
 
 def _scaled(cut: Cut, box: tuple[int, int, int, int], f: float, w: int) -> Cut:
@@ -238,7 +255,7 @@ def _scaled(cut: Cut, box: tuple[int, int, int, int], f: float, w: int) -> Cut:
     return cut
 
 
-def _cuts(crop: np.ndarray) -> list[Cut]:
+def _cuts(crop: np.ndarray, more: bool) -> list[Cut]:
     """Candidate cuts of ``crop`` (boxes relative to it)."""
     h, w = crop.shape
     thr = 0.45 * float(crop.max())
@@ -248,7 +265,7 @@ def _cuts(crop: np.ndarray) -> list[Cut]:
     out = []
     seen: set[tuple[bytes, int]] = set()
     seen_pieces: set[bytes] = set()
-    for kind, c, path in _paths(ink, candidate_columns(crop)):
+    for kind, c, path in _paths(ink, candidate_columns(crop), more):
         for ov in OVERLAPS:
             key = (path.tobytes(), ov)
             if key in seen:

@@ -226,3 +226,14 @@ def test_a_tall_crop_is_cut_at_cut_height_with_boxes_in_its_own_pixels():
     # the same pieces are never offered twice
     keys = [c.digits.tobytes() for c in cs]
     assert len(keys) == len(set(keys))
+
+
+def test_a_sure_pair_gets_drop_falls_started_beside_each_column_too():
+    crop = _slanted_pair()
+    few = split.cuts(crop, (0, 0, 44, 40))
+    many = split.cuts(crop, (0, 0, 44, 40), more=True)
+    key = [(c.kind, c.column, c.overlap, c.boxes) for c in few]
+    # the cheap set comes first, unchanged; the extra ones are drop-falls only
+    assert [(c.kind, c.column, c.overlap, c.boxes) for c in many[: len(few)]] == key
+    assert len(many) > len(few)
+    assert {c.kind for c in many[len(few) :]} <= {"drop", "rise"}
