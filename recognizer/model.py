@@ -470,7 +470,7 @@ class Model:
         jobs = []
         for (e, digits, i, wbox, whole), pp in zip(asked, p_pair, strict=True):
             if pp >= p_min:
-                cs = split.cuts(e.wide[i][0], wbox)
+                cs = split.cuts(e.wide[i][0], wbox, more=pp >= split.MORE_CUTS_P)
                 if cs:
                     jobs.append(split.Job(e, digits, i, wbox, float(pp), whole, cs))
         if not jobs:

@@ -5,9 +5,11 @@ classifier is not sure of it) is scored by a logistic "one digit or two touching
 the gradient features of the whole (``pair_probability``; fitted by ``fit_pair_detector``,
 stored in the model metadata as ``touching``). Above ``P_PAIR_MIN`` it is offered cuts at the
 deepest valleys of its column ink profile (and the centre), each as four paths: straight, a
-least-ink seam (``seam``), a top-down and a bottom-up drop-fall (``drop_fall``); each path once
+least-ink seam (``seam``), a top-down and a bottom-up drop-fall (``drop_fall``; for a segment
+the detector is sure of, also started at ``DROP_STARTS`` beside the column); each path once
 as a clean cut and once with ``OVERLAPS`` pixels of overlap, since strokes that overlap belong
-to both digits. Small bits of the other digit a cut leaves behind are dropped. The caller
+to both digits. Small bits of the other digit a cut leaves behind are dropped; a crop taller
+than ``CUT_HEIGHT`` is cut at that height, and the same two pieces are offered once. The caller
 (``Model._split_touching``) classifies the pieces of every candidate in one batch, ranks the
 cuts by ``cut_rank`` (both pieces read confidently, and neither still looks like a pair) and
 ``choose_cut`` decides whether the best one is taken: a learned logistic decision
@@ -39,6 +41,15 @@ SEARCH = (0.18, 0.82)
 MAX_CUTS = 4
 #: pixels of overlap each piece may keep beyond the cut path
 OVERLAPS = (0, 2)
+#: drop-falls also start this many path bands (w / 8) beside each candidate column of a
+#: segment the pair detector is sure of (``MORE_CUTS_P``; a wide single digit it is unsure
+#: of, like a drawn "2", gets the cheaper set)
+DROP_STARTS = (-1.0, -0.5, -0.25, 0.25, 0.5, 1.0)
+MORE_CUTS_P = 0.9
+#: a taller crop is cut at this height (INTER_AREA): its pieces are normalized to 28x28
+#: anyway, and a 400x400 drawing's wide digit costs 1/10 as much to cut (paper digits of at
+#: most this height are cut at full size)
+CUT_HEIGHT = 72
 
 
 @dataclass
@@ -195,7 +206,10 @@ def drop_fall(ink: np.ndarray, column: int, band: int) -> np.ndarray:
     return xs
 
 
-def _paths(ink: np.ndarray, columns: list[int]) -> list[tuple[str, int, np.ndarray]]:
+def _paths(
+    ink: np.ndarray, columns: list[int], more: bool = False
+) -> list[tuple[str, int, np.ndarray]]:
+    """Cut paths at each column; ``more``: drop-falls from ``DROP_STARTS`` beside them too."""
     h, w = ink.shape
     band = max(2, w // 8)
     out = []
@@ -204,21 +218,54 @@ def _paths(ink: np.ndarray, columns: list[int]) -> list[tuple[str, int, np.ndarr
         out.append(("seam", c, seam(ink, c, band)))
         out.append(("drop", c, drop_fall(ink, c, band)))
         out.append(("rise", c, drop_fall(ink[::-1], c, band)[::-1]))
+    # drops started beside each column too: where a drop starts decides which stroke it
+    # slides around
+    for c in columns if more else []:
+        for f in DROP_STARTS:
+            s = int(np.clip(c + round(f * band), 0, w - 1))
+            out.append(("drop", c, drop_fall(ink, s, band)))
+            out.append(("rise", c, drop_fall(ink[::-1], s, band)[::-1]))
     return out
 
 
-def cuts(crop: np.ndarray, box: tuple[int, int, int, int]) -> list[Cut]:
-    """Candidate two-way cuts of the digit crop at ``box`` (x, y, w, h in working pixels)."""
+def cuts(crop: np.ndarray, box: tuple[int, int, int, int], more: bool = False) -> list[Cut]:
+    """Candidate two-way cuts of the digit crop at ``box`` (x, y, w, h in working pixels); a
+    crop taller than ``CUT_HEIGHT`` is cut at that height (boxes and columns scaled back);
+    ``more``: with the drop-falls from ``DROP_STARTS`` too."""
     h, w = crop.shape
     if crop.size == 0 or h < 4:
         return []
+    f = min(1.0, CUT_HEIGHT / h)
+    if f < 1.0:
+        size = (max(1, round(w * f)), CUT_HEIGHT)
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    return [_scaled(c, box, f, w) for c in _cuts(crop, more)]
+
+
+def _scaled(cut: Cut, box: tuple[int, int, int, int], f: float, w: int) -> Cut:
+    """A cut of a crop scaled by ``f`` in the working pixels of ``box`` (crop width ``w``)."""
+
+    def back(b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        x0, y0 = round(b[0] / f), round(b[1] / f)
+        x1, y1 = round((b[0] + b[2]) / f), round((b[1] + b[3]) / f)
+        return box[0] + x0, box[1] + y0, min(w, x1) - x0, y1 - y0
+
+    cut.boxes = (back(cut.boxes[0]), back(cut.boxes[1]))
+    cut.column = min(w - 1, round(cut.column / f)) if f < 1.0 else cut.column
+    return cut
+
+
+def _cuts(crop: np.ndarray, more: bool) -> list[Cut]:
+    """Candidate cuts of ``crop`` (boxes relative to it)."""
+    h, w = crop.shape
     thr = 0.45 * float(crop.max())
     ink = crop > thr
     total = int(np.count_nonzero(ink))
     cols = np.arange(w)[None, :]
     out = []
-    seen = set()
-    for kind, c, path in _paths(ink, candidate_columns(crop)):
+    seen: set[tuple[bytes, int]] = set()
+    seen_pieces: set[bytes] = set()
+    for kind, c, path in _paths(ink, candidate_columns(crop), more):
         for ov in OVERLAPS:
             key = (path.tobytes(), ov)
             if key in seen:
@@ -235,13 +282,22 @@ def cuts(crop: np.ndarray, box: tuple[int, int, int, int]) -> list[Cut]:
                     ok = False
             if not ok:
                 continue
-            boxes = tuple(
-                (box[0] + px, box[1] + py, pw, ph) for _, (px, py, pw, ph) in (left, right)
-            )
             digits = np.stack([normalize_digit(left[0]), normalize_digit(right[0])])
+            if not _new_pieces(digits, seen_pieces):
+                continue  # the same two pieces as an earlier cut: they read the same
+            boxes = (left[1], right[1])
             ink_cut = float(np.count_nonzero(ink[np.arange(h), np.clip(path, 0, w - 1)])) / h
-            out.append(Cut(c, ink_cut, boxes, digits, kind, ov))  # type: ignore[arg-type]
+            out.append(Cut(c, ink_cut, boxes, digits, kind, ov))
     return out
+
+
+def _new_pieces(digits: np.ndarray, seen: set[bytes]) -> bool:
+    """Whether these normalized pieces were not offered yet (and remember them)."""
+    key = digits.tobytes()
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
 
 
 def wants_cut(box: tuple[int, int, int, int], confidence: float) -> bool:

@@ -202,3 +202,38 @@ def test_seam_is_the_least_ink_path_ties_included():
         column = int(rng.integers(0, w))
         band = int(rng.integers(1, 12))
         assert (split.seam(ink, column, band) == _seam_reference(ink, column, band)).all()
+
+
+def test_a_tall_crop_is_cut_at_cut_height_with_boxes_in_its_own_pixels():
+    """A 400x400 drawing's wide digit is cut at ``CUT_HEIGHT`` (cheap); the cuts' boxes and
+    columns come back in the crop's working pixels and agree with cutting it at full size."""
+    small = _slanted_pair()
+    f = 5
+    tall = cv2.resize(small, (44 * f, 40 * f), interpolation=cv2.INTER_NEAREST)
+    box = (100, 50, 44 * f, 40 * f)
+    cs = split.cuts(tall, box)
+    assert cs and 40 * f > split.CUT_HEIGHT
+    for c in cs:
+        assert 0 <= c.column < 44 * f
+        for x, y, w, h in c.boxes:
+            assert box[0] <= x and x + w <= box[0] + box[2] + 1
+            assert box[1] <= y and y + h <= box[1] + box[3] + 1
+    # the left bar alone, full height, is one of the left pieces, as at full size
+    lefts = {(b[0][0], b[0][2], b[0][3]) for b in (c.boxes for c in cs)}
+    assert any(
+        abs(x - 100 - 4 * f) <= f and abs(h - 40 * f) <= f and w <= 20 * f for x, w, h in lefts
+    )
+    # the same pieces are never offered twice
+    keys = [c.digits.tobytes() for c in cs]
+    assert len(keys) == len(set(keys))
+
+
+def test_a_sure_pair_gets_drop_falls_started_beside_each_column_too():
+    crop = _slanted_pair()
+    few = split.cuts(crop, (0, 0, 44, 40))
+    many = split.cuts(crop, (0, 0, 44, 40), more=True)
+    key = [(c.kind, c.column, c.overlap, c.boxes) for c in few]
+    # the cheap set comes first, unchanged; the extra ones are drop-falls only
+    assert [(c.kind, c.column, c.overlap, c.boxes) for c in many[: len(few)]] == key
+    assert len(many) > len(few)
+    assert {c.kind for c in many[len(few) :]} <= {"drop", "rise"}
