@@ -13,6 +13,8 @@ from .lines import remove_lines
 WORK_MAX_SIDE = 1024
 #: an image whose strongest ink is below this (0..255 above background) holds no digits
 MIN_CONTRAST = 40
+#: rows of digits: extents of digits closer than this share of a digit's height are one line
+LINE_GAP = 0.1
 
 
 @dataclass
@@ -193,25 +195,93 @@ def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = Tru
         np.int64
     )
     big = areas[kept] >= 0.1 * amax
-    extent = float(boxes[:, 3].max() - boxes[:, 1].min())
-    ref_h = max(float(st[big, 3].max()), 0.7 * extent)
-    groups = [list(range(len(kept)))] if single else _merge(boxes, areas[kept], ref_h)
+    bands = [np.arange(len(kept))] if single else _text_lines(boxes, big)
+    segs = []
+    for band in bands:
+        segs += _band_segments(band, boxes, areas[kept], big, kept, single)
+    if len(segs) > 1:
+        segs = [s for s in segs if not _stray(s, segs)]
+    return Segmentation(ink, binary, labels, scale, segs, n_labels=n - 1, lines=lines)
+
+
+def _band_segments(
+    band: np.ndarray,
+    boxes: np.ndarray,
+    areas: np.ndarray,
+    big: np.ndarray,
+    kept: np.ndarray,
+    single: bool,
+) -> list[Segment]:
+    """The digits of one line of text (component indices ``band``), left to right."""
+    b = boxes[band]
+    extent = float(b[:, 3].max() - b[:, 1].min())
+    heights = (b[:, 3] - b[:, 1])[big[band]]
+    ref_h = max(float(heights.max()) if len(heights) else 0.0, 0.7 * extent)
+    groups = [list(range(len(band)))] if single else _merge(b, areas[band], ref_h)
     segs = []
     for g in groups:
-        b = boxes[g]
-        x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
-        area = int(areas[kept][g].sum())
+        gb = b[g]
+        x0, y0, x1, y1 = gb[:, 0].min(), gb[:, 1].min(), gb[:, 2].max(), gb[:, 3].max()
         segs.append(
             Segment(
                 (int(x0), int(y0), int(x1 - x0), int(y1 - y0)),
-                tuple(int(kept[i]) + 1 for i in g),
-                area,
+                tuple(int(kept[band[i]]) + 1 for i in g),
+                int(areas[band][g].sum()),
             )
         )
-    if len(segs) > 1:
-        segs = [s for s in segs if not _stray(s, segs)]
     segs.sort(key=lambda s: s.box[0] + s.box[2] / 2.0)
-    return Segmentation(ink, binary, labels, scale, segs, n_labels=n - 1, lines=lines)
+    return segs
+
+
+def _text_lines(boxes: np.ndarray, big: np.ndarray) -> list[np.ndarray]:
+    """Component indices by line of text, top to bottom (one line: all of them).
+
+    The big components' vertical extents, joined where they overlap or nearly touch, are the
+    lines; a line much shorter than the tallest digit (a detached bar, a dash) is no line of
+    its own and joins its nearest neighbour. Every component then goes to the line its centre
+    is nearest to. Lines are kept only if one of them holds two digits side by side: pieces
+    of one digit may stand one above the other, a row of digits stands side by side. Rows of
+    digits would otherwise be read as one row -- and, one above the other, merged into a few
+    tall "digits"."""
+    ys = boxes[big][:, [1, 3]]
+    if len(ys) < 2:
+        return [np.arange(len(boxes))]
+    digit_h = float((ys[:, 1] - ys[:, 0]).max())
+    spans: list[list[float]] = []
+    for y0, y1 in sorted(ys.tolist()):
+        if spans and y0 - spans[-1][1] < LINE_GAP * digit_h:
+            spans[-1][1] = max(spans[-1][1], y1)
+        else:
+            spans.append([y0, y1])
+    while len(spans) > 1:
+        short = min(range(len(spans)), key=lambda i: spans[i][1] - spans[i][0])
+        if spans[short][1] - spans[short][0] >= 0.6 * digit_h:
+            break
+        gaps = [
+            spans[short][0] - spans[short - 1][1] if short > 0 else np.inf,
+            spans[short + 1][0] - spans[short][1] if short + 1 < len(spans) else np.inf,
+        ]
+        other = short - 1 if gaps[0] <= gaps[1] else short + 1
+        lo, hi = min(short, other), max(short, other)
+        spans[lo : hi + 1] = [[spans[lo][0], spans[hi][1]]]
+    if len(spans) == 1:
+        return [np.arange(len(boxes))]
+    cy = (boxes[:, 1] + boxes[:, 3]) / 2.0
+    dist = np.stack([np.maximum(0, np.maximum(a - cy, cy - b)) for a, b in spans], axis=1)
+    line = np.argmin(dist, axis=1)
+    lines = [np.nonzero(line == i)[0] for i in range(len(spans)) if np.any(line == i)]
+    if not any(_side_by_side(boxes[i[big[i]]], digit_h) for i in lines):
+        return [np.arange(len(boxes))]  # pieces of one digit one above the other, not rows
+    return lines
+
+
+def _side_by_side(boxes: np.ndarray, digit_h: float) -> bool:
+    """Two of ``boxes`` stand apart left and right (a row of digits, not a broken one)."""
+    if len(boxes) < 2:
+        return False
+    b = boxes[np.argsort(boxes[:, 0])]
+    right = np.maximum.accumulate(b[:, 2])
+    return bool(np.any(b[1:, 0] - right[:-1] >= 0.1 * digit_h))
 
 
 def _stray(seg: Segment, segs: list[Segment]) -> bool:

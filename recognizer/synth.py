@@ -234,6 +234,7 @@ PAPER_CONDITIONS = (
     "shadow",
     "dashed",
     "grid",
+    "rows",
 )
 
 
@@ -505,6 +506,23 @@ def grid_png(digit28: np.ndarray, rng: np.random.Generator) -> bytes:
     return _to_png(paper)
 
 
+def rows_png(digits28: Sequence[Sequence[np.ndarray]], rng: np.random.Generator) -> bytes:
+    """Rows of digits on one page (a list of rows, each a list of digits), the rows a digit's
+    height and a half to two apart, each row's start and the digits' baseline a little off."""
+    h = float(rng.uniform(34, 60))
+    pitch = int(h * rng.uniform(1.5, 2.0))
+    covs = [[pen_digit(d, rng, height=h) for d in row] for row in digits28]
+    width = max(sum(c.shape[1] for c in row) + int(0.5 * h) * len(row) for row in covs)
+    paper = _paper(pitch * len(covs) + int(h), width + int(2 * h), rng)
+    for r, row in enumerate(covs):
+        x = int(h * rng.uniform(0.4, 0.8))
+        for c in row:
+            y = int(h / 2) + r * pitch + int(rng.integers(-int(h / 10), int(h / 10) + 1))
+            _lay(paper, c, x, y, _ink_level(rng))
+            x += c.shape[1] + int(h * rng.uniform(0.2, 0.5))
+    return _to_png(paper)
+
+
 def shadow_png(digit28: np.ndarray, rng: np.random.Generator, depth: float | None = None) -> bytes:
     """One digit on paper lit unevenly, as in a phone photo: the light falls off linearly
     towards one side or corner by ``depth`` (default 30-60%) of the brightest paper; the ink
@@ -555,4 +573,9 @@ def paper_sample(
         return dashed_png(x[i], rng), label
     if condition == "grid":
         return grid_png(x[i], rng), label
+    if condition == "rows":
+        shape = [int(rng.integers(2, 6)) for _ in range(int(rng.integers(2, 4)))]
+        rows = [rng.integers(len(x), size=n) for n in shape]
+        text = "".join(str(int(y[j])) for row in rows for j in row)
+        return rows_png([[x[j] for j in row] for row in rows], rng), text
     raise ValueError(f"unknown condition {condition!r}")

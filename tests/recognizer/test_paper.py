@@ -23,6 +23,7 @@ from recognizer.synth import (
     grid_png,
     paper_sample,
     pen_png,
+    rows_png,
     shadow_png,
     touching_png,
     underline_png,
@@ -95,6 +96,20 @@ def test_digits_on_squared_paper_are_read(mnist, shipped_model):
     rng = np.random.default_rng(31)
     texts = [r.text for r in shipped_model.recognize_many([grid_png(x[i], rng) for i in range(60)])]
     assert sum(t == str(d) for t, d in zip(texts, y[:60], strict=True)) >= 57
+
+
+def test_rows_of_digits_are_read_row_by_row(mnist, shipped_model):
+    # three rows of three digits on one page: top row first, each left to right -- not one
+    # row, and not rows merged one above the other into a few tall "digits"
+    x, y = mnist["x_test"], mnist["y_test"]
+    rng = np.random.default_rng(37)
+    pages, texts = [], []
+    for p in range(20):
+        idx = np.arange(9 * p, 9 * p + 9).reshape(3, 3)
+        pages.append(rows_png([[x[j] for j in row] for row in idx], rng))
+        texts.append("".join(str(y[j]) for j in idx.ravel()))
+    read = [r.text for r in shipped_model.recognize_many(pages)]
+    assert sum(r == t for r, t in zip(read, texts, strict=True)) >= 17
 
 
 def test_a_stray_tick_beside_a_digit_is_not_read_as_a_digit(mnist, shipped_model):
