@@ -17,7 +17,15 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from recognizer.synth import _ink_level, _lay, _paper, _single_on_paper, pen_digit, rotated_png
+from recognizer.synth import (
+    _ink_level,
+    _lay,
+    _paper,
+    _single_on_paper,
+    boxed_png,
+    pen_digit,
+    rotated_png,
+)
 
 Rng = np.random.Generator
 Sample = bytes | tuple[bytes, str]
@@ -116,6 +124,16 @@ def dashed_box(x: np.ndarray, rng: Rng) -> Sample:
     _lay(paper, lv, 0, 0, 70.0)
     _lay(paper, cov, 20 + (bw - w) // 2, 20 + (bh - h) // 2, _ink_level(rng))
     return _png(paper)
+
+
+def box_small(x: np.ndarray, rng: Rng) -> Sample:
+    """The box 0.9 x the digit: the digit spills over its border."""
+    return boxed_png(x, rng, fill=0.9)
+
+
+def box_smaller(x: np.ndarray, rng: Rng) -> Sample:
+    """The box 0.8 x the digit."""
+    return boxed_png(x, rng, fill=0.8)
 
 
 def graph_paper(x: np.ndarray, rng: Rng) -> Sample:
@@ -360,6 +378,7 @@ CONDITIONS: dict[str, Callable[[np.ndarray, Rng], Sample]] = {
     f.__name__: f
     for f in (
         shadow, tight_shadow, dashed_underline, dotted_underline, dashed_box, thick_underline,
+        box_small, box_smaller,
         graph_paper, notebook, tick_mark, blue_ink, yellow_paper, red_box, low_contrast_blur,
         pencil, broken, speckle, noise25, jpeg10, jpeg_photo, motion, chalk, gray_alpha,
         big500, big_page, tiny11, small12, small8, slant25, rot30, tight_thick, tight_big,

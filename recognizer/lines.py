@@ -250,7 +250,8 @@ def _solid_lines(
     _, vlab, vsegs = _candidates(binary, k, False)
     mask = zero.copy()
     thick = 0
-    frame_v = [s for s in vsegs if s.length >= 0.9 * ref_h]
+    # (0.6: a digit may spill over a small box, standing taller than its sides)
+    frame_v = [s for s in vsegs if s.length >= 0.6 * ref_h]
     while True:
         v_ends = _end_boxes(frame_v)
         nh = [s for s in frame_h if _cornered(s, v_ends)]

@@ -297,11 +297,16 @@ def _single_on_paper(cov: np.ndarray, rng: np.random.Generator, margin: float = 
     return paper
 
 
-def boxed_png(digit28: np.ndarray, rng: np.random.Generator, dashed: bool = False) -> bytes:
+def boxed_png(
+    digit28: np.ndarray, rng: np.random.Generator, dashed: bool = False, fill: float | None = None
+) -> bytes:
     """One digit written inside a printed box (a form field); the box border is 1-3 px,
-    dashed or dotted if ``dashed``."""
+    dashed or dotted if ``dashed``. With ``fill``, the box is that many times the digit's
+    height and width (under 1: the digit spills over the border), centred on it."""
     cov = pen_digit(digit28, rng)
     h, w = cov.shape
+    if fill is not None:
+        return _overfilled_box(cov, fill, rng)
     bh = int(h * rng.uniform(1.15, 1.5))
     bw = max(int(bh * rng.uniform(0.75, 1.1)), w + 6)
     t = int(rng.integers(1, 4))
@@ -315,6 +320,18 @@ def boxed_png(digit28: np.ndarray, rng: np.random.Generator, dashed: bool = Fals
     x = m + t + 1 + int(rng.integers(0, max(1, bw - w - 2 * t - 1)))
     y = m + t + 1 + int(rng.integers(0, max(1, bh - h - 2 * t - 1)))
     _lay(paper, cov, x, y, _ink_level(rng))
+    return _to_png(paper)
+
+
+def _overfilled_box(cov: np.ndarray, fill: float, rng: np.random.Generator) -> bytes:
+    h, w = cov.shape
+    bh, bw = int(h * fill), int(max(w, 0.8 * h) * fill)
+    m = int(0.6 * h) + 4
+    paper = _paper(bh + 2 * m, bw + 2 * m, rng)
+    lines = np.zeros(paper.shape, np.float32)
+    cv2.rectangle(lines, (m, m), (m + bw, m + bh), 1.0, int(rng.integers(1, 3)))
+    _lay(paper, lines, 0, 0, _line_level(rng))
+    _lay(paper, cov, m + (bw - w) // 2, m + (bh - h) // 2, _ink_level(rng))
     return _to_png(paper)
 
 

@@ -132,6 +132,17 @@ def test_a_stray_tick_beside_a_digit_is_not_read_as_a_digit(mnist, shipped_model
     assert sum(t == str(d) for t, d in zip(texts, y[:30], strict=True)) >= 27
 
 
+def test_a_digit_spilling_over_its_box_is_read(mnist, shipped_model):
+    # the box 0.8 x the digit's size: its sides are shorter than the digit is tall
+    x, y = mnist["x_test"], mnist["y_test"]
+    rng = np.random.default_rng(41)
+    texts = [
+        r.text
+        for r in shipped_model.recognize_many([boxed_png(x[i], rng, fill=0.8) for i in range(60)])
+    ]
+    assert sum(t == str(d) for t, d in zip(texts, y[:60], strict=True)) >= 48
+
+
 def test_line_mask_covers_the_box_not_the_digit(mnist):
     rng = np.random.default_rng(5)
     g = _gray(boxed_png(mnist["x_test"][0], rng))
