@@ -245,6 +245,22 @@ def jpeg_photo(x: np.ndarray, rng: Rng) -> Sample:
     return cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 60])[1].tobytes()
 
 
+def exif_rotated(x: np.ndarray, rng: Rng) -> Sample:
+    """A phone JPEG stored sideways with EXIF orientation 6 (shown upright by browsers)."""
+    import io
+
+    from PIL import Image
+
+    stored = cv2.rotate(
+        np.clip(_single(x, rng), 0, 255).astype(np.uint8), cv2.ROTATE_90_COUNTERCLOCKWISE
+    )
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    Image.fromarray(stored).save(buf, "JPEG", quality=85, exif=exif.tobytes())
+    return buf.getvalue()
+
+
 def motion(x: np.ndarray, rng: Rng) -> Sample:
     k = np.zeros((9, 9), np.float32)
     k[4, :] = 1 / 9
@@ -380,7 +396,8 @@ CONDITIONS: dict[str, Callable[[np.ndarray, Rng], Sample]] = {
         shadow, tight_shadow, dashed_underline, dotted_underline, dashed_box, thick_underline,
         box_small, box_smaller,
         graph_paper, notebook, tick_mark, blue_ink, yellow_paper, red_box, low_contrast_blur,
-        pencil, broken, speckle, noise25, jpeg10, jpeg_photo, motion, chalk, gray_alpha,
+        pencil, broken, speckle, noise25, jpeg10, jpeg_photo, exif_rotated, motion, chalk,
+        gray_alpha,
         big500, big_page, tiny11, small12, small8, slant25, rot30, tight_thick, tight_big,
         optdigits32, usps, semeion, fill28, spaced5, close4, mild5, varied5,
     )

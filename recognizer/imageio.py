@@ -27,10 +27,14 @@ SUPPORTED_FORMATS = tuple(_MIME)
 
 @dataclass(frozen=True)
 class ImageInfo:
+    """What the header says. ``width`` and ``height`` are as the image is shown: a photo
+    stored sideways with an EXIF ``orientation`` of 5-8 has them swapped from its pixels."""
+
     format: str
     width: int
     height: int
     mime: str
+    orientation: int = 1
 
 
 def _fast_header(data: bytes) -> tuple[str, int, int] | None:
@@ -90,7 +94,10 @@ def image_info(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
             height=h,
             max_pixels=max_pixels,
         )
-    return ImageInfo(fmt, w, h, _MIME[fmt])
+    orientation = _orientation(data)
+    if orientation >= 5:  # turned a quarter: shown the other way round
+        w, h = h, w
+    return ImageInfo(fmt, w, h, _MIME[fmt], orientation)
 
 
 def _to_uint8(img: np.ndarray) -> np.ndarray:
@@ -134,7 +141,56 @@ def decode_gray(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.n
             raise UnreadableImage(f"unsupported pixel layout {img.shape}")
     except cv2.error as exc:
         raise UnreadableImage(f"could not convert {info.format}: {exc.err}") from exc
-    return np.ascontiguousarray(gray), info
+    return np.ascontiguousarray(_upright(gray, info.orientation)), info
+
+
+#: EXIF orientation -> the operations that turn the stored pixels upright, in order
+_UPRIGHT: dict[int, tuple[str, ...]] = {
+    2: ("flip_h",),
+    3: ("rot180",),
+    4: ("flip_v",),
+    5: ("transpose",),
+    6: ("rot90cw",),
+    7: ("transpose", "rot180"),
+    8: ("rot90ccw",),
+}
+
+
+def _orientation(data: bytes) -> int:
+    """The EXIF orientation (1-8) of a JPEG, PNG or WebP that carries EXIF data, else 1.
+
+    A phone stores a portrait photo sideways with orientation 6; browsers show it upright,
+    and so must we (OpenCV's unchanged decoding ignores the tag)."""
+    head = data[:65536]
+    if b"Exif" not in head and b"eXIf" not in head and b"EXIF" not in head:
+        return 1
+    try:
+        from PIL import Image
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as im:  # the header only
+                value = int(im.getexif().get(0x0112, 1))
+    except Exception:
+        return 1  # unreadable EXIF: take the pixels as stored
+    return value if value in _UPRIGHT else 1
+
+
+def _upright(img: np.ndarray, orientation: int) -> np.ndarray:
+    for op in _UPRIGHT.get(orientation, ()):
+        if op == "flip_h":
+            img = cv2.flip(img, 1)
+        elif op == "flip_v":
+            img = cv2.flip(img, 0)
+        elif op == "transpose":
+            img = cv2.transpose(img)
+        elif op == "rot180":
+            img = cv2.rotate(img, cv2.ROTATE_180)
+        elif op == "rot90cw":
+            img = cv2.rotate(img, cv2.ROTATE_90_CLOCKWISE)
+        else:
+            img = cv2.rotate(img, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    return img
 
 
 def composite_alpha(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ import zlib
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 from recognizer_testutil import first_of, paper_image, png
 
 from recognizer import ImageTooLarge, UnreadableImage, image_info
@@ -120,3 +120,20 @@ def test_light_ink_on_transparent(mnist):
     rgba[..., :3] = 255  # white ink ...
     rgba[..., 3] = d  # ... where the digit is; transparent elsewhere
     assert len(extract_bytes(png(rgba)).digits) == 1
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied_as_a_browser_shows_it(orientation):
+    # a phone writes a portrait photo sideways and says so in EXIF (orientation 6 mostly)
+    stored = np.zeros((40, 70), np.uint8)
+    cv2.rectangle(stored, (5, 5), (20, 30), 255, -1)  # a mark off the centre: shows any turn
+    ex = Image.Exif()
+    ex[0x0112] = orientation
+    buf = io.BytesIO()
+    Image.fromarray(stored).save(buf, "PNG", exif=ex.tobytes())
+    data = buf.getvalue()
+    shown = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))))
+    gray, info = decode_gray(data)
+    assert np.array_equal(gray, shown)
+    assert (info.height, info.width) == shown.shape  # as shown, like the boxes
+    assert info.orientation == orientation
