@@ -15,6 +15,8 @@ WORK_MAX_SIDE = 1024
 MIN_CONTRAST = 40
 #: rows of digits: extents of digits closer than this share of a digit's height are one line
 LINE_GAP = 0.1
+#: ... and rows this far apart are rows even with one digit each (a column of answers)
+ROW_APART = 0.5
 
 
 @dataclass
@@ -239,8 +241,9 @@ def _text_lines(boxes: np.ndarray, big: np.ndarray) -> list[np.ndarray]:
     The big components' vertical extents, joined where they overlap or nearly touch, are the
     lines; a line much shorter than the tallest digit (a detached bar, a dash) is no line of
     its own and joins its nearest neighbour. Every component then goes to the line its centre
-    is nearest to. Lines are kept only if one of them holds two digits side by side: pieces
-    of one digit may stand one above the other, a row of digits stands side by side. Rows of
+    is nearest to. Lines are kept only if one of them holds two digits side by side, or if they
+    stand at least ``ROW_APART`` digit heights apart: pieces of one digit may stand one above
+    the other, a row of digits stands side by side. Rows of
     digits would otherwise be read as one row -- and, one above the other, merged into a few
     tall "digits"."""
     ys = boxes[big][:, [1, 3]]
@@ -270,7 +273,12 @@ def _text_lines(boxes: np.ndarray, big: np.ndarray) -> list[np.ndarray]:
     dist = np.stack([np.maximum(0, np.maximum(a - cy, cy - b)) for a, b in spans], axis=1)
     line = np.argmin(dist, axis=1)
     lines = [np.nonzero(line == i)[0] for i in range(len(spans)) if np.any(line == i)]
-    if not any(_side_by_side(boxes[i[big[i]]], digit_h) for i in lines):
+    apart = min(b[0] - a[1] for a, b in zip(spans, spans[1:], strict=False))
+    # each of at least three rows a whole digit tall (two pieces could be one broken digit)
+    whole = len(spans) >= 3 and min(b - a for a, b in spans) >= 0.75 * digit_h
+    if not (whole and apart >= ROW_APART * digit_h) and not any(
+        _side_by_side(boxes[i[big[i]]], digit_h) for i in lines
+    ):
         return [np.arange(len(boxes))]  # pieces of one digit one above the other, not rows
     return lines
 

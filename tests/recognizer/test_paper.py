@@ -112,6 +112,17 @@ def test_rows_of_digits_are_read_row_by_row(mnist, shipped_model):
     assert sum(r == t for r, t in zip(read, texts, strict=True)) >= 17
 
 
+def test_a_column_of_single_digits_is_read_top_to_bottom(mnist, shipped_model):
+    # four answers, one digit per row: no row has two digits side by side, the rows stand
+    # well apart
+    x, y = mnist["x_test"], mnist["y_test"]
+    rng = np.random.default_rng(43)
+    pages = [rows_png([[x[j]] for j in range(4 * p, 4 * p + 4)], rng) for p in range(20)]
+    texts = ["".join(str(y[j]) for j in range(4 * p, 4 * p + 4)) for p in range(20)]
+    read = [r.text for r in shipped_model.recognize_many(pages)]
+    assert sum(r == t for r, t in zip(read, texts, strict=True)) >= 14
+
+
 def test_a_stray_tick_beside_a_digit_is_not_read_as_a_digit(mnist, shipped_model):
     # a reviewer's small check mark (a quarter of the digit's height) next to the digit
     x, y = mnist["x_test"], mnist["y_test"]
