@@ -22,6 +22,7 @@ from recognizer.synth import (
     _lay,
     _paper,
     _single_on_paper,
+    _to_png,
     boxed_png,
     pen_digit,
     rotated_png,
@@ -29,10 +30,6 @@ from recognizer.synth import (
 
 Rng = np.random.Generator
 Sample = bytes | tuple[bytes, str]
-
-
-def _png(img: np.ndarray) -> bytes:
-    return cv2.imencode(".png", np.clip(img + 0.5, 0, 255).astype(np.uint8))[1].tobytes()
 
 
 def _single(x: np.ndarray, rng: Rng, **kw: float) -> np.ndarray:
@@ -59,7 +56,7 @@ def shadow(x: np.ndarray, rng: Rng) -> Sample:
     h, w = p.shape
     g = np.linspace(1.0, 0.45, w, dtype=np.float32)[None, :]
     g = g * np.linspace(1.0, 0.8, h, dtype=np.float32)[:, None]
-    return _png(p * (g[:, ::-1] if rng.random() < 0.5 else g))
+    return _to_png(p * (g[:, ::-1] if rng.random() < 0.5 else g))
 
 
 def tight_shadow(x: np.ndarray, rng: Rng) -> Sample:
@@ -68,7 +65,7 @@ def tight_shadow(x: np.ndarray, rng: Rng) -> Sample:
     h, w = cov.shape
     paper = _paper(h + 10, w + 10, rng)
     _lay(paper, cov, 5, 5, _ink_level(rng))
-    return _png(paper * np.linspace(1.0, 0.5, w + 10, dtype=np.float32)[None, :])
+    return _to_png(paper * np.linspace(1.0, 0.5, w + 10, dtype=np.float32)[None, :])
 
 
 def _ruled(x: np.ndarray, rng: Rng, draw: Callable[[np.ndarray, int, int], None]) -> Sample:
@@ -79,7 +76,7 @@ def _ruled(x: np.ndarray, rng: Rng, draw: Callable[[np.ndarray, int, int], None]
     draw(lines, 30 + h + int(rng.integers(2, 8)), int(rng.integers(2, 4)))
     _lay(paper, lines, 0, 0, 60.0)
     _lay(paper, cov, 60, 30, _ink_level(rng))
-    return _png(paper)
+    return _to_png(paper)
 
 
 def dashed_underline(x: np.ndarray, rng: Rng) -> Sample:
@@ -123,7 +120,7 @@ def dashed_box(x: np.ndarray, rng: Rng) -> Sample:
         lv[yy : min(20 + bh, yy + dash), 20 + bw : 20 + bw + t] = 1
     _lay(paper, lv, 0, 0, 70.0)
     _lay(paper, cov, 20 + (bw - w) // 2, 20 + (bh - h) // 2, _ink_level(rng))
-    return _png(paper)
+    return _to_png(paper)
 
 
 def box_small(x: np.ndarray, rng: Rng) -> Sample:
@@ -147,7 +144,7 @@ def graph_paper(x: np.ndarray, rng: Rng) -> Sample:
     lv[:, off::step] = 1
     _lay(paper, lv, 0, 0, 170.0)
     _lay(paper, cov, 40, 40, _ink_level(rng))
-    return _png(paper)
+    return _to_png(paper)
 
 
 def notebook(x: np.ndarray, rng: Rng) -> Sample:
@@ -161,7 +158,7 @@ def notebook(x: np.ndarray, rng: Rng) -> Sample:
     c = np.zeros(page.shape[:2], np.float32)
     oy = 70 + int(rng.integers(-10, 10))
     c[oy : oy + h, 100 : 100 + w] = cov
-    return _png(page * (1 - c[..., None]) + 30 * c[..., None])
+    return _to_png(page * (1 - c[..., None]) + 30 * c[..., None])
 
 
 def tick_mark(x: np.ndarray, rng: Rng) -> Sample:
@@ -174,15 +171,15 @@ def tick_mark(x: np.ndarray, rng: Rng) -> Sample:
     cv2.line(tick, (1, 6), (4, 10), 1.0, 2)
     cv2.line(tick, (4, 10), (10, 1), 1.0, 2)
     _lay(p, tick, 40 + w + 40, 40 + h // 2, 40.0)
-    return _png(p)
+    return _to_png(p)
 
 
 def blue_ink(x: np.ndarray, rng: Rng) -> Sample:
-    return _png(_on_colour(pen_digit(x, rng), (240, 240, 240), (160, 60, 30)))
+    return _to_png(_on_colour(pen_digit(x, rng), (240, 240, 240), (160, 60, 30)))
 
 
 def yellow_paper(x: np.ndarray, rng: Rng) -> Sample:
-    return _png(_on_colour(pen_digit(x, rng), (150, 235, 245), (120, 40, 20)))
+    return _to_png(_on_colour(pen_digit(x, rng), (150, 235, 245), (120, 40, 20)))
 
 
 def red_box(x: np.ndarray, rng: Rng) -> Sample:
@@ -195,14 +192,14 @@ def red_box(x: np.ndarray, rng: Rng) -> Sample:
     c = np.zeros(page.shape[:2], np.float32)
     oy, ox = 20 + (bh - h) // 2, 20 + (bw - w) // 2
     c[oy : oy + h, ox : ox + w] = cov
-    return _png(page * (1 - c[..., None]) + 30 * c[..., None])
+    return _to_png(page * (1 - c[..., None]) + 30 * c[..., None])
 
 
 def low_contrast_blur(x: np.ndarray, rng: Rng) -> Sample:
     cov = pen_digit(x, rng)
     paper = _paper(cov.shape[0] + 60, cov.shape[1] + 60, rng) * 0.5 + 90
     _lay(paper, cov, 30, 30, 140.0)
-    return _png(cv2.GaussianBlur(paper, (0, 0), 1.5))
+    return _to_png(cv2.GaussianBlur(paper, (0, 0), 1.5))
 
 
 def pencil(x: np.ndarray, rng: Rng) -> Sample:
@@ -210,7 +207,7 @@ def pencil(x: np.ndarray, rng: Rng) -> Sample:
     cov = pen_digit(x, rng, pen=0.06)
     p = _paper(cov.shape[0] + 60, cov.shape[1] + 60, rng)
     _lay(p, cov * (rng.random(cov.shape) < 0.75), 30, 30, 150.0)
-    return _png(p)
+    return _to_png(p)
 
 
 def broken(x: np.ndarray, rng: Rng) -> Sample:
@@ -218,19 +215,19 @@ def broken(x: np.ndarray, rng: Rng) -> Sample:
     cov = pen_digit(x, rng, pen=0.07)
     keep = rng.random((cov.shape[0] // 4 + 1, cov.shape[1] // 4 + 1)) > 0.25
     mask = cv2.resize(keep.astype(np.float32), cov.shape[::-1], interpolation=cv2.INTER_NEAREST)
-    return _png(_single_on_paper(cov * mask, rng))
+    return _to_png(_single_on_paper(cov * mask, rng))
 
 
 def speckle(x: np.ndarray, rng: Rng) -> Sample:
     p = _single(x, rng)
     n = int(p.size * 0.004)
     p[rng.integers(p.shape[0], size=n), rng.integers(p.shape[1], size=n)] = 30
-    return _png(p)
+    return _to_png(p)
 
 
 def noise25(x: np.ndarray, rng: Rng) -> Sample:
     p = _single(x, rng)
-    return _png(p + rng.normal(0, 25, p.shape).astype(np.float32))
+    return _to_png(p + rng.normal(0, 25, p.shape).astype(np.float32))
 
 
 def jpeg10(x: np.ndarray, rng: Rng) -> Sample:
@@ -264,12 +261,12 @@ def exif_rotated(x: np.ndarray, rng: Rng) -> Sample:
 def motion(x: np.ndarray, rng: Rng) -> Sample:
     k = np.zeros((9, 9), np.float32)
     k[4, :] = 1 / 9
-    return _png(cv2.filter2D(_single(x, rng, height=70.0), -1, k))
+    return _to_png(cv2.filter2D(_single(x, rng, height=70.0), -1, k))
 
 
 def chalk(x: np.ndarray, rng: Rng) -> Sample:
     """Light ink on a dark board."""
-    return _png(255 - _single(x, rng))
+    return _to_png(255 - _single(x, rng))
 
 
 def gray_alpha(x: np.ndarray, rng: Rng) -> Sample:
@@ -277,11 +274,11 @@ def gray_alpha(x: np.ndarray, rng: Rng) -> Sample:
     cov = pen_digit(x, rng)
     a = cv2.copyMakeBorder(cov, 30, 30, 30, 30, cv2.BORDER_CONSTANT, value=0)
     z = np.zeros_like(a)
-    return _png(np.dstack([z, z, z, a * 255]))
+    return _to_png(np.dstack([z, z, z, a * 255]))
 
 
 def big500(x: np.ndarray, rng: Rng) -> Sample:
-    return _png(_single(x, rng, height=500.0))
+    return _to_png(_single(x, rng, height=500.0))
 
 
 def big_page(x: np.ndarray, rng: Rng) -> Sample:
@@ -289,12 +286,12 @@ def big_page(x: np.ndarray, rng: Rng) -> Sample:
     cov = pen_digit(x, rng, height=60.0)
     p = _paper(1500, 2000, rng)
     _lay(p, cov, int(rng.integers(100, 1800)), int(rng.integers(100, 1300)), _ink_level(rng))
-    return _png(p)
+    return _to_png(p)
 
 
 def _shrunk(x: np.ndarray, rng: Rng, f: float, height: float = 48.0) -> Sample:
     p = _single_on_paper(pen_digit(x, rng, height=height), rng)
-    return _png(cv2.resize(p, None, fx=f, fy=f, interpolation=cv2.INTER_AREA))
+    return _to_png(cv2.resize(p, None, fx=f, fy=f, interpolation=cv2.INTER_AREA))
 
 
 def tiny11(x: np.ndarray, rng: Rng) -> Sample:
@@ -314,7 +311,7 @@ def slant25(x: np.ndarray, rng: Rng) -> Sample:
     h, w = cov.shape
     sh = float(rng.choice([-1, 1]) * rng.uniform(0.3, 0.45))
     m = np.float32([[1, sh, (abs(sh) * h if sh < 0 else 0) + 2], [0, 1, 0]])
-    return _png(_single_on_paper(cv2.warpAffine(cov, m, (w + int(abs(sh) * h) + 4, h)), rng))
+    return _to_png(_single_on_paper(cv2.warpAffine(cov, m, (w + int(abs(sh) * h) + 4, h)), rng))
 
 
 def rot30(x: np.ndarray, rng: Rng) -> Sample:
@@ -325,14 +322,14 @@ def tight_thick(x: np.ndarray, rng: Rng) -> Sample:
     cov = pen_digit(x, rng, pen=float(rng.uniform(0.2, 0.3)))
     p = _paper(cov.shape[0] + 6, cov.shape[1] + 6, rng)
     _lay(p, cov, 3, 3, _ink_level(rng))
-    return _png(p)
+    return _to_png(p)
 
 
 def tight_big(x: np.ndarray, rng: Rng) -> Sample:
     cov = pen_digit(x, rng, height=120.0)
     p = _paper(cov.shape[0] + 4, cov.shape[1] + 4, rng)
     _lay(p, cov, 2, 2, _ink_level(rng))
-    return _png(p)
+    return _to_png(p)
 
 
 def optdigits32(x: np.ndarray, rng: Rng) -> Sample:
@@ -344,23 +341,23 @@ def optdigits32(x: np.ndarray, rng: Rng) -> Sample:
     out = np.zeros((32, 32), np.float32)
     oy, ox = (32 - d.shape[0]) // 2, (32 - d.shape[1]) // 2
     out[oy : oy + d.shape[0], ox : ox + d.shape[1]] = d
-    return _png(np.where(out > 100, 255.0, 0.0))
+    return _to_png(np.where(out > 100, 255.0, 0.0))
 
 
 def usps(x: np.ndarray, rng: Rng) -> Sample:
     """Stretched to fill 16 x 16 (aspect not kept), dark on light."""
-    return _png(255.0 - cv2.resize(_crop(x), (16, 16), interpolation=cv2.INTER_AREA))
+    return _to_png(255.0 - cv2.resize(_crop(x), (16, 16), interpolation=cv2.INTER_AREA))
 
 
 def semeion(x: np.ndarray, rng: Rng) -> Sample:
     """Stretched to fill 16 x 16, then binarized."""
     d = cv2.resize(_crop(x), (16, 16), interpolation=cv2.INTER_AREA)
-    return _png(np.where(d > 100, 255.0, 0.0))
+    return _to_png(np.where(d > 100, 255.0, 0.0))
 
 
 def fill28(x: np.ndarray, rng: Rng) -> Sample:
     """Stretched to fill 28 x 28, white on black."""
-    return _png(cv2.resize(_crop(x), (28, 28), interpolation=cv2.INTER_AREA).astype(np.float32))
+    return _to_png(cv2.resize(_crop(x), (28, 28), interpolation=cv2.INTER_AREA).astype(np.float32))
 
 
 def _string(rng: Rng, n: int, gaps: tuple[int, int], jitter: int, heights: tuple) -> Sample:
@@ -371,7 +368,7 @@ def _string(rng: Rng, n: int, gaps: tuple[int, int], jitter: int, heights: tuple
     for c in covs:
         _lay(paper, c, xx, 40 + int(rng.integers(-jitter, jitter + 1)), _ink_level(rng))
         xx += c.shape[1] + int(rng.integers(gaps[0], gaps[1] + 1))
-    return _png(paper), "".join(str(_DATA["y"][i]) for i in idx)
+    return _to_png(paper), "".join(str(_DATA["y"][i]) for i in idx)
 
 
 def spaced5(x: np.ndarray, rng: Rng) -> Sample:

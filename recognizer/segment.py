@@ -84,14 +84,13 @@ def _merge(boxes: np.ndarray, areas: np.ndarray, ref_h: float) -> list[list[int]
             for j in range(i + 1, len(groups)):
                 a, b = gb[i], gb[j]
                 ov = min(a[2], b[2]) - max(a[0], b[0])  # horizontal overlap (negative = gap)
-                wn = min(a[2] - a[0], b[2] - b[0])
                 vgap = max(a[1], b[1]) - min(a[3], b[3])  # vertical gap (negative = overlap)
                 hgap = -ov
                 vov = -vgap  # vertical overlap
                 hn = min(a[3] - a[1], b[3] - b[1])
                 minor = min(ga[i], ga[j]) < 0.3 * max(ga[i], ga[j])
                 merge = False
-                if vgap < 0.45 * ref_h and ov >= 0.5 * wn:
+                if _stacked(a, b, ref_h):
                     merge = True  # one above the other: bar of a 5, broken loop...
                 elif vov < 0.3 * hn and hgap < 0.3 * ref_h and vgap < 0.3 * ref_h:
                     merge = True  # diagonal neighbours (bar of a 5 up and to the right)
@@ -117,15 +116,15 @@ def _stacks_elsewhere(
 ) -> bool:
     """Box ``k`` lies above or below a box other than the two of ``pair`` (the stacking
     rule of ``_merge``): it belongs with that one."""
-    a = gb[k]
-    for m, b in enumerate(gb):
-        if m in pair:
-            continue
-        ov = min(a[2], b[2]) - max(a[0], b[0])
-        vgap = max(a[1], b[1]) - min(a[3], b[3])
-        if vgap < 0.45 * ref_h and ov >= 0.5 * min(a[2] - a[0], b[2] - b[0]):
-            return True
-    return False
+    return any(_stacked(gb[k], b, ref_h) for m, b in enumerate(gb) if m not in pair)
+
+
+def _stacked(a: tuple[int, ...], b: tuple[int, ...], ref_h: float) -> bool:
+    """Boxes (x0, y0, x1, y1) one above the other, close and overlapping left to right by half
+    the narrower: the bar of a 5, a broken loop."""
+    ov = min(a[2], b[2]) - max(a[0], b[0])
+    vgap = max(a[1], b[1]) - min(a[3], b[3])
+    return vgap < 0.45 * ref_h and ov >= 0.5 * min(a[2] - a[0], b[2] - b[0])
 
 
 def _components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:

@@ -34,6 +34,14 @@ def _gray(blob: bytes) -> np.ndarray:
     return decode_gray(blob)[0]
 
 
+def _scored(model, blobs: list[bytes], truths) -> tuple[int, int]:
+    """(read right, read with too many digits) of ``blobs`` against their ``truths``."""
+    texts = [r.text for r in model.recognize_many(blobs)]
+    truths = [str(t) for t in truths]
+    right = sum(t == s for t, s in zip(texts, truths, strict=True))
+    return right, sum(len(t) > len(s) for t, s in zip(texts, truths, strict=True))
+
+
 @pytest.mark.parametrize("condition", PAPER_CONDITIONS)
 def test_paper_conditions_are_deterministic_dark_ink_on_light_paper(mnist, condition):
     x, y = mnist["x_test"], mnist["y_test"]
@@ -64,8 +72,7 @@ def test_digits_on_unevenly_lit_paper_are_read(mnist, shipped_model):
     x, y = mnist["x_test"], mnist["y_test"]
     rng = np.random.default_rng(17)
     blobs = [shadow_png(x[i], rng, depth=0.55) for i in range(60)]
-    texts = [r.text for r in shipped_model.recognize_many(blobs)]
-    assert sum(t == str(d) for t, d in zip(texts, y[:60], strict=True)) >= 58
+    assert _scored(shipped_model, blobs, y[:60])[0] >= 58
 
 
 def test_polarity_of_a_tight_shaded_crop_is_dark_ink_on_light_paper():
@@ -84,18 +91,16 @@ def test_dashed_and_dotted_lines_are_removed_like_solid_ones(mnist, shipped_mode
     # boxes and underlines printed dashed or dotted: the pieces must not be read as digits
     x, y = mnist["x_test"], mnist["y_test"]
     rng = np.random.default_rng(23)
-    blobs = [dashed_png(x[i], rng) for i in range(60)]
-    texts = [r.text for r in shipped_model.recognize_many(blobs)]
-    assert sum(len(t) > 1 for t in texts) <= 3
-    assert sum(t == str(d) for t, d in zip(texts, y[:60], strict=True)) >= 54
+    right, too_many = _scored(shipped_model, [dashed_png(x[i], rng) for i in range(60)], y[:60])
+    assert too_many <= 3
+    assert right >= 54
 
 
 def test_digits_on_squared_paper_are_read(mnist, shipped_model):
     # the grid makes one component with the digit; it must come out, the digit stay
     x, y = mnist["x_test"], mnist["y_test"]
     rng = np.random.default_rng(31)
-    texts = [r.text for r in shipped_model.recognize_many([grid_png(x[i], rng) for i in range(60)])]
-    assert sum(t == str(d) for t, d in zip(texts, y[:60], strict=True)) >= 57
+    assert _scored(shipped_model, [grid_png(x[i], rng) for i in range(60)], y[:60])[0] >= 57
 
 
 def test_rows_of_digits_are_read_row_by_row(mnist, shipped_model):
@@ -108,8 +113,7 @@ def test_rows_of_digits_are_read_row_by_row(mnist, shipped_model):
         idx = np.arange(9 * p, 9 * p + 9).reshape(3, 3)
         pages.append(rows_png([[x[j] for j in row] for row in idx], rng))
         texts.append("".join(str(y[j]) for j in idx.ravel()))
-    read = [r.text for r in shipped_model.recognize_many(pages)]
-    assert sum(r == t for r, t in zip(read, texts, strict=True)) >= 17
+    assert _scored(shipped_model, pages, texts)[0] >= 17
 
 
 def test_a_column_of_single_digits_is_read_top_to_bottom(mnist, shipped_model):
@@ -119,8 +123,7 @@ def test_a_column_of_single_digits_is_read_top_to_bottom(mnist, shipped_model):
     rng = np.random.default_rng(43)
     pages = [rows_png([[x[j]] for j in range(4 * p, 4 * p + 4)], rng) for p in range(20)]
     texts = ["".join(str(y[j]) for j in range(4 * p, 4 * p + 4)) for p in range(20)]
-    read = [r.text for r in shipped_model.recognize_many(pages)]
-    assert sum(r == t for r, t in zip(read, texts, strict=True)) >= 14
+    assert _scored(shipped_model, pages, texts)[0] >= 14
 
 
 def test_a_stray_tick_beside_a_digit_is_not_read_as_a_digit(mnist, shipped_model):
@@ -138,20 +141,17 @@ def test_a_stray_tick_beside_a_digit_is_not_read_as_a_digit(mnist, shipped_model
             page[h // 2 : h // 2 + 14, w + 20 : w + 34], tick
         )
         blobs.append(cv2.imencode(".png", page)[1].tobytes())
-    texts = [r.text for r in shipped_model.recognize_many(blobs)]
-    assert sum(len(t) > 1 for t in texts) <= 2
-    assert sum(t == str(d) for t, d in zip(texts, y[:30], strict=True)) >= 27
+    right, too_many = _scored(shipped_model, blobs, y[:30])
+    assert too_many <= 2
+    assert right >= 27
 
 
 def test_a_digit_spilling_over_its_box_is_read(mnist, shipped_model):
     # the box 0.8 x the digit's size: its sides are shorter than the digit is tall
     x, y = mnist["x_test"], mnist["y_test"]
     rng = np.random.default_rng(41)
-    texts = [
-        r.text
-        for r in shipped_model.recognize_many([boxed_png(x[i], rng, fill=0.8) for i in range(60)])
-    ]
-    assert sum(t == str(d) for t, d in zip(texts, y[:60], strict=True)) >= 48
+    blobs = [boxed_png(x[i], rng, fill=0.8) for i in range(60)]
+    assert _scored(shipped_model, blobs, y[:60])[0] >= 48
 
 
 def test_line_mask_covers_the_box_not_the_digit(mnist):
