@@ -272,6 +272,10 @@ def to_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     lo, hi = int(lo_f), int(hi_f)
     mid = (lo + hi) / 2.0
     dark_frac = float(np.count_nonzero(border < mid)) / border.size
+    if dark_frac > SHEET_MIN_BORDER:
+        sheet = _on_sheet(gray)
+        if sheet is not None:  # the surround is now paper: judge the page as a scan
+            return to_ink(sheet)
     if 0.3 < dark_frac < 0.7:  # mixed border: decide by the majority of all pixels
         light = _light_paper(gray, hi - lo)
         flat = gray.ravel()
@@ -312,6 +316,109 @@ def paper_map(gray: np.ndarray, inverted: bool) -> np.ndarray | None:
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
     bg = cv2.dilate(small, k) if inverted else cv2.erode(small, k)
     return cv2.blur(bg, (9, 9))
+
+
+#: a sheet of paper photographed on a darker surface: the surround covers at least this share
+#: of the image's border ...
+SHEET_MIN_BORDER = 0.25
+#: ... and the sheet at least this share of the image; at most this share of the sheet is ink
+SHEET_MIN_AREA = 0.2
+SHEET_MAX_INK = 0.25
+#: share of the sheet's outline that must be a sharp step (a desk photo: >= 0.76, shadows on
+#: one page: <= 0.54 in bench.unseen's and synth's shadow conditions)
+SHEET_SHARP = 0.7
+#: the marks on a sheet are thin beside its paper: their widest point at most this share of
+#: the paper's (desk photos: <= 0.33; the loops of light 0s and 8s on dark paper: >= 0.57)
+SHEET_THIN = 0.45
+
+
+def _on_sheet(gray: np.ndarray) -> np.ndarray | None:
+    """``gray`` with the dark surround of a light sheet of paper (a phone photo of a page on a
+    desk, a scan with the dark scanner bed beside the page) painted the sheet's own level, or
+    None when the image shows no such sheet.
+
+    Without this the surround, dark and along the border, is taken for the background and the
+    whole sheet for one huge light stroke. The sheet is looked for at ``_SHADE_SIZE`` px above
+    Otsu's threshold, then above one halfway to the paper (a desk's light patches may join
+    the sheet at Otsu's: see ``_sheet``)."""
+    h, w = gray.shape
+    if min(h, w) < 40:
+        return None
+    small = _shrunk(gray)
+    t, _ = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    for thr in (t, None):
+        if thr is None:  # halfway between Otsu's threshold and the light side's level
+            above = small[small > t]
+            thr = (t + float(np.median(above))) / 2 if above.size else t
+        found = _sheet(small, thr)
+        if found is not None:
+            sheet, level = found
+            # off the sheet's blurred edge, and off the image's own edge (a sliver of the
+            # surround thinner than a small pixel may line it)
+            inside = cv2.erode(
+                sheet, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0
+            )
+            inside = cv2.resize(inside, (w, h), interpolation=cv2.INTER_NEAREST)
+            out = gray.copy()
+            out[inside == 0] = level
+            return out
+    return None
+
+
+def _sheet(small: np.ndarray, thr: float) -> tuple[np.ndarray, int] | None:
+    """(filled 0/1 mask of the sheet, its paper level) in ``small``, or None: the biggest
+    region above ``thr`` must be solid (its outline nearly convex), mostly paper (the marks in
+    it at most ``SHEET_MAX_INK`` of it, and thin: ``SHEET_THIN``), much wider than a stroke,
+    nearly filling its turned bounding rectangle, with a sharp outline, and the surround along
+    ``SHEET_MIN_BORDER`` of the image's edge -- a light digit on dark paper, even a thick one
+    with its loops filled, is not."""
+    light = (small > thr).astype(np.uint8)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(light, connectivity=4)
+    if n < 2:
+        return None
+    paper = (lab == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.uint8)
+    contours, _ = cv2.findContours(paper, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    outline = max(contours, key=cv2.contourArea)
+    sheet = np.zeros_like(paper)
+    cv2.drawContours(sheet, [outline], -1, 1, cv2.FILLED)
+    area = int(np.count_nonzero(sheet))
+    marks = area - int(np.count_nonzero(paper))
+    if not (SHEET_MIN_AREA * small.size <= area and 0 < marks <= SHEET_MAX_INK * area):
+        return None
+    if cv2.contourArea(outline) < 0.9 * cv2.contourArea(cv2.convexHull(outline)):
+        return None
+    edge = np.concatenate([sheet[0], sheet[-1], sheet[1:-1, 0], sheet[1:-1, -1]])
+    if np.count_nonzero(edge == 0) < SHEET_MIN_BORDER * edge.size:
+        return None
+    # (the image's edge counts as the paper's end: a light digit may run off it)
+    margin = float(cv2.distanceTransform(np.pad(paper, 1), cv2.DIST_L2, 3).max())
+    if margin < 0.1 * min(small.shape):
+        return None  # light strokes, not a page
+    (_, _), (rw, rh), _ = cv2.minAreaRect(outline)
+    if cv2.contourArea(outline) < 0.8 * rw * rh:
+        return None  # a page is a (turned) rectangle, a light "0" or "8" is not
+    ink = cv2.subtract(sheet, light)  # dark inside the sheet (a written loop's inside is not)
+    thick = float(cv2.distanceTransform(ink, cv2.DIST_L2, 3).max())
+    if thick > SHEET_THIN * margin:
+        return None  # the loop of a light digit on dark paper, not writing on a page
+    level = int(np.median(small[paper > 0]))
+    if not _sharp_outline(small, sheet, level):
+        return None  # a shadow falling across one page, not a page's edge
+    return sheet, level
+
+
+def _sharp_outline(small: np.ndarray, sheet: np.ndarray, level: int) -> bool:
+    """The sheet's outline (where it is not the image's edge) is a step, not a ramp: across
+    most of it (``SHEET_SHARP``) the level changes by at least half of the sheet-to-surround
+    difference within 3 px. A shadow's edge is a ramp but where it runs along ink."""
+    ring = cv2.subtract(sheet, cv2.erode(sheet, np.ones((3, 3), np.uint8)))
+    ring[[0, -1], :] = 0
+    ring[:, [0, -1]] = 0
+    step = cv2.morphologyEx(small, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))[ring > 0]
+    if step.size == 0:
+        return False
+    surround = float(np.median(small[sheet == 0]))
+    return float(np.mean(step >= 0.5 * (level - surround))) >= SHEET_SHARP
 
 
 def _light_paper(gray: np.ndarray, spread: int) -> bool | None:
