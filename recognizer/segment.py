@@ -17,6 +17,8 @@ MIN_CONTRAST = 40
 LINE_GAP = 0.1
 #: ... and rows this far apart are rows even with one digit each (a column of answers)
 ROW_APART = 0.5
+#: a dash (``_dashes``) stands at least this share of a digit's height clear of a neighbour
+DASH_GAP = 0.1
 
 
 @dataclass
@@ -70,8 +72,11 @@ class Segmentation:
         return np.where(mine > 0, ink, 0).astype(np.uint8)
 
 
-def _merge(boxes: np.ndarray, areas: np.ndarray, ref_h: float) -> list[list[int]]:
-    """Greedy union of component boxes that belong to the same digit."""
+def _merge(
+    boxes: np.ndarray, areas: np.ndarray, ref_h: float, dashes: np.ndarray | None = None
+) -> list[list[int]]:
+    """Greedy union of component boxes that belong to the same digit. A dash (``dashes``,
+    see ``_dashes``) is not joined to a piece beside it."""
     groups = [[i] for i in range(len(boxes))]
     gb = [tuple(b) for b in boxes]  # x0, y0, x1, y1
     ga = [int(a) for a in areas]
@@ -90,6 +95,12 @@ def _merge(boxes: np.ndarray, areas: np.ndarray, ref_h: float) -> list[list[int]
                 hn = min(a[3] - a[1], b[3] - b[1])
                 minor = min(ga[i], ga[j]) < 0.3 * max(ga[i], ga[j])
                 merge = False
+                if (
+                    hgap > 0
+                    and dashes is not None
+                    and (_lone(groups[i], dashes) or _lone(groups[j], dashes))
+                ):
+                    continue  # a hyphen beside a digit belongs to neither
                 if _stacked(a, b, ref_h):
                     merge = True  # one above the other: bar of a 5, broken loop...
                 elif vov < 0.3 * hn and hgap < 0.3 * ref_h and vgap < 0.3 * ref_h:
@@ -218,9 +229,12 @@ def _band_segments(
     extent = float(b[:, 3].max() - b[:, 1].min())
     heights = (b[:, 3] - b[:, 1])[big[band]]
     ref_h = max(float(heights.max()) if len(heights) else 0.0, 0.7 * extent)
-    groups = [list(range(len(band)))] if single else _merge(b, areas[band], ref_h)
+    dashes = _dashes(b, big[band], ref_h)
+    groups = [list(range(len(band)))] if single else _merge(b, areas[band], ref_h, dashes)
     segs = []
     for g in groups:
+        if not single and _lone(g, dashes):
+            continue  # a hyphen: no digit
         gb = b[g]
         x0, y0, x1, y1 = gb[:, 0].min(), gb[:, 1].min(), gb[:, 2].max(), gb[:, 3].max()
         segs.append(
@@ -280,6 +294,33 @@ def _text_lines(boxes: np.ndarray, big: np.ndarray) -> list[np.ndarray]:
     ):
         return [np.arange(len(boxes))]  # pieces of one digit one above the other, not rows
     return lines
+
+
+def _dashes(boxes: np.ndarray, big: np.ndarray, ref_h: float) -> np.ndarray:
+    """Which of ``boxes`` (x0, y0, x1, y1; one line of text) are dashes: flat marks across the
+    middle of the line with a digit on either side -- the hyphens of a date or a phone
+    number. No digit, nor a piece of one that stands apart from it, is under a third of a
+    digit tall, twice as wide as that (and 0.2 x a digit long), centred in the middle half
+    of the line between two digits and ``DASH_GAP`` clear of one of them (a skipping pen's
+    bar of a 4 lies close to both halves of its digit)."""
+    tall = boxes[big] if big.any() else boxes
+    top, bottom = float(tall[:, 1].min()), float(tall[:, 3].max())
+    quarter = 0.25 * (bottom - top)
+    h, w = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
+    mid = (boxes[:, 1] + boxes[:, 3]) / 2.0
+    flat = (h <= 0.3 * ref_h) & (w >= np.maximum(2 * h, 0.2 * ref_h))
+    flat &= (mid >= top + quarter) & (mid <= bottom - quarter)
+    gaps = np.full((len(boxes), 2), -np.inf)  # to the nearest digit on the left, the right
+    for k, (x0, x1) in enumerate(boxes[:, [0, 2]].tolist()):
+        before, after = x0 - tall[tall[:, 2] <= x0, 2], tall[tall[:, 0] >= x1, 0] - x1
+        if before.size and after.size:
+            gaps[k] = before.min(), after.min()
+    return flat & (gaps.min(1) >= 0) & (gaps.max(1) >= DASH_GAP * ref_h)
+
+
+def _lone(group: list[int], dashes: np.ndarray) -> bool:
+    """The group is one dash on its own."""
+    return len(group) == 1 and bool(dashes[group[0]])
 
 
 def _side_by_side(boxes: np.ndarray, digit_h: float) -> bool:

@@ -236,6 +236,7 @@ PAPER_CONDITIONS = (
     "grid",
     "rows",
     "desk",
+    "hyphenated",
 )
 
 
@@ -555,6 +556,35 @@ def shadow_png(digit28: np.ndarray, rng: np.random.Generator, depth: float | Non
     return _to_png(paper * light)
 
 
+def hyphenated_png(groups: Sequence[Sequence[np.ndarray]], rng: np.random.Generator) -> bytes:
+    """Groups of digits joined by hyphens on one line, as in a date or a phone number
+    ("12-05-24", "555-0142"): each hyphen a short stroke across the middle of the line, as
+    thick as the pen, 0.25-0.5 x a digit long, set a little apart from its neighbours."""
+    h = float(rng.uniform(34, 60))
+    pen = float(rng.uniform(0.08, 0.16))
+    covs = [[pen_digit(d, rng, height=h, pen=pen) for d in g] for g in groups]
+    dash_len = [int(h * rng.uniform(0.25, 0.5)) for _ in groups]
+    width = sum(c.shape[1] + int(0.4 * h) for g in covs for c in g) + sum(dash_len) + int(3 * h)
+    paper = _paper(int(2.2 * h), width, rng)
+    ink = _ink_level(rng)
+    x, top = int(0.6 * h), int(0.6 * h)
+    for k, g in enumerate(covs):
+        if k:
+            x += int(h * rng.uniform(0.12, 0.3))
+            y = top + int(h * rng.uniform(0.42, 0.58))
+            stroke = np.zeros(paper.shape, np.float32)
+            t = max(1, round(pen * h))
+            cv2.line(
+                stroke, (x, y), (x + dash_len[k], y + int(rng.integers(-2, 3))), 1.0, t, cv2.LINE_AA
+            )
+            _lay(paper, stroke, 0, 0, ink)
+            x += dash_len[k] + int(h * rng.uniform(0.12, 0.3))
+        for c in g:
+            _lay(paper, c, x, top + int(rng.integers(-3, 4)), ink)
+            x += c.shape[1] + int(h * rng.uniform(0.1, 0.35))
+    return _to_png(paper)
+
+
 def desk_png(digits28: Sequence[np.ndarray], rng: np.random.Generator) -> bytes:
     """Digits written on a card or sheet, photographed on a darker desk: the sheet, turned up to
     8 deg, fills 45-85% of the frame and sometimes runs off one side; the desk (level 15-120)
@@ -636,4 +666,9 @@ def paper_sample(
     if condition == "desk":
         idx = rng.integers(len(x), size=int(rng.integers(1, 4)))
         return desk_png([x[j] for j in idx], rng), "".join(str(int(y[j])) for j in idx)
+    if condition == "hyphenated":
+        shape = [int(rng.integers(2, 5)) for _ in range(int(rng.integers(2, 4)))]
+        groups = [rng.integers(len(x), size=n) for n in shape]
+        text = "".join(str(int(y[j])) for g in groups for j in g)
+        return hyphenated_png([[x[j] for j in g] for g in groups], rng), text
     raise ValueError(f"unknown condition {condition!r}")

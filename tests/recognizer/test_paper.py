@@ -22,6 +22,7 @@ from recognizer.synth import (
     dashed_png,
     desk_png,
     grid_png,
+    hyphenated_png,
     paper_sample,
     pen_png,
     rows_png,
@@ -127,6 +128,20 @@ def test_a_light_loop_on_dark_paper_is_not_taken_for_a_card(stroke):
     ink, inverted = to_ink(page)
     assert not inverted  # light ink on dark paper
     assert ink[120, 30] > 150 and ink[120, 100] < 40  # the ring is ink, its inside is not
+
+
+def test_hyphens_between_digits_are_not_read_as_digits(mnist, shipped_model):
+    # a date or a phone number: a hyphen was read as a digit ("1" or "2") or joined to its
+    # neighbour ("3" and "-" read as "4"); it belongs to neither and is no digit
+    x, y = mnist["x_test"], mnist["y_test"]
+    rng = np.random.default_rng(43)
+    blobs, texts = [], []
+    for k in range(40):
+        groups = [[3 * k % 200, 3 * k % 200 + 1], [3 * k % 200 + 2, 200 + k, 240 + k][: 2 + k % 2]]
+        blobs.append(hyphenated_png([[x[i] for i in g] for g in groups], rng))
+        texts.append("".join(str(int(y[i])) for g in groups for i in g))
+    right, too_many = _scored(shipped_model, blobs, texts)
+    assert right >= 36 and too_many <= 1
 
 
 def test_rows_of_digits_are_read_row_by_row(mnist, shipped_model):
