@@ -19,6 +19,10 @@ LINE_GAP = 0.1
 ROW_APART = 0.5
 #: a dash (``_dashes``) stands at least this share of a digit's height clear of a neighbour
 DASH_GAP = 0.1
+#: a component drawn round another (``_enclosures``) holds one at least this share of its height
+ENCLOSED = 0.4
+#: ... and stays this share of its own height clear of it
+ENCLOSED_GAP = 0.03
 
 
 @dataclass
@@ -181,7 +185,14 @@ def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = Tru
     lines = None
     if remove_form_lines:
         _, faint = cv2.threshold(ink, max(MIN_CONTRAST / 2, 0.5 * t), 255, cv2.THRESH_BINARY)
+        loops = _drawn_round(binary)
+        if loops is not None:  # a circle or a box drawn round a digit: no digit itself
+            ink, binary, faint = (
+                np.where(loops, 0, a).astype(np.uint8) for a in (ink, binary, faint)
+            )
         ink, binary, lines = remove_lines(ink, binary, faint)
+        if loops is not None:
+            lines = np.maximum(lines, loops.view(np.uint8) * np.uint8(255))
         if not lines.any():
             lines = None
     n, labels, stats = _components(binary)
@@ -202,11 +213,7 @@ def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = Tru
     kept = np.nonzero(keep)[0]
     if len(kept) > 300:  # pathological noise: keep the biggest
         kept = kept[np.argsort(-areas[kept])[:300]]
-    st = stats[kept]
-    boxes = np.stack([st[:, 0], st[:, 1], st[:, 0] + st[:, 2], st[:, 1] + st[:, 3]], axis=1).astype(
-        np.int64
-    )
-    big = areas[kept] >= 0.1 * amax
+    boxes, big = _boxes(stats[kept]), areas[kept] >= 0.1 * amax
     bands = [np.arange(len(kept))] if single else _text_lines(boxes, big)
     segs = []
     for band in bands:
@@ -214,6 +221,79 @@ def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = Tru
     if len(segs) > 1:
         segs = [s for s in segs if not _stray(s, segs)]
     return Segmentation(ink, binary, labels, scale, segs, n_labels=n - 1, lines=lines)
+
+
+def _boxes(st: np.ndarray) -> np.ndarray:
+    """Component stats -> boxes (x0, y0, x1, y1)."""
+    return np.stack([st[:, 0], st[:, 1], st[:, 0] + st[:, 2], st[:, 1] + st[:, 3]], axis=1).astype(
+        np.int64
+    )
+
+
+def _drawn_round(binary: np.ndarray) -> np.ndarray | None:
+    """A bool mask of the loops drawn round digits (``_enclosures``; grown by a pixel for
+    their soft edge), or None. Looked for before the form lines: a box drawn by hand has
+    straight stretches, and once they were taken for lines the rest would be pieces."""
+    n, labels, stats = _components(binary)
+    if n < 3:
+        return None
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    kept = np.arange(n - 1)
+    found = _enclosures(_boxes(stats[1:]), areas >= 0.1 * areas.max(), labels, kept)
+    if not found.any():
+        return None
+    loops = np.isin(labels, kept[found] + 1).view(np.uint8)
+    return cv2.dilate(loops, np.ones((3, 3), np.uint8)).view(bool)
+
+
+def _enclosures(
+    boxes: np.ndarray, big: np.ndarray, labels: np.ndarray, kept: np.ndarray
+) -> np.ndarray:
+    """Which components are drawn round another: a circle round an answer, a box drawn by
+    hand (printed boxes go with the form lines; a frame much wider than what it holds, a
+    comb field's, is left to them too: digits touching it are part of it). The other stands
+    inside this one's box
+    on every side, is ``ENCLOSED`` of its height or more (a mark inside a "0" is less) but
+    not all of it, little of this one's ink crosses the other's box, this one's ink lies
+    round it (``_round``) and ``ENCLOSED_GAP`` of its height clear of it all round."""
+    out = np.zeros(len(boxes), bool)
+    idx = np.nonzero(big)[0]
+    if len(idx) < 2:
+        return out
+    for a in idx:
+        ax0, ay0, ax1, ay1 = boxes[a].tolist()
+        for b in idx:
+            bx0, by0, bx1, by1 = boxes[b].tolist()
+            if b == a or not (ax0 < bx0 and ay0 < by0 and bx1 < ax1 and by1 < ay1):
+                continue
+            bh, bw = by1 - by0, bx1 - bx0
+            if not (ENCLOSED * (ay1 - ay0) <= bh <= 0.9 * (ay1 - ay0) and bw <= 0.9 * (ax1 - ax0)):
+                continue
+            if ax1 - ax0 > 3 * max(bw, bh):
+                break  # round more than one digit: a comb field's frame (the form lines')
+            mine = labels[ay0:ay1, ax0:ax1] == kept[a] + 1
+            y0, y1, x0, x1 = by0 - ay0, by1 - ay0, bx0 - ax0, bx1 - ax0
+            if np.count_nonzero(mine[y0:y1, x0:x1]) > 0.1 * bh * bw:
+                continue
+            if not _round(mine, (x0, y0, x1, y1)):
+                continue
+            # clear of it all round: the pieces of a digit broken by a skipping pen are not
+            away = cv2.distanceTransform((~mine).view(np.uint8), cv2.DIST_L2, 3)
+            theirs = labels[ay0:ay1, ax0:ax1] == kept[b] + 1
+            if float(away[theirs].min()) >= ENCLOSED_GAP * (ay1 - ay0):
+                out[a] = True
+                break
+    return out
+
+
+def _round(mine: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """The ink ``mine`` lies on all four sides of ``box`` (x0, y0, x1, y1), level with it:
+    it goes round it (a circle left open at one side still passes it there, above and below
+    the gap; a "0" broken into a "C" and its right side does not)."""
+    x0, y0, x1, y1 = box
+    rows = np.any(mine[y0:y1], axis=0, keepdims=False).ravel()
+    cols = np.any(mine[:, x0:x1], axis=1, keepdims=False).ravel()
+    return bool(rows[:x0].any() and rows[x1:].any() and cols[:y0].any() and cols[y1:].any())
 
 
 def _band_segments(

@@ -237,6 +237,7 @@ PAPER_CONDITIONS = (
     "rows",
     "desk",
     "hyphenated",
+    "circled",
 )
 
 
@@ -585,6 +586,40 @@ def hyphenated_png(groups: Sequence[Sequence[np.ndarray]], rng: np.random.Genera
     return _to_png(paper)
 
 
+def circled_png(digit28: np.ndarray, rng: np.random.Generator) -> bytes:
+    """One digit with a loop drawn round it by hand, as an answer is marked: an ellipse
+    (left open by up to 30 deg) or a box of four wobbly strokes, clear of the digit."""
+    cov = pen_digit(digit28, rng)
+    h, w = cov.shape
+    paper = _paper(h + 100, w + 100, rng)
+    _lay(paper, cov, 50, 50, _ink_level(rng))
+    loop = np.zeros(paper.shape, np.float32)
+    t = max(2, round(h * float(rng.uniform(0.05, 0.1))))
+    cx, cy = 50 + w // 2, 50 + h // 2
+    if rng.random() < 0.5:
+        axes = (int(max(w, h) * rng.uniform(0.75, 0.9)), int(h * rng.uniform(0.8, 0.95)))
+        start = float(rng.uniform(0, 360))
+        end = start + 360 - float(rng.uniform(0, 30))
+        cv2.ellipse(
+            loop, (cx, cy), axes, float(rng.uniform(-20, 20)), start, end, 1.0, t, cv2.LINE_AA
+        )
+    else:
+        m = int(h * 0.3)
+
+        def wobble() -> int:
+            return int(rng.integers(-int(h * 0.06), int(h * 0.06) + 1))
+
+        x0, y0, x1, y1 = cx - w // 2 - m, cy - h // 2 - m, cx + w // 2 + m, cy + h // 2 + m
+        pts = [(x0 + wobble(), y0 + wobble()), (x1 + wobble(), y0 + wobble())]
+        pts += [(x1 + wobble(), y1 + wobble()), (x0 + wobble(), y1 + wobble())]
+        for a, b in zip(pts, pts[1:] + pts[:1], strict=True):
+            mid = ((a[0] + b[0]) // 2 + wobble() // 2, (a[1] + b[1]) // 2 + wobble() // 2)
+            cv2.line(loop, a, mid, 1.0, t, cv2.LINE_AA)
+            cv2.line(loop, mid, b, 1.0, t, cv2.LINE_AA)
+    _lay(paper, loop, 0, 0, _ink_level(rng))
+    return _to_png(paper)
+
+
 def desk_png(digits28: Sequence[np.ndarray], rng: np.random.Generator) -> bytes:
     """Digits written on a card or sheet, photographed on a darker desk: the sheet, turned up to
     8 deg, fills 45-85% of the frame and sometimes runs off one side; the desk (level 15-120)
@@ -666,6 +701,8 @@ def paper_sample(
     if condition == "desk":
         idx = rng.integers(len(x), size=int(rng.integers(1, 4)))
         return desk_png([x[j] for j in idx], rng), "".join(str(int(y[j])) for j in idx)
+    if condition == "circled":
+        return circled_png(x[i], rng), label
     if condition == "hyphenated":
         shape = [int(rng.integers(2, 5)) for _ in range(int(rng.integers(2, 4)))]
         groups = [rng.integers(len(x), size=n) for n in shape]

@@ -18,6 +18,7 @@ from recognizer.segment import segment
 from recognizer.synth import (
     PAPER_CONDITIONS,
     boxed_png,
+    circled_png,
     comb_png,
     dashed_png,
     desk_png,
@@ -142,6 +143,27 @@ def test_hyphens_between_digits_are_not_read_as_digits(mnist, shipped_model):
         texts.append("".join(str(int(y[i])) for g in groups for i in g))
     right, too_many = _scored(shipped_model, blobs, texts)
     assert right >= 36 and too_many <= 1
+
+
+def test_a_loop_drawn_round_a_digit_is_not_read(mnist, shipped_model):
+    # a circle round an answer was read as "0" (the digit inside merged with it), a box
+    # drawn by hand broke into pieces at its straight stretches, each read as a digit
+    x, y = mnist["x_test"], mnist["y_test"]
+    rng = np.random.default_rng(47)
+    right, too_many = _scored(shipped_model, [circled_png(x[i], rng) for i in range(60)], y[:60])
+    assert right >= 56 and too_many <= 1
+
+
+def test_a_broken_zero_is_not_a_loop_round_its_own_piece():
+    # a skipping pen breaks a "0" into a "C" and its right side, which stands inside the C's
+    # box, clear of it, with the C's ink above, below and to its left -- but not level with
+    # it on the right: the C does not go round it, and the two stay one digit
+    page = np.full((130, 110), 235, np.uint8)
+    cv2.ellipse(page, (50, 65), (30, 45), 0, 40, 320, 20, 5)  # the C
+    cv2.ellipse(page, (50, 65), (18, 26), 0, -50, 50, 20, 5)  # its right side, broken off
+    ink, _ = to_ink(page)
+    seg = segment(ink)
+    assert len(seg.segments) == 1 and seg.lines is None
 
 
 def test_rows_of_digits_are_read_row_by_row(mnist, shipped_model):
