@@ -115,7 +115,15 @@ def _merge(
                     # small fragment next to a bigger piece -- unless it sits above or
                     # below another piece (a loop broken off its own body)
                     small = i if ga[i] < ga[j] else j
-                    merge = not _stacks_elsewhere(small, (i, j), gb, ref_h)
+                    sb = gb[small]
+                    # ... or is a whole digit itself: as tall as a small one, stroke-wide
+                    # and apart (a string written smaller here, bigger there)
+                    whole = (
+                        hgap >= 0.1 * ref_h
+                        and sb[3] - sb[1] >= 0.55 * ref_h
+                        and sb[2] - sb[0] >= 0.12 * ref_h
+                    )
+                    merge = not whole and not _stacks_elsewhere(small, (i, j), gb, ref_h)
                 if merge:
                     groups[i] = groups[i] + groups[j]
                     gb[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))

@@ -166,6 +166,26 @@ def test_a_broken_zero_is_not_a_loop_round_its_own_piece():
     assert len(seg.segments) == 1 and seg.lines is None
 
 
+def test_a_smaller_digit_beside_a_bigger_one_stays_a_digit(mnist, shipped_model):
+    # a string written smaller here and bigger there: a digit 0.6 x its neighbour's height
+    # (a fifth of its ink) stood within the reach of the "small fragment" rule and was
+    # joined to it, and the joined pair was read as one digit
+    from recognizer.synth import _lay, _paper, _to_png, pen_digit
+
+    x, y = mnist["x_test"], mnist["y_test"]
+    rng = np.random.default_rng(53)
+    blobs, texts = [], []
+    for k in range(30):
+        big = pen_digit(x[k], rng, height=64.0, pen=0.14)
+        small = pen_digit(x[30 + k], rng, height=38.0, pen=0.08)
+        paper = _paper(120, big.shape[1] + small.shape[1] + 90, rng)
+        _lay(paper, big, 30, 28, 40.0)
+        _lay(paper, small, 30 + big.shape[1] + 12, 28 + int(rng.integers(0, 27)), 40.0)
+        blobs.append(_to_png(paper))
+        texts.append(f"{y[k]}{y[30 + k]}")
+    assert _scored(shipped_model, blobs, texts)[0] >= 28
+
+
 def test_rows_of_digits_are_read_row_by_row(mnist, shipped_model):
     # three rows of three digits on one page: top row first, each left to right -- not one
     # row, and not rows merged one above the other into a few tall "digits"
