@@ -257,6 +257,21 @@ def data_where() -> None:
     help="other-writer/scanner copies (16 px, binarized, thin/thick pen, elastic, slant)",
 )
 @click.option(
+    "--stretch",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.0,
+    show_default=True,
+    help="share of the other-writer/scanner copies stretched to fill a square instead, aspect "
+    "not kept, as USPS or Semeion digits are",
+)
+@click.option(
+    "--stretch-copies",
+    type=int,
+    default=0,
+    show_default=True,
+    help="extra copies of each training image stretched to fill a square (aspect not kept)",
+)
+@click.option(
     "--vsv",
     type=int,
     default=0,
@@ -290,6 +305,8 @@ def train(
     augment: int,
     redraw: int,
     paper: int,
+    stretch: float,
+    stretch_copies: int,
     vsv: int,
     vsv_keep_all: bool,
     C: float,
@@ -323,6 +340,8 @@ def train(
         augment=augment,
         redraw=redraw,
         paper=paper,
+        stretch=stretch,
+        stretch_copies=stretch_copies,
         vsv=vsv,
         vsv_keep_all=vsv_keep_all,
         C=C,

@@ -1,0 +1,66 @@
+"""Digits from datasets that stretch each digit to fill a square frame, aspect not kept (USPS,
+Semeion): a narrow "1" becomes a thick slanted block, which a model trained only on
+aspect-kept digits reads as 8. ``digits train --stretch`` (``train.stretch_augment``) trains
+on such copies; the model trained so (2026-11-26, bench/RESULTS.md) read them but lost a
+little elsewhere and was not shipped, so the shipped model's reading of stretched "1"s is a
+known weakness, pinned here as a strict xfail: a model that reads them turns it into a failure
+that asks for the marker to go."""
+
+import cv2
+import numpy as np
+import pytest
+
+from recognizer.train import stretch_augment
+
+
+def _usps_like(digit28: np.ndarray, binarize: bool = False) -> bytes:
+    """The ink box stretched to fill 16x16 (dark ink on light paper, 2 px of paper around)."""
+    ys, xs = np.nonzero(digit28 > 30)
+    crop = digit28[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    d = cv2.resize(crop, (16, 16), interpolation=cv2.INTER_AREA)
+    if binarize:
+        d = np.where(d > 100, 255, 0).astype(np.uint8)
+    d = cv2.copyMakeBorder(d, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=0)
+    return cv2.imencode(".png", 255 - d)[1].tobytes()
+
+
+@pytest.mark.xfail(
+    strict=True, reason="shipped model reads half of them as 8 etc. (bench.unseen usps/semeion)"
+)
+def test_stretched_ones_are_read_as_ones(shipped_model, mnist):
+    """The first 20 "1"s of the test sample stretched to fill 16x16: the shipped model reads
+    10 right (mostly "8" otherwise), the --stretch 0.25 candidate 19 of 20."""
+    x, y = mnist["x_test"], mnist["y_test"]
+    idx = np.nonzero(y == 1)[0][:20]
+    texts = [shipped_model.recognize(_usps_like(x[i])).text for i in idx]
+    assert sum(t == "1" for t in texts) >= 17, texts
+
+
+@pytest.mark.parametrize("label", [4, 7, 9])
+def test_other_narrow_digits_stretched_stay_right(shipped_model, mnist, label):
+    x, y = mnist["x_test"], mnist["y_test"]
+    idx = np.nonzero(y == label)[0][:10]
+    texts = [shipped_model.recognize(_usps_like(x[i], binarize=True)).text for i in idx]
+    assert sum(t == str(label) for t in texts) >= 9, texts
+
+
+def _aspect(img: np.ndarray) -> float:
+    ys, xs = np.nonzero(img > 30)
+    return float((np.ptp(xs) + 1) / (np.ptp(ys) + 1))
+
+
+def test_stretch_augment_widens_towards_a_square_white_on_black(mnist):
+    rng = np.random.default_rng(0)
+    ones = mnist["x_train"][np.nonzero(mnist["y_train"] == 1)[0][:50]]
+    one = min(ones, key=_aspect)  # an upright "1", a few px wide
+    own = _aspect(one)
+    assert own < 0.3
+    aspects = []
+    for _ in range(20):
+        out = stretch_augment(one, rng)
+        assert out.dtype == np.uint8 and out.ndim == 2
+        assert out[0].max() == out[-1].max() == out[:, 0].max() == out[:, -1].max() == 0
+        aspects.append(_aspect(out))
+    # at least 30% of the way to a square (rounding at 12-20 px aside), often all the way
+    assert min(aspects) > own + 0.25 * (1 - own)
+    assert max(aspects) > 0.9
