@@ -2,8 +2,8 @@
 
 A segment at least ``ASPECT_MIN`` as wide as tall (``WIDE``: always, else only when the
 classifier is not sure of it) is scored by a logistic "one digit or two touching?" detector on
-the gradient features of the whole (``pair_probability``; fitted by ``fit_pair_detector``,
-stored in the model metadata as ``touching``). Above ``P_PAIR_MIN`` it is offered cuts at the
+the gradient features of the whole (``pair_probability``; fitted by ``fit_pair_detector`` on
+segments at least ``DETECTOR_ASPECT_MIN`` wide, stored in the model metadata as ``touching``). Above ``P_PAIR_MIN`` it is offered cuts at the
 deepest valleys of its column ink profile (and the centre), each as four paths: straight, a
 least-ink seam (``seam``), a top-down and a bottom-up drop-fall (``drop_fall``; for a segment
 the detector is sure of, also started at ``DROP_STARTS`` beside the column); each path once
@@ -32,8 +32,12 @@ from .normalize import normalize_digit
 if TYPE_CHECKING:
     from .model import Digit
 
-#: segments at least this wide for their height are offered cuts
-ASPECT_MIN = 0.75
+#: segments at least this wide for their height are offered cuts (when the classifier is not
+#: sure of them, see ``wants_cut``): 0.55, not 0.75, lets two touching digits with a "1" among
+#: them be asked too (train-digit pairs narrower than 0.75: ~4%); the pair detector and the
+#: split decision keep the narrow single digits whole (a narrow single the detector scores at
+#: ``P_PAIR_MIN`` or more is rare: ~1 in 2,000 of those 0.55-0.75 wide)
+ASPECT_MIN = 0.55
 #: this wide or wider: offered cuts even when the whole reads confidently
 WIDE = 1.1
 #: cuts are looked for in this central share of the width
@@ -384,12 +388,18 @@ def pair_probability(
     return 1.0 / (1.0 + np.exp(-s))
 
 
+#: the pair detector is fitted on segments at least this wide (narrower ones are asked too,
+#: ``ASPECT_MIN``, but fitting on them made it flag narrow single digits: bench/RESULTS.md)
+DETECTOR_ASPECT_MIN = 0.75
+
+
 def fit_pair_detector(
     x: np.ndarray, n: int = 6000, seed: int = 0, progress: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
     """Fit the pair detector on ``n`` synthetic touching pairs and ``n`` single digits made
     from (x: raw MNIST-style digits): singles as 28x28 images, canvas redraws and pen-on-paper
-    drawings (thin to thick pens, rotated); only segments wide enough to be asked count."""
+    drawings (thin to thick pens, rotated); only segments at least ``DETECTOR_ASPECT_MIN`` wide
+    count."""
     from sklearn.linear_model import LogisticRegression
 
     from .evaluate import encode_png_batch
@@ -404,6 +414,8 @@ def fit_pair_detector(
         if len(ex.digits) != 1 or 0 not in ex.wide:
             return
         _, box = ex.wide[0]
+        if box[2] < DETECTOR_ASPECT_MIN * box[3]:
+            return
         feats_d.append(ex.digits[0])
         feats_a.append(box[2] / max(1, box[3]))
         labels.append(label)

@@ -237,3 +237,43 @@ def test_a_sure_pair_gets_drop_falls_started_beside_each_column_too():
     assert [(c.kind, c.column, c.overlap, c.boxes) for c in many[: len(few)]] == key
     assert len(many) > len(few)
     assert {c.kind for c in many[len(few) :]} <= {"drop", "rise"}
+
+
+def test_a_narrow_segment_is_offered_cuts_only_when_the_classifier_is_unsure():
+    """Two touching digits with a "1" among them are often narrower than 0.75 x their height:
+    from ``ASPECT_MIN`` (0.55) they are asked too, but only when the whole is not read surely,
+    and the pair detector is fitted on the segments it was fitted on before (0.75 and wider)."""
+    assert split.ASPECT_MIN <= 0.55 < 0.75 <= split.DETECTOR_ASPECT_MIN
+    assert split.wants_cut((0, 0, 62, 100), 0.95)
+    assert not split.wants_cut((0, 0, 62, 100), 0.99995)
+    assert not split.wants_cut((0, 0, 50, 100), 0.5)
+    assert split.wants_cut((0, 0, 110, 100), 0.99995)
+
+
+def _narrow_pairs_with_a_one(x, y, n, rng):
+    """``n`` touching pairs of committed test digits, one of them a "1", whose one segment is
+    narrower than 0.75 x its height, with their texts."""
+    from recognizer.pipeline import extract_bytes
+
+    ones = np.nonzero(y == 1)[0]
+    out = []
+    k = 0
+    while len(out) < n and k < 40 * n:
+        i = int(ones[k % len(ones)])
+        j = int(rng.integers(len(x)))
+        pair = (i, j) if k % 2 else (j, i)
+        k += 1
+        blob = touching_png(x[pair[0]], x[pair[1]], rng)
+        ex = extract_bytes(blob)
+        if len(ex.boxes) == 1 and ex.boxes[0][2] < 0.75 * ex.boxes[0][3]:
+            out.append((blob, f"{y[pair[0]]}{y[pair[1]]}"))
+    return out
+
+
+def test_narrow_touching_pairs_with_a_one_are_split(mnist, shipped_model):
+    x, y = mnist["x_test"], mnist["y_test"]
+    pairs = _narrow_pairs_with_a_one(x, y, 40, np.random.default_rng(41))
+    assert len(pairs) == 40
+    texts = [r.text for r in shipped_model.recognize_many([b for b, _ in pairs])]
+    right = sum(t == u for t, (_, u) in zip(texts, pairs, strict=True))
+    assert right >= 8
