@@ -3,19 +3,20 @@
 A segment at least ``ASPECT_MIN`` as wide as tall (``WIDE``: always, else only when the
 classifier is not sure of it) is scored by a logistic "one digit or two touching?" detector on
 the gradient features of the whole (``pair_probability``; fitted by ``fit_pair_detector`` on
-segments at least ``DETECTOR_ASPECT_MIN`` wide, stored in the model metadata as ``touching``). Above ``P_PAIR_MIN`` it is offered cuts at the
-deepest valleys of its column ink profile (and the centre), each as four paths: straight, a
-least-ink seam (``seam``), a top-down and a bottom-up drop-fall (``drop_fall``; for a segment
-the detector is sure of, also started at ``DROP_STARTS`` beside the column); each path once
-as a clean cut and once with ``OVERLAPS`` pixels of overlap, since strokes that overlap belong
-to both digits. Small bits of the other digit a cut leaves behind are dropped; a crop taller
-than ``CUT_HEIGHT`` is cut at that height, and the same two pieces are offered once. The caller
-(``Model._split_touching``) classifies the pieces of every candidate in one batch, ranks the
-cuts by ``cut_rank`` (both pieces read confidently, and neither still looks like a pair) and
-``choose_cut`` decides whether the best one is taken: a learned logistic decision
-(``accept_features``; metadata ``touching["accept"]``, fitted by
-``calibrate.fit_split_decision`` on MNIST train digits) or, for a model without one, the
-hand-set ``split_score``. Each piece gets its own box, left to right.
+segments at least ``DETECTOR_ASPECT_MIN`` wide, stored in the model metadata as ``touching``).
+Above ``P_PAIR_MIN`` it is offered cuts at the deepest valleys of its column ink profile (and
+the centre), each as four paths: straight, a least-ink seam (``seam``), a top-down and a
+bottom-up drop-fall (``drop_fall``; for a segment the detector is sure of, also started at
+``DROP_STARTS`` beside the column); each path once as a clean cut and once with ``OVERLAPS``
+pixels of overlap, since strokes that overlap belong to both digits. Small bits of the other
+digit a cut leaves behind are dropped; a crop taller than ``CUT_HEIGHT`` is cut at that height,
+and the same two pieces are offered once. The caller (``Model._split_touching``) classifies the
+pieces of every candidate in one batch, ranks the cuts by ``cut_rank`` (both pieces read
+confidently, and neither still looks like a pair) and ``choose_cut`` decides whether the best
+one is taken: a learned logistic decision (``accept_features``; metadata
+``touching["accept"]``, fitted by ``calibrate.fit_split_decision`` on MNIST train digits) or,
+for a model without one, the hand-set ``split_score``. Each piece gets its own box, left to
+right.
 """
 
 from __future__ import annotations
