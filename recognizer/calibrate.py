@@ -129,7 +129,8 @@ def _single_blob(d: np.ndarray, kind: int, rng: np.random.Generator) -> bytes:
 def split_examples(
     model: Model, blobs: list[bytes], truths: list[str], p_min: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each input whose one segment the pair detector scores at ``p_min`` or more:
+    """For each input whose one segment (at least ``split.FIT_ASPECT_MIN`` wide) the pair
+    detector scores at ``p_min`` or more:
     ``split.accept_features`` of its best-ranked cut, whether that cut reads the text right,
     and whether both its pieces read at ``split.MIN_PIECE_P`` or more."""
     from . import split
@@ -147,6 +148,8 @@ def split_examples(
         texts[id(ex)] = t
     rows, right, sure = [], [], []
     for job in model._touching_jobs(found, params, p_min):
+        if job.box[2] < split.FIT_ASPECT_MIN * job.box[3]:
+            continue  # fitted on the segments the detector was fitted on (see FIT_ASPECT_MIN)
         top = job.raw.max(1)
         rank = split.cut_rank(top[0::2], top[1::2], job.piece_pair[0::2], job.piece_pair[1::2])
         best = int(np.argmax(rank))
@@ -167,7 +170,8 @@ def split_examples(
             f"{job.labels[2 * best]}{job.labels[2 * best + 1]}" == texts[id(job.extracted)]
         )
         sure.append(min(pl, pr) >= split.MIN_PIECE_P)
-    return np.asarray(rows).reshape(len(rows), -1), np.asarray(right, bool), np.asarray(sure, bool)
+    x = np.asarray(rows, np.float64).reshape(len(rows), -1) if rows else np.zeros((0, 0))
+    return x, np.asarray(right, bool), np.asarray(sure, bool)
 
 
 #: weight of a single digit against a pair in fitting the split decision

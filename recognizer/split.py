@@ -2,20 +2,21 @@
 
 A segment at least ``ASPECT_MIN`` as wide as tall (``WIDE``: always, else only when the
 classifier is not sure of it) is scored by a logistic "one digit or two touching?" detector on
-the gradient features of the whole (``pair_probability``; fitted by ``fit_pair_detector``,
-stored in the model metadata as ``touching``). Above ``P_PAIR_MIN`` it is offered cuts at the
-deepest valleys of its column ink profile (and the centre), each as four paths: straight, a
-least-ink seam (``seam``), a top-down and a bottom-up drop-fall (``drop_fall``; for a segment
-the detector is sure of, also started at ``DROP_STARTS`` beside the column); each path once
-as a clean cut and once with ``OVERLAPS`` pixels of overlap, since strokes that overlap belong
-to both digits. Small bits of the other digit a cut leaves behind are dropped; a crop taller
-than ``CUT_HEIGHT`` is cut at that height, and the same two pieces are offered once. The caller
-(``Model._split_touching``) classifies the pieces of every candidate in one batch, ranks the
-cuts by ``cut_rank`` (both pieces read confidently, and neither still looks like a pair) and
-``choose_cut`` decides whether the best one is taken: a learned logistic decision
-(``accept_features``; metadata ``touching["accept"]``, fitted by
-``calibrate.fit_split_decision`` on MNIST train digits) or, for a model without one, the
-hand-set ``split_score``. Each piece gets its own box, left to right.
+the gradient features of the whole (``pair_probability``; fitted by ``fit_pair_detector`` on
+segments at least ``FIT_ASPECT_MIN`` wide, stored in the model metadata as ``touching``).
+Above ``P_PAIR_MIN`` it is offered cuts at the deepest valleys of its column ink profile (and
+the centre), each as four paths: straight, a least-ink seam (``seam``), a top-down and a
+bottom-up drop-fall (``drop_fall``; for a segment the detector is sure of, also started at
+``DROP_STARTS`` beside the column); each path once as a clean cut and once with ``OVERLAPS``
+pixels of overlap, since strokes that overlap belong to both digits. Small bits of the other
+digit a cut leaves behind are dropped; a crop taller than ``CUT_HEIGHT`` is cut at that height,
+and the same two pieces are offered once. The caller (``Model._split_touching``) classifies the
+pieces of every candidate in one batch, ranks the cuts by ``cut_rank`` (both pieces read
+confidently, and neither still looks like a pair) and ``choose_cut`` decides whether the best
+one is taken: a learned logistic decision (``accept_features``; metadata
+``touching["accept"]``, fitted by ``calibrate.fit_split_decision`` on MNIST train digits) or,
+for a model without one, the hand-set ``split_score``. Each piece gets its own box, left to
+right.
 """
 
 from __future__ import annotations
@@ -32,8 +33,21 @@ from .normalize import normalize_digit
 if TYPE_CHECKING:
     from .model import Digit
 
-#: segments at least this wide for their height are offered cuts
-ASPECT_MIN = 0.75
+#: segments at least this wide for their height are offered cuts (when the classifier is not
+#: sure of them, see ``wants_cut``): 0.55, not 0.75, lets two touching digits with a "1" among
+#: them be asked too (train-digit pairs narrower than 0.75: ~4%); the pair detector and the
+#: split decision keep the narrow single digits whole (a narrow single the detector scores at
+#: ``P_PAIR_MIN`` or more is rare: ~1 in 2,000 of those 0.55-0.75 wide)
+ASPECT_MIN = 0.55
+#: the pair detector and the split decision are fitted on segments at least this wide; the
+#: narrower ones (from ``ASPECT_MIN``) are judged by the same two models. Fitted on them too,
+#: the detector flagged narrow single digits, and the decision kept more of the widest pairs
+#: whole (bench/RESULTS.md)
+FIT_ASPECT_MIN = 0.75
+#: a segment narrower than ``FIT_ASPECT_MIN`` is asked only when its whole reads below this
+#: (uncalibrated): the touching pairs gained read at most ~0.97, while a drawn single digit
+#: that narrow (read at 0.98-0.9999) would cost a drawing a check of 20-50 ms
+NARROW_CONFIDENCE = 0.98
 #: this wide or wider: offered cuts even when the whole reads confidently
 WIDE = 1.1
 #: cuts are looked for in this central share of the width
@@ -301,10 +315,15 @@ def _new_pieces(digits: np.ndarray, seen: set[bytes]) -> bool:
 
 
 def wants_cut(box: tuple[int, int, int, int], confidence: float) -> bool:
-    """Whether a segment is offered cuts: wide ones always, wide-ish ones when unsure."""
+    """Whether a segment is offered cuts: wide ones always, wide-ish ones when unsure, narrow
+    ones (from ``ASPECT_MIN``) when the whole reads below ``NARROW_CONFIDENCE``."""
     _, _, w, h = box
     aspect = w / max(1, h)
-    return aspect >= WIDE or (aspect >= ASPECT_MIN and confidence < 0.9999)
+    if aspect >= WIDE:
+        return True
+    if aspect >= FIT_ASPECT_MIN:
+        return confidence < 0.9999
+    return aspect >= ASPECT_MIN and confidence < NARROW_CONFIDENCE
 
 
 #: below this probability of being two digits, a segment is not cut at all (a learned
@@ -389,7 +408,8 @@ def fit_pair_detector(
 ) -> dict[str, Any]:
     """Fit the pair detector on ``n`` synthetic touching pairs and ``n`` single digits made
     from (x: raw MNIST-style digits): singles as 28x28 images, canvas redraws and pen-on-paper
-    drawings (thin to thick pens, rotated); only segments wide enough to be asked count."""
+    drawings (thin to thick pens, rotated); only segments at least ``FIT_ASPECT_MIN`` wide
+    count."""
     from sklearn.linear_model import LogisticRegression
 
     from .evaluate import encode_png_batch
@@ -404,6 +424,8 @@ def fit_pair_detector(
         if len(ex.digits) != 1 or 0 not in ex.wide:
             return
         _, box = ex.wide[0]
+        if box[2] < FIT_ASPECT_MIN * box[3]:
+            return
         feats_d.append(ex.digits[0])
         feats_a.append(box[2] / max(1, box[3]))
         labels.append(label)

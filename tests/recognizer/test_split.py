@@ -237,3 +237,66 @@ def test_a_sure_pair_gets_drop_falls_started_beside_each_column_too():
     assert [(c.kind, c.column, c.overlap, c.boxes) for c in many[: len(few)]] == key
     assert len(many) > len(few)
     assert {c.kind for c in many[len(few) :]} <= {"drop", "rise"}
+
+
+def test_a_narrow_segment_is_offered_cuts_only_when_the_classifier_is_unsure():
+    """Two touching digits with a "1" among them are often narrower than 0.75 x their height:
+    from ``ASPECT_MIN`` (0.55) they are asked too, but only when the whole is not read surely,
+    and the pair detector is fitted on the segments it was fitted on before (0.75 and wider)."""
+    assert split.ASPECT_MIN <= 0.55 < 0.75 <= split.FIT_ASPECT_MIN
+    assert split.wants_cut((0, 0, 62, 100), 0.95)
+    assert not split.wants_cut((0, 0, 62, 100), 0.99995)
+    # narrow: only when the whole is read below NARROW_CONFIDENCE (a drawn single digit that
+    # narrow, read at 0.99, is not cut: it would cost the drawing 20-50 ms)
+    assert not split.wants_cut((0, 0, 62, 100), 0.99)
+    assert split.wants_cut((0, 0, 80, 100), 0.99)
+    assert not split.wants_cut((0, 0, 50, 100), 0.5)
+    assert split.wants_cut((0, 0, 110, 100), 0.99995)
+
+
+def _narrow_pairs_with_a_one(x, y, n, rng):
+    """``n`` touching pairs of committed test digits, one of them a "1", whose one segment is
+    narrower than 0.75 x its height, with their texts."""
+    from recognizer.pipeline import extract_bytes
+
+    ones = np.nonzero(y == 1)[0]
+    out = []
+    k = 0
+    while len(out) < n and k < 40 * n:
+        i = int(ones[k % len(ones)])
+        j = int(rng.integers(len(x)))
+        pair = (i, j) if k % 2 else (j, i)
+        k += 1
+        blob = touching_png(x[pair[0]], x[pair[1]], rng)
+        ex = extract_bytes(blob)
+        if len(ex.boxes) == 1 and ex.boxes[0][2] < 0.75 * ex.boxes[0][3]:
+            out.append((blob, f"{y[pair[0]]}{y[pair[1]]}"))
+    return out
+
+
+def test_narrow_touching_pairs_with_a_one_are_split(mnist, shipped_model):
+    x, y = mnist["x_test"], mnist["y_test"]
+    pairs = _narrow_pairs_with_a_one(x, y, 40, np.random.default_rng(41))
+    assert len(pairs) == 40
+    texts = [r.text for r in shipped_model.recognize_many([b for b, _ in pairs])]
+    right = sum(t == u for t, (_, u) in zip(texts, pairs, strict=True))
+    assert right >= 8
+
+
+def test_the_split_decision_is_fitted_on_the_segments_the_detector_was_fitted_on(
+    mnist, shipped_model
+):
+    """``digits calibrate`` fits the split decision on segments at least ``FIT_ASPECT_MIN``
+    wide, as the detector; narrow pairs (asked since ``ASPECT_MIN`` 0.55) are left out of the
+    fit: with them in, it kept more of the widest pairs whole."""
+    from recognizer.calibrate import split_examples
+
+    x, y = mnist["x_test"], mnist["y_test"]
+    narrow = _narrow_pairs_with_a_one(x, y, 20, np.random.default_rng(41))
+    rows, _, _ = split_examples(shipped_model, [b for b, _ in narrow], [t for _, t in narrow], 0.5)
+    assert len(rows) == 0
+    rng = np.random.default_rng(5)
+    wide = [touching_png(x[2 * k], x[2 * k + 1], rng) for k in range(20)]
+    texts = [f"{y[2 * k]}{y[2 * k + 1]}" for k in range(20)]
+    rows, right, _ = split_examples(shipped_model, wide, texts, 0.5)
+    assert len(rows) >= 10 and right.sum() >= 5
