@@ -255,12 +255,15 @@ def _over(color: np.ndarray, alpha: np.ndarray, bg: int) -> np.ndarray:
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-def to_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
+def to_ink(gray: np.ndarray, light_paper: bool | None = None) -> tuple[np.ndarray, bool]:
     """Return (ink, inverted): white ink on black with the background level removed.
 
     Polarity comes from the image: the border pixels' median decides the background unless the
     border is mixed, in which case the local contrast decides (``_light_paper``; the majority
-    of all pixels for an image under 40 px)."""
+    of all pixels for an image under 40 px: see ``polarity_unsure``). ``light_paper`` forces
+    it: the paper's level is then the median of its side of the range."""
+    if light_paper is not None:
+        return _forced_ink(gray, light_paper)
     h, w = gray.shape
     if h >= 3 and w >= 3:
         border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
@@ -296,6 +299,32 @@ def to_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     else:
         ink = gray
     return ink, inverted
+
+
+def polarity_unsure(gray: np.ndarray) -> bool:
+    """An image too small for local contrast (under 40 px) whose border is mixed: ink and
+    paper are told apart only by which covers more -- and a digit stretched to fill its
+    frame (USPS, Semeion) may cover more than its paper. Worth reading both ways."""
+    h, w = gray.shape
+    if min(h, w) >= 40 or h < 3 or w < 3:
+        return False
+    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
+    lo_f, hi_f, _, _ = cv2.minMaxLoc(gray)
+    if hi_f - lo_f < 1:
+        return False
+    dark_frac = float(np.count_nonzero(border < (lo_f + hi_f) / 2.0)) / border.size
+    return 0.3 < dark_frac < 0.7
+
+
+def _forced_ink(gray: np.ndarray, light_paper: bool) -> tuple[np.ndarray, bool]:
+    """``to_ink`` with the polarity given: one paper level, the median of its side."""
+    lo_f, hi_f, _, _ = cv2.minMaxLoc(gray)
+    mid = (lo_f + hi_f) / 2.0
+    side = gray[gray > mid] if light_paper else gray[gray <= mid]
+    level = int(np.median(side)) if side.size else (255 if light_paper else 0)
+    if light_paper:
+        return cv2.subtract(cv2.bitwise_not(gray), 255 - level), True
+    return cv2.subtract(gray, level), False
 
 
 #: the paper map is estimated at this size (longest side, px)

@@ -79,6 +79,14 @@ def _single_threaded_cv2() -> Iterator[None]:
             cv2.setNumThreads(before)
 
 
+def _reads_better(other: np.ndarray, first: np.ndarray) -> bool:
+    """A small image read both ways (``Extracted.other``): the other polarity wins if it
+    reads one digit where the first does not, or one digit more confidently."""
+    if len(other) != 1:
+        return False
+    return len(first) != 1 or float(other.max()) > float(first.max())
+
+
 def _extract_one(data: bytes, max_pixels: int) -> Extracted | RecognizerError:
     """``Extracted`` digits of one image, or the error that image gets (never raises)."""
     try:
@@ -384,7 +392,10 @@ class Model:
                 extracted = list(pool.map(_extract_one, blobs, itertools.repeat(max_pixels)))
             else:
                 extracted = [_extract_one(data, max_pixels) for data in blobs]
-        stacks = [e.digits for e in extracted if not isinstance(e, Exception) and len(e.digits)]
+        stacks = []
+        for e in extracted:
+            if not isinstance(e, Exception):
+                stacks += [e.digits] if e.other is None else [e.digits, e.other.digits]
         allx = np.concatenate(stacks) if stacks else np.zeros((0, 28, 28), np.uint8)
         labels, probs, raw, feats = self._predict(allx, with_features=True)
         out, k = [], 0
@@ -395,12 +406,19 @@ class Model:
                     Reading([], 0, 0, error=getattr(e, "message", str(e)), error_code=e.code)
                 )
                 continue
-            digits = []
-            for box, img in zip(e.boxes, e.digits, strict=True):
-                digits.append(self._digit(labels[k], probs[k], box, img))
-                k += 1
+            rows = slice(k, k + len(e.digits))
+            k = rows.stop
+            if e.other is not None:
+                other = slice(k, k + len(e.other.digits))
+                k = other.stop
+                if _reads_better(probs[other], probs[rows]):
+                    e, rows = e.other, other
+            digits = [
+                self._digit(labels[j], probs[j], box, img)
+                for j, box, img in zip(range(rows.start, rows.stop), e.boxes, e.digits, strict=True)
+            ]
             out.append(Reading(digits, e.width, e.height))
-            found.append((e, digits, raw[k - len(digits) : k].max(1), feats[k - len(digits) : k]))
+            found.append((e, digits, raw[rows].max(1), feats[rows]))
         with _single_threaded_cv2():
             self._split_touching(found)
         return out

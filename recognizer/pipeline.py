@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from .errors import UnreadableImage
-from .imageio import DEFAULT_MAX_PIXELS, decode_gray, to_ink
+from .imageio import DEFAULT_MAX_PIXELS, decode_gray, polarity_unsure, to_ink
 from .normalize import normalize_digit
 from .segment import Segmentation, segment
 from .split import ASPECT_MIN
@@ -28,6 +28,8 @@ class Extracted:
     #: for segments wide enough to hold two touching digits: (crop, box in working pixels)
     wide: dict[int, tuple[np.ndarray, tuple[int, int, int, int]]] = field(default_factory=dict)
     scale: float = 1.0  # working pixels per original pixel
+    #: the same image read with the other polarity, when it cannot be told (``polarity_unsure``)
+    other: Extracted | None = None
 
     def original_box(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         """A working-pixel box in original pixels."""
@@ -35,11 +37,16 @@ class Extracted:
 
 
 def extract_gray(
-    gray: np.ndarray, single: bool = False, remove_form_lines: bool = True
+    gray: np.ndarray,
+    single: bool = False,
+    remove_form_lines: bool = True,
+    light_paper: bool | None = None,
 ) -> tuple[Extracted, Segmentation]:
+    """The digits of ``gray``; ``light_paper`` forces the polarity (see ``to_ink``). A small
+    image whose polarity is unsure is also read the other way (``Extracted.other``)."""
     H, W = gray.shape
     small = max(H, W) <= SMALL_SIDE
-    ink, _ = to_ink(gray)
+    ink, inverted = to_ink(gray, light_paper)
     seg = segment(ink, single=single, remove_form_lines=remove_form_lines and not small)
     boxes = []
     wide = {}
@@ -50,7 +57,10 @@ def extract_gray(
         arr[i] = normalize_digit(crop)
         if not (single or small) and s.box[2] >= ASPECT_MIN * s.box[3]:
             wide[i] = (crop, s.box)
-    return Extracted(W, H, boxes, arr, wide, seg.scale), seg
+    ex = Extracted(W, H, boxes, arr, wide, seg.scale)
+    if light_paper is None and not single and polarity_unsure(gray):
+        ex.other, _ = extract_gray(gray, False, remove_form_lines, light_paper=not inverted)
+    return ex, seg
 
 
 def extract_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Extracted:
