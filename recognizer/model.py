@@ -435,14 +435,16 @@ class Model:
             needs_review=conf < self.review_threshold,
         )
 
-    def _split_touching(self, found: list[Found]) -> None:
+    def _split_touching(self, found: list[Found], again: bool = True) -> None:
         """Replace (in place) each wide digit by the two digits of its best cut, when the
-        cut reading is likelier than the whole (see ``split``)."""
+        cut reading is likelier than the whole (see ``split``); ``again``: a piece still wide
+        enough to hold two (three digits touching) is offered cuts in its turn."""
         params = self.metadata.get("touching")
         if not params:
             return
         p_min = float(params.get("accept", {}).get("p_pair_min", split.P_PAIR_MIN))
         replace: dict[int, list[Any]] = {}  # id -> [the image's digits, {index: pair}]
+        wide_pieces: list[tuple[list[Digit], Digit, Found]] = []
         for job in self._touching_jobs(found, params, p_min):
             b = split.choose_cut(
                 params, job.cuts, job.box, job.raw, job.piece_pair, job.p_pair, job.p_whole
@@ -460,9 +462,33 @@ class Model:
                 for s in (0, 1)
             ]
             replace.setdefault(id(job.digits), [job.digits, {}])[1][job.index] = pair
+            if again and job.box[2] >= split.THREE_ASPECT * job.box[3]:
+                wide_pieces += [
+                    (job.digits, pair[s], self._piece_found(e, c, s, job.raw[2 * b + s]))
+                    for s in (0, 1)
+                    if c.crops and c.boxes[s][2] >= split.ASPECT_MIN * c.boxes[s][3]
+                ]
         for digits, repl in replace.values():
             for i in sorted(repl, reverse=True):
                 digits[i : i + 1] = repl[i]
+        if wide_pieces:
+            self._split_touching([f for _, _, f in wide_pieces], again=False)
+            for digits, piece, (_, cut, _, _) in wide_pieces:
+                if len(cut) > 1:  # the piece was cut too: its two digits take its place
+                    i = next(k for k, d in enumerate(digits) if d is piece)
+                    digits[i : i + 1] = cut
+
+    def _piece_found(self, e: Extracted, cut: split.Cut, s: int, raw: np.ndarray) -> Found:
+        """One piece of a cut, as a segment of its own (``Found``) to be offered cuts."""
+        box = cut.boxes[s]
+        crop = cv2.resize(
+            cut.crops[s], (max(1, box[2]), max(1, box[3])), interpolation=cv2.INTER_LINEAR
+        )
+        normal = cut.digits[s][None]
+        feats = self._predict(normal, with_features=True)[3]
+        piece = Extracted(e.width, e.height, [], normal, {0: (crop, box)}, e.scale)
+        digit = self._digit(int(np.argmax(raw)), raw, e.original_box(box), cut.digits[s])
+        return piece, [digit], np.array([float(raw.max())]), feats
 
     def _touching_jobs(
         self, found: list[Found], params: dict[str, Any], p_min: float

@@ -50,6 +50,9 @@ FIT_ASPECT_MIN = 0.75
 NARROW_CONFIDENCE = 0.98
 #: this wide or wider: offered cuts even when the whole reads confidently
 WIDE = 1.1
+#: a segment this wide may hold three digits: a piece of its cut that is still wide (from
+#: ``ASPECT_MIN``) is offered cuts in its turn (narrower, the second cut split pairs in three)
+THREE_ASPECT = 1.5
 #: cuts are looked for in this central share of the width
 SEARCH = (0.18, 0.82)
 MAX_CUTS = 4
@@ -74,6 +77,8 @@ class Cut:
     digits: np.ndarray  # (2, 28, 28) normalized pieces
     kind: str = "straight"  # straight, seam, drop (top-down), rise (bottom-up)
     overlap: int = 0  # pixels each piece keeps beyond the path
+    #: the two pieces' ink (at the scale the crop was cut at): a piece may be cut again
+    crops: tuple[np.ndarray, ...] = ()
 
 
 @dataclass
@@ -301,7 +306,7 @@ def _cuts(crop: np.ndarray, more: bool) -> list[Cut]:
                 continue  # the same two pieces as an earlier cut: they read the same
             boxes = (left[1], right[1])
             ink_cut = float(np.count_nonzero(ink[np.arange(h), np.clip(path, 0, w - 1)])) / h
-            out.append(Cut(c, ink_cut, boxes, digits, kind, ov))
+            out.append(Cut(c, ink_cut, boxes, digits, kind, ov, (left[0], right[0])))
     return out
 
 

@@ -238,6 +238,7 @@ PAPER_CONDITIONS = (
     "desk",
     "hyphenated",
     "circled",
+    "touching3",
 )
 
 
@@ -437,6 +438,38 @@ def touching_png(
     ink = _ink_level(rng)
     _lay(paper, A, m, 0, ink)
     _lay(paper, B, m + xb, 0, ink)
+    return _to_png(paper)
+
+
+def touching_run_png(
+    digits28: Sequence[np.ndarray], rng: np.random.Generator, overlap: tuple[int, int] = (1, 5)
+) -> bytes:
+    """Three or more digits in a row, each touching or overlapping the next by ``overlap``
+    px (as in ``touching_png``): one component holding several digits ("000", "2024")."""
+    hgt = float(rng.uniform(34, 64))
+    pen = float(rng.uniform(0.08, 0.14))
+    covs = [pen_digit(d, rng, hgt * float(rng.uniform(0.92, 1.08)), pen) for d in digits28]
+    m = 24
+    canvas_h = max(c.shape[0] for c in covs) + 2 * m
+    row = np.zeros((canvas_h, 0), np.float32)
+    for c in covs:
+        y = (canvas_h - c.shape[0]) // 2 + int(rng.integers(-2, 3))
+        B = np.zeros((canvas_h, c.shape[1]), np.float32)
+        B[y : y + c.shape[0]] = c
+        if row.shape[1] == 0:
+            row = B
+            continue
+        a = row > 0.5
+        ra = np.where(a.any(1), row.shape[1] - 1 - np.argmax(a[:, ::-1], 1), -(10**6))
+        lb = np.where((B > 0.5).any(1), np.argmax(B > 0.5, 1), 10**6)
+        ov = int(rng.integers(overlap[0], overlap[1] + 1))
+        xb = max(row.shape[1] - c.shape[1] // 2, int(-(lb - ra).min()) - ov + 1)
+        grown = np.zeros((canvas_h, max(row.shape[1], xb + c.shape[1])), np.float32)
+        grown[:, : row.shape[1]] = row
+        np.maximum(grown[:, xb : xb + c.shape[1]], B, out=grown[:, xb : xb + c.shape[1]])
+        row = grown
+    paper = _paper(canvas_h, row.shape[1] + 2 * m, rng)
+    _lay(paper, row, m, 0, _ink_level(rng))
     return _to_png(paper)
 
 
@@ -701,6 +734,9 @@ def paper_sample(
     if condition == "desk":
         idx = rng.integers(len(x), size=int(rng.integers(1, 4)))
         return desk_png([x[j] for j in idx], rng), "".join(str(int(y[j])) for j in idx)
+    if condition == "touching3":
+        idx = rng.integers(len(x), size=3)
+        return touching_run_png([x[j] for j in idx], rng), "".join(str(int(y[j])) for j in idx)
     if condition == "circled":
         return circled_png(x[i], rng), label
     if condition == "hyphenated":
