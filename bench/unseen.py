@@ -387,6 +387,68 @@ def varied5(x: np.ndarray, rng: Rng) -> Sample:
     return _string(rng, 5, (4, 20), 10, (35.0, 65.0))
 
 
+def shaded_field(x: np.ndarray, rng: Rng) -> Sample:
+    """A form field shaded grey (70-90% of the paper) with the digit written in it."""
+    cov = pen_digit(x, rng)
+    h, w = cov.shape
+    paper = _paper(h + 80, w + 120, rng)
+    paper[20 : 20 + h + 40, 30 : 30 + w + 60] *= float(rng.uniform(0.7, 0.9))
+    _lay(paper, cov, 60, 40, _ink_level(rng))
+    return _to_png(paper)
+
+
+def printed_label(x: np.ndarray, rng: Rng) -> Sample:
+    """A printed label ("No.", "Total:") left of three handwritten digits: only the digits."""
+    idx = rng.integers(len(_DATA["x"]), size=3)
+    covs = [pen_digit(_DATA["x"][i], rng, height=44.0) for i in idx]
+    paper = _paper(120, 420, rng)
+    text = np.zeros(paper.shape, np.uint8)
+    label = ["No.", "Total:", "Qty", "ID"][int(rng.integers(4))]
+    cv2.putText(text, label, (10, 80), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 255, 2, cv2.LINE_AA)
+    _lay(paper, text.astype(np.float32) / 255, 0, 0, 40.0)
+    left = 150
+    for c in covs:
+        _lay(paper, c, left, 40, _ink_level(rng))
+        left += c.shape[1] + 12
+    return _to_png(paper), "".join(str(_DATA["y"][i]) for i in idx)
+
+
+def keystone(x: np.ndarray, rng: Rng) -> Sample:
+    """Three digits on a page photographed at an angle (one side 70-85% of the other)."""
+    idx = rng.integers(len(_DATA["x"]), size=3)
+    covs = [pen_digit(_DATA["x"][i], rng, height=48.0) for i in idx]
+    paper = _paper(150, 320, rng)
+    left = 40
+    for c in covs:
+        _lay(paper, c, left, 50, _ink_level(rng))
+        left += c.shape[1] + 14
+    H, W = paper.shape
+    d = (1 - float(rng.uniform(0.7, 0.85))) / 2 * H
+    src = np.float32([[0, 0], [W, 0], [W, H], [0, H]])
+    dst = np.float32([[0, 0], [W, d], [W, H - d], [0, H]])
+    warp = cv2.getPerspectiveTransform(src, dst)
+    out = cv2.warpPerspective(paper, warp, (W, H), borderValue=float(np.median(paper)))
+    return _to_png(out), "".join(str(_DATA["y"][i]) for i in idx)
+
+
+def decimal(x: np.ndarray, rng: Rng) -> Sample:
+    """An amount with a decimal point ("12.50"): the point is no digit."""
+    idx = rng.integers(len(_DATA["x"]), size=4)
+    h = float(rng.uniform(38, 60))
+    covs = [pen_digit(_DATA["x"][i], rng, height=h) for i in idx]
+    paper = _paper(int(h) + 80, sum(c.shape[1] for c in covs) + 180, rng)
+    left, ink, pen = 30, _ink_level(rng), max(2, int(h * 0.1))
+    for k, c in enumerate(covs):
+        _lay(paper, c, left, 40, ink)
+        left += c.shape[1] + int(rng.integers(6, 14))
+        if k == 1:
+            dot = np.zeros(paper.shape, np.float32)
+            cv2.circle(dot, (left + pen, 40 + int(h) - pen), max(1, int(pen * 0.7)), 1.0, -1)
+            _lay(paper, dot, 0, 0, ink)
+            left += 3 * pen + int(rng.integers(6, 12))
+    return _to_png(paper), "".join(str(_DATA["y"][i]) for i in idx)
+
+
 CONDITIONS: dict[str, Callable[[np.ndarray, Rng], Sample]] = {
     f.__name__: f
     for f in (
@@ -397,6 +459,7 @@ CONDITIONS: dict[str, Callable[[np.ndarray, Rng], Sample]] = {
         gray_alpha,
         big500, big_page, tiny11, small12, small8, slant25, rot30, tight_thick, tight_big,
         optdigits32, usps, semeion, fill28, spaced5, close4, mild5, varied5,
+        shaded_field, printed_label, keystone, decimal,
     )
 }  # fmt: skip
 _DATA: dict[str, np.ndarray] = {}
