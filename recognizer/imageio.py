@@ -398,9 +398,10 @@ def _sheet(small: np.ndarray, thr: float) -> tuple[np.ndarray, int] | None:
     """(filled 0/1 mask of the sheet, its paper level) in ``small``, or None: the biggest
     region above ``thr`` must be solid (its outline nearly convex), mostly paper (the marks in
     it at most ``SHEET_MAX_INK`` of it, and thin: ``SHEET_THIN``), much wider than a stroke,
-    nearly filling its turned bounding rectangle, with a sharp outline, and the surround along
-    ``SHEET_MIN_BORDER`` of the image's edge -- a light digit on dark paper, even a thick one
-    with its loops filled, is not."""
+    nearly filling its turned bounding rectangle, with a sharp outline, and the surround --
+    mostly darker than ``thr`` -- along ``SHEET_MIN_BORDER`` of the image's edge: a light digit
+    on dark paper, even a thick one with its loops filled, is not, nor a cell of squared
+    paper."""
     light = (small > thr).astype(np.uint8)
     n, lab, stats, _ = cv2.connectedComponentsWithStats(light, connectivity=4)
     if n < 2:
@@ -419,6 +420,8 @@ def _sheet(small: np.ndarray, thr: float) -> tuple[np.ndarray, int] | None:
     edge = np.concatenate([sheet[0], sheet[-1], sheet[1:-1, 0], sheet[1:-1, -1]])
     if np.count_nonzero(edge == 0) < SHEET_MIN_BORDER * edge.size:
         return None
+    if float(np.mean(light[sheet == 0])) > 0.3:
+        return None  # the surround is mostly paper too: a cell of squared paper, a form box
     # (the image's edge counts as the paper's end: a light digit may run off it)
     margin = float(cv2.distanceTransform(np.pad(paper, 1), cv2.DIST_L2, 3).max())
     if margin < 0.1 * min(small.shape):
