@@ -260,10 +260,21 @@ def to_ink(gray: np.ndarray, light_paper: bool | None = None) -> tuple[np.ndarra
 
     Polarity comes from the image: the border pixels' median decides the background unless the
     border is mixed, in which case the local contrast decides (``_light_paper``; the majority
-    of all pixels for an image under 40 px: see ``polarity_unsure``). ``light_paper`` forces
+    of all pixels for an image under 40 px: see ``ink_and_polarity``). ``light_paper`` forces
     it: the paper's level is then the median of its side of the range."""
+    ink, inverted, _ = ink_and_polarity(gray, light_paper)
+    return ink, inverted
+
+
+def ink_and_polarity(
+    gray: np.ndarray, light_paper: bool | None = None
+) -> tuple[np.ndarray, bool, bool]:
+    """``to_ink``, and whether its polarity was a guess: an image too small for local
+    contrast (under 40 px) whose border is mixed, where ink and paper are told apart only by
+    which covers more -- and a digit stretched to fill its frame (USPS, Semeion) may cover
+    more than its paper. Such an image is worth reading both ways round."""
     if light_paper is not None:
-        return _forced_ink(gray, light_paper)
+        return (*_forced_ink(gray, light_paper), False)
     h, w = gray.shape
     if h >= 3 and w >= 3:
         border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
@@ -278,9 +289,11 @@ def to_ink(gray: np.ndarray, light_paper: bool | None = None) -> tuple[np.ndarra
     if dark_frac > SHEET_MIN_BORDER:
         sheet = _on_sheet(gray)
         if sheet is not None:  # the surround is now paper: judge the page as a scan
-            return to_ink(sheet)
+            return ink_and_polarity(sheet)
+    unsure = False
     if 0.3 < dark_frac < 0.7:  # mixed border: decide by the majority of all pixels
         light = _light_paper(gray, hi - lo)
+        unsure = light is None
         flat = gray.ravel()
         if light is not None:  # the paper's level: the median of its side of the range
             flat = flat[flat > mid] if light else flat[flat <= mid]
@@ -288,7 +301,7 @@ def to_ink(gray: np.ndarray, light_paper: bool | None = None) -> tuple[np.ndarra
     inverted = bmed > mid
     even = _flattened(gray, inverted)
     if even is not None:
-        return even, inverted
+        return even, inverted, unsure
     level = int(round(bmed))
     if inverted:  # level - min(gray, level), i.e. (255 - gray) - (255 - level) saturated at 0
         ink = cv2.bitwise_not(gray)
@@ -298,22 +311,7 @@ def to_ink(gray: np.ndarray, light_paper: bool | None = None) -> tuple[np.ndarra
         ink = cv2.subtract(gray, level)
     else:
         ink = gray
-    return ink, inverted
-
-
-def polarity_unsure(gray: np.ndarray) -> bool:
-    """An image too small for local contrast (under 40 px) whose border is mixed: ink and
-    paper are told apart only by which covers more -- and a digit stretched to fill its
-    frame (USPS, Semeion) may cover more than its paper. Worth reading both ways."""
-    h, w = gray.shape
-    if min(h, w) >= 40 or h < 3 or w < 3:
-        return False
-    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
-    lo_f, hi_f, _, _ = cv2.minMaxLoc(gray)
-    if hi_f - lo_f < 1:
-        return False
-    dark_frac = float(np.count_nonzero(border < (lo_f + hi_f) / 2.0)) / border.size
-    return 0.3 < dark_frac < 0.7
+    return ink, inverted, unsure
 
 
 def _forced_ink(gray: np.ndarray, light_paper: bool) -> tuple[np.ndarray, bool]:
@@ -373,6 +371,10 @@ def _on_sheet(gray: np.ndarray) -> np.ndarray | None:
     h, w = gray.shape
     if min(h, w) < 40:
         return None
+    sample = gray[::4, ::4]
+    lo, hi = int(sample.min()), int(sample.max())
+    if np.count_nonzero(sample > (lo + hi) / 2) < 0.15 * sample.size:
+        return None  # too little is light for a sheet (light strokes on dark paper)
     small = _shrunk(gray)
     t, _ = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     for thr in (t, None):

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from .errors import UnreadableImage
-from .imageio import DEFAULT_MAX_PIXELS, decode_gray, polarity_unsure, to_ink
+from .imageio import DEFAULT_MAX_PIXELS, decode_gray, ink_and_polarity
 from .normalize import normalize_digit
 from .segment import Segmentation, segment
 from .split import ASPECT_MIN
@@ -28,7 +28,7 @@ class Extracted:
     #: for segments wide enough to hold two touching digits: (crop, box in working pixels)
     wide: dict[int, tuple[np.ndarray, tuple[int, int, int, int]]] = field(default_factory=dict)
     scale: float = 1.0  # working pixels per original pixel
-    #: the same image read with the other polarity, when it cannot be told (``polarity_unsure``)
+    #: the same image read with the other polarity, when it cannot be told (``ink_and_polarity``)
     other: Extracted | None = None
 
     def original_box(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -46,7 +46,7 @@ def extract_gray(
     image whose polarity is unsure is also read the other way (``Extracted.other``)."""
     H, W = gray.shape
     small = max(H, W) <= SMALL_SIDE
-    ink, inverted = to_ink(gray, light_paper)
+    ink, inverted, unsure = ink_and_polarity(gray, light_paper)
     seg = segment(ink, single=single, remove_form_lines=remove_form_lines and not small)
     boxes = []
     wide = {}
@@ -58,7 +58,7 @@ def extract_gray(
         if not (single or small) and s.box[2] >= ASPECT_MIN * s.box[3]:
             wide[i] = (crop, s.box)
     ex = Extracted(W, H, boxes, arr, wide, seg.scale)
-    if light_paper is None and not single and polarity_unsure(gray):
+    if unsure and not single:
         ex.other, _ = extract_gray(gray, False, remove_form_lines, light_paper=not inverted)
     return ex, seg
 

@@ -191,19 +191,25 @@ def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = Tru
     t = max(t, 0.25 * mx, MIN_CONTRAST / 2)
     _, binary = cv2.threshold(ink, t, 255, cv2.THRESH_BINARY)
     lines = None
+    comps = None  # the components of ``binary``, while it is unchanged
     if remove_form_lines:
         _, faint = cv2.threshold(ink, max(MIN_CONTRAST / 2, 0.5 * t), 255, cv2.THRESH_BINARY)
-        loops = _drawn_round(binary)
+        comps = _components(binary)
+        loops = _drawn_round(comps)
         if loops is not None:  # a circle or a box drawn round a digit: no digit itself
             ink, binary, faint = (
                 np.where(loops, 0, a).astype(np.uint8) for a in (ink, binary, faint)
             )
+            comps = None
+        before = binary
         ink, binary, lines = remove_lines(ink, binary, faint)
+        if binary is not before:
+            comps = None
         if loops is not None:
             lines = np.maximum(lines, loops.view(np.uint8) * np.uint8(255))
         if not lines.any():
             lines = None
-    n, labels, stats = _components(binary)
+    n, labels, stats = comps if comps is not None else _components(binary)
     if n <= 1:
         return Segmentation(ink, binary, labels, scale, [], lines=lines)
     if n == 2:  # a single component: nothing to merge or drop
@@ -238,11 +244,12 @@ def _boxes(st: np.ndarray) -> np.ndarray:
     )
 
 
-def _drawn_round(binary: np.ndarray) -> np.ndarray | None:
+def _drawn_round(comps: tuple[int, np.ndarray, np.ndarray]) -> np.ndarray | None:
     """A bool mask of the loops drawn round digits (``_enclosures``; grown by a pixel for
-    their soft edge), or None. Looked for before the form lines: a box drawn by hand has
-    straight stretches, and once they were taken for lines the rest would be pieces."""
-    n, labels, stats = _components(binary)
+    their soft edge) among the components ``comps`` (``_components``), or None. Looked for
+    before the form lines: a box drawn by hand has straight stretches, and once they were
+    taken for lines the rest would be pieces."""
+    n, labels, stats = comps
     if n < 3:
         return None
     areas = stats[1:, cv2.CC_STAT_AREA]
