@@ -302,16 +302,15 @@ def ink_and_polarity(
     even = _flattened(gray, inverted)
     if even is not None:
         return even, inverted, unsure
-    level = int(round(bmed))
-    if inverted:  # level - min(gray, level), i.e. (255 - gray) - (255 - level) saturated at 0
+    return _minus_paper(gray, int(round(bmed)), inverted), inverted, unsure
+
+
+def _minus_paper(gray: np.ndarray, level: int, light_paper: bool) -> np.ndarray:
+    """White ink on black: ``gray``'s distance from one paper ``level``, saturated at 0."""
+    if light_paper:  # level - min(gray, level), i.e. (255 - gray) - (255 - level)
         ink = cv2.bitwise_not(gray)
-        if level < 255:
-            ink = cv2.subtract(ink, 255 - level)
-    elif level > 0:
-        ink = cv2.subtract(gray, level)
-    else:
-        ink = gray
-    return ink, inverted, unsure
+        return cv2.subtract(ink, 255 - level) if level < 255 else ink
+    return cv2.subtract(gray, level) if level > 0 else gray
 
 
 def _forced_ink(gray: np.ndarray, light_paper: bool) -> tuple[np.ndarray, bool]:
@@ -320,9 +319,7 @@ def _forced_ink(gray: np.ndarray, light_paper: bool) -> tuple[np.ndarray, bool]:
     mid = (lo_f + hi_f) / 2.0
     side = gray[gray > mid] if light_paper else gray[gray <= mid]
     level = int(np.median(side)) if side.size else (255 if light_paper else 0)
-    if light_paper:
-        return cv2.subtract(cv2.bitwise_not(gray), 255 - level), True
-    return cv2.subtract(gray, level), False
+    return _minus_paper(gray, level, light_paper), light_paper
 
 
 #: the paper map is estimated at this size (longest side, px)

@@ -87,6 +87,19 @@ def _reads_better(other: np.ndarray, first: np.ndarray) -> bool:
     return len(first) != 1 or float(other.max()) > float(first.max())
 
 
+def _piece_found(job: split.Job, b: int, s: int, digit: Digit) -> Found:
+    """Piece ``s`` of cut ``b`` of ``job``, read as ``digit``, as a segment of its own
+    (``Found``) to be offered cuts; a list of its own holds ``digit``, for the cut's two."""
+    cut, e = job.cuts[b], job.extracted
+    box = cut.boxes[s]
+    crop = cv2.resize(
+        cut.crops[s], (max(1, box[2]), max(1, box[3])), interpolation=cv2.INTER_LINEAR
+    )
+    piece = Extracted(e.width, e.height, [], cut.digits[s][None], {0: (crop, box)}, e.scale)
+    k = 2 * b + s
+    return piece, [digit], job.raw[k : k + 1].max(1), job.feats[k : k + 1]
+
+
 def _extract_one(data: bytes, max_pixels: int) -> Extracted | RecognizerError:
     """``Extracted`` digits of one image, or the error that image gets (never raises)."""
     try:
@@ -464,7 +477,7 @@ class Model:
             replace.setdefault(id(job.digits), [job.digits, {}])[1][job.index] = pair
             if again and job.box[2] >= split.THREE_ASPECT * job.box[3]:
                 wide_pieces += [
-                    (job.digits, pair[s], self._piece_found(e, c, s, job.raw[2 * b + s]))
+                    (job.digits, pair[s], _piece_found(job, b, s, pair[s]))
                     for s in (0, 1)
                     if c.crops and c.boxes[s][2] >= split.ASPECT_MIN * c.boxes[s][3]
                 ]
@@ -477,18 +490,6 @@ class Model:
                 if len(cut) > 1:  # the piece was cut too: its two digits take its place
                     i = next(k for k, d in enumerate(digits) if d is piece)
                     digits[i : i + 1] = cut
-
-    def _piece_found(self, e: Extracted, cut: split.Cut, s: int, raw: np.ndarray) -> Found:
-        """One piece of a cut, as a segment of its own (``Found``) to be offered cuts."""
-        box = cut.boxes[s]
-        crop = cv2.resize(
-            cut.crops[s], (max(1, box[2]), max(1, box[3])), interpolation=cv2.INTER_LINEAR
-        )
-        normal = cut.digits[s][None]
-        feats = self._predict(normal, with_features=True)[3]
-        piece = Extracted(e.width, e.height, [], normal, {0: (crop, box)}, e.scale)
-        digit = self._digit(int(np.argmax(raw)), raw, e.original_box(box), cut.digits[s])
-        return piece, [digit], np.array([float(raw.max())]), feats
 
     def _touching_jobs(
         self, found: list[Found], params: dict[str, Any], p_min: float
@@ -532,11 +533,12 @@ class Model:
         for job in jobs:
             n = 2 * len(job.cuts)
             sl = slice(k, k + n)
-            job.labels, job.probs, job.raw, job.piece_pair = (
+            job.labels, job.probs, job.raw, job.piece_pair, job.feats = (
                 labels[sl],
                 probs[sl],
                 raw[sl],
                 piece_pair[sl],
+                piece_feats[sl],
             )
             k += n
         return jobs

@@ -96,6 +96,7 @@ class Job:
     probs: np.ndarray = field(default_factory=lambda: np.zeros((0, 10)))  # calibrated
     raw: np.ndarray = field(default_factory=lambda: np.zeros((0, 10)))  # uncalibrated
     piece_pair: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    feats: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # the pieces' features
 
 
 def candidate_columns(crop: np.ndarray, max_cuts: int = MAX_CUTS) -> list[int]:

@@ -727,21 +727,30 @@ def paper_sample(
     if condition == "grid":
         return grid_png(x[i], rng), label
     if condition == "rows":
-        shape = [int(rng.integers(2, 6)) for _ in range(int(rng.integers(2, 4)))]
-        rows = [rng.integers(len(x), size=n) for n in shape]
-        text = "".join(str(int(y[j])) for row in rows for j in row)
-        return rows_png([[x[j] for j in row] for row in rows], rng), text
+        rows, text = _groups(x, y, rng, (2, 6))
+        return rows_png(rows, rng), text
     if condition == "desk":
         idx = rng.integers(len(x), size=int(rng.integers(1, 4)))
-        return desk_png([x[j] for j in idx], rng), "".join(str(int(y[j])) for j in idx)
+        return desk_png([x[j] for j in idx], rng), _text(y, idx)
     if condition == "touching3":
         idx = rng.integers(len(x), size=3)
-        return touching_run_png([x[j] for j in idx], rng), "".join(str(int(y[j])) for j in idx)
+        return touching_run_png([x[j] for j in idx], rng), _text(y, idx)
     if condition == "circled":
         return circled_png(x[i], rng), label
     if condition == "hyphenated":
-        shape = [int(rng.integers(2, 5)) for _ in range(int(rng.integers(2, 4)))]
-        groups = [rng.integers(len(x), size=n) for n in shape]
-        text = "".join(str(int(y[j])) for g in groups for j in g)
-        return hyphenated_png([[x[j] for j in g] for g in groups], rng), text
+        groups, text = _groups(x, y, rng, (2, 5))
+        return hyphenated_png(groups, rng), text
     raise ValueError(f"unknown condition {condition!r}")
+
+
+def _text(y: np.ndarray, idx: np.ndarray) -> str:
+    return "".join(str(int(y[j])) for j in idx)
+
+
+def _groups(
+    x: np.ndarray, y: np.ndarray, rng: np.random.Generator, size: tuple[int, int]
+) -> tuple[list[list[np.ndarray]], str]:
+    """2-3 groups of random digits of ``size`` (low, high exclusive) each, and their text."""
+    shape = [int(rng.integers(*size)) for _ in range(int(rng.integers(2, 4)))]
+    groups = [rng.integers(len(x), size=n) for n in shape]
+    return [[x[j] for j in g] for g in groups], "".join(_text(y, g) for g in groups)
