@@ -326,6 +326,9 @@ def _forced_ink(gray: np.ndarray, light_paper: bool) -> tuple[np.ndarray, bool]:
 _SHADE_SIZE = 64
 #: flatten only when the paper's level varies by more than this share of its brightest level
 SHADE_MIN_SPREAD = 0.2
+#: a shaded region wider than this (at ``_SHADE_SIZE`` px) and at least half as light as the
+#: paper round it is paper too (a form's shaded field), not ink
+_FIELD_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
 
 
 def paper_map(gray: np.ndarray, inverted: bool) -> np.ndarray | None:
@@ -333,13 +336,22 @@ def paper_map(gray: np.ndarray, inverted: bool) -> np.ndarray | None:
     for an image too small to tell.
 
     Strokes are filtered out by a max filter (a min filter for light ink on dark) wider than
-    any stroke at that size: every stroke pixel has paper within half a stroke width."""
+    any stroke at that size: every stroke pixel has paper within half a stroke width. That
+    filter also spreads the paper a third of the image into a shaded form field, so where a
+    closing (``_FIELD_KERNEL``) keeps a region at least half as light as that paper, the
+    region is paper at its own level: a printed tint is far lighter than ink, and a thick
+    stroke the closing keeps is as dark as ink."""
     if min(gray.shape) < 40:
         return None
     small = _shrunk(gray)
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
-    bg = cv2.dilate(small, k) if inverted else cv2.erode(small, k)
-    return cv2.blur(bg, (9, 9))
+    if not inverted:  # light ink on dark paper: work on the negative
+        small = 255 - small
+    bg = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21)))
+    closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, _FIELD_KERNEL)
+    field = closed.astype(np.int16) * 2 >= bg  # at least half as light as the paper round it
+    bg[field] = closed[field]
+    bg = cv2.blur(bg, (9, 9))
+    return bg if inverted else 255 - bg
 
 
 #: a sheet of paper photographed on a darker surface: the surround covers at least this share

@@ -239,6 +239,7 @@ PAPER_CONDITIONS = (
     "hyphenated",
     "circled",
     "touching3",
+    "shaded",
 )
 
 
@@ -653,6 +654,50 @@ def circled_png(digit28: np.ndarray, rng: np.random.Generator) -> bytes:
     return _to_png(paper)
 
 
+def shaded_png(digits28: Sequence[np.ndarray], rng: np.random.Generator) -> bytes:
+    """Digits written in a shaded form field: the field printed 60-90% as light as the paper,
+    as a flat tint or (half the time) a halftone screen of dots 2-4 px apart softened by the
+    scan, with a printed border a third of the time; it holds the digits with a margin of
+    0.15-0.6 of a digit and may run off the image's edge (a crop of a form)."""
+    h = float(rng.uniform(34, 60))
+    pen = float(rng.uniform(0.08, 0.16))
+    covs = [pen_digit(d, rng, height=h, pen=pen) for d in digits28]
+    gaps = [int(h * rng.uniform(0.15, 0.4)) for _ in covs]
+    inner = sum(c.shape[1] for c in covs) + sum(gaps[1:])
+    mx, my = (int(h * rng.uniform(0.15, 0.6)) for _ in range(2))
+    fw, fh = inner + 2 * mx, int(h) + 2 * my
+    out = [int(h * rng.uniform(0.3, 1.0)) if rng.random() < 0.7 else 0 for _ in range(4)]
+    paper = _paper(fh + out[1] + out[3], fw + out[0] + out[2], rng)
+    x0, y0 = out[0], out[1]
+    field = np.zeros(paper.shape, np.float32)
+    field[y0 : y0 + fh, x0 : x0 + fw] = 1.0
+    shade = float(rng.uniform(0.6, 0.9))
+    screen = rng.random() < 0.5
+    if screen:  # a halftone screen: dark dots covering (1 - shade) of the field
+        step = int(rng.integers(2, 5))
+        dots = np.zeros((paper.shape[0] * 4, paper.shape[1] * 4), np.float32)
+        r = 4 * step * np.sqrt((1 - shade) / np.pi)
+        for yy in range(4 * y0, 4 * (y0 + fh), 4 * step):
+            for xx in range(4 * x0 + (yy // (4 * step) % 2) * 2 * step, 4 * (x0 + fw), 4 * step):
+                cv2.circle(dots, (xx, yy), round(r), 1.0, -1)
+        field *= cv2.resize(dots, paper.shape[::-1], interpolation=cv2.INTER_AREA)
+        paper *= 1.0 - field * 0.7
+    else:
+        paper *= 1.0 - field * (1.0 - shade)
+    if rng.random() < 1 / 3:
+        border = np.zeros(paper.shape, np.float32)
+        cv2.rectangle(border, (x0, y0), (x0 + fw - 1, y0 + fh - 1), 1.0, int(rng.integers(1, 3)))
+        _lay(paper, border, 0, 0, _line_level(rng))
+    ink, x = _ink_level(rng), x0 + mx
+    for c, g in zip(covs, [0, *gaps[1:]], strict=True):
+        x += g
+        _lay(paper, c, x, y0 + my + (int(h) - c.shape[0]) // 2, ink)
+        x += c.shape[1]
+    if screen:
+        paper = cv2.GaussianBlur(paper, (0, 0), float(rng.uniform(0.5, 1.0)))
+    return _to_png(paper)
+
+
 def desk_png(digits28: Sequence[np.ndarray], rng: np.random.Generator) -> bytes:
     """Digits written on a card or sheet, photographed on a darker desk: the sheet, turned up to
     8 deg, fills 45-85% of the frame and sometimes runs off one side; the desk (level 15-120)
@@ -737,6 +782,9 @@ def paper_sample(
         return touching_run_png([x[j] for j in idx], rng), _text(y, idx)
     if condition == "circled":
         return circled_png(x[i], rng), label
+    if condition == "shaded":
+        idx = rng.integers(len(x), size=int(rng.integers(1, 5)))
+        return shaded_png([x[j] for j in idx], rng), _text(y, idx)
     if condition == "hyphenated":
         groups, text = _groups(x, y, rng, (2, 5))
         return hyphenated_png(groups, rng), text
