@@ -44,6 +44,8 @@ DASH_LONG = 0.4
 DASH_THICK = 0.15
 MIN_DASHES = 4
 DASH_GAP = 0.25
+#: the sides of a frame meet within this share of the digit height of each other's ends
+CORNER_SLACK = 0.12
 #: squared paper: at least this many lines each way, each across this share of the image
 MIN_RULES = 3
 PAGE_SPAN = 0.8
@@ -252,11 +254,12 @@ def _solid_lines(
     thick = 0
     # (0.6: a digit may spill over a small box, standing taller than its sides)
     frame_v = [s for s in vsegs if s.length >= 0.6 * ref_h]
+    slack = round(CORNER_SLACK * ref_h)
     while True:
-        v_ends = _end_boxes(frame_v)
-        nh = [s for s in frame_h if _cornered(s, v_ends)]
-        h_ends = _end_boxes(nh)
-        nv = [s for s in frame_v if _cornered(s, h_ends)]
+        v_ends = _end_boxes(frame_v, slack)
+        nh = [s for s in frame_h if _cornered(s, v_ends, slack)]
+        h_ends = _end_boxes(nh, slack)
+        nv = [s for s in frame_v if _cornered(s, h_ends, slack)]
         if len(nh) == len(frame_h) and len(nv) == len(frame_v):
             break
         frame_h, frame_v = nh, nv
@@ -307,20 +310,21 @@ def _regular(teeth: list[_Seg]) -> list[_Seg]:
     return keep
 
 
-def _end_boxes(segs: list[_Seg]) -> np.ndarray:
+def _end_boxes(segs: list[_Seg], slack: int = 0) -> np.ndarray:
     """(2 x len(segs), 4) array of the end boxes of ``segs`` (``_Seg.ends``)."""
     if not segs:
         return np.zeros((0, 4), np.int64)
-    return np.array([e for s in segs for e in s.ends(tol(s))], np.int64)
+    return np.array([e for s in segs for e in s.ends(max(tol(s), slack))], np.int64)
 
 
-def _cornered(s: _Seg, other_ends: np.ndarray) -> bool:
+def _cornered(s: _Seg, other_ends: np.ndarray, slack: int = 0) -> bool:
     """Both ends of ``s`` meet one of ``other_ends`` (``_end_boxes`` of the other direction:
-    the corners of a box)."""
+    the corners of a box), within ``slack`` px: a stroke crossing a side near a corner
+    lengthens that side's straight run past it."""
     if not len(other_ends):
         return False
     x0, y0, x1, y1 = other_ends.T
-    for a in s.ends(tol(s)):
+    for a in s.ends(max(tol(s), slack)):
         if not np.any((a[0] < x1) & (x0 < a[2]) & (a[1] < y1) & (y0 < a[3])):
             return False
     return True
