@@ -116,7 +116,14 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
 def decode_gray(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, ImageInfo]:
     """Decode to a single-channel uint8 image with transparency composited as background."""
     info = image_info(data, max_pixels)
-    img = _fast_png(data) if info.format == "PNG" else None
+    found = _fast_png(data) if info.format == "PNG" else None
+    img = None
+    if found is not None:
+        size, at, part = found
+        if part.ndim == 3 and part.shape[2] == 4:  # a canvas: composited from its part alone
+            gray = _composite_bgra(part, at, size)
+            return np.ascontiguousarray(_upright(gray, info.orientation)), info
+        img = pngfast.whole(size, at, part)
     try:
         if img is None:
             img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
@@ -147,11 +154,11 @@ def decode_gray(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.n
     return np.ascontiguousarray(_upright(gray, info.orientation)), info
 
 
-def _fast_png(data: bytes) -> np.ndarray | None:
-    """``pngfast.decode`` (the same pixels as OpenCV's decoder, faster for a drawing canvas),
-    or None to decode with OpenCV."""
+def _fast_png(data: bytes) -> tuple[tuple[int, int], tuple[int, int], np.ndarray] | None:
+    """``pngfast.decode_part`` (the same pixels as OpenCV's decoder, faster for a drawing
+    canvas), or None to decode with OpenCV."""
     try:
-        return pngfast.decode(data)
+        return pngfast.decode_part(data)
     except Exception:  # pragma: no cover - anything odd goes to OpenCV
         return None
 
@@ -235,12 +242,17 @@ def _background(color: np.ndarray, alpha: np.ndarray, size: int) -> int | None:
     return int(round(float(np.median(color[opaque > 0]))))
 
 
-def _composite_bgra(img: np.ndarray) -> np.ndarray:
+def _composite_bgra(
+    img: np.ndarray, at: tuple[int, int] = (0, 0), size: tuple[int, int] | None = None
+) -> np.ndarray:
     """``composite_alpha`` of a BGRA image, computed only inside the box of the pixels that
     are not fully transparent (a drawing on a transparent canvas is mostly empty): outside it
-    the result is the background level, as the whole-image computation gives."""
+    the result is the background level, as the whole-image computation gives.
+
+    ``img`` may be the part at ``at`` (x, y) of an image of ``size`` (height, width) outside
+    which every pixel is fully transparent (``pngfast.decode_part``)."""
     alpha = cv2.extractChannel(img, 3)
-    H, W = alpha.shape
+    H, W = alpha.shape if size is None else size
     x, y, w, h = cv2.boundingRect(alpha)
     if w * h == H * W:
         return composite_alpha(cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY), alpha)
@@ -252,6 +264,7 @@ def _composite_bgra(img: np.ndarray) -> np.ndarray:
     if bg is None:
         return np.zeros((H, W), np.uint8)  # nothing even half opaque: empty
     out = np.full((H, W), bg, np.uint8)
+    x, y = x + at[0], y + at[1]
     out[y : y + h, x : x + w] = _over(color, alpha, bg)
     return out
 

@@ -45,6 +45,24 @@ def available() -> bool:
 def decode(data: bytes) -> np.ndarray | None:
     """The image as ``cv2.imdecode(..., IMREAD_UNCHANGED)`` decodes it (gray 2-D, BGR or
     BGRA), or None when this PNG is not one this decoder takes."""
+    found = decode_part(data)
+    return None if found is None else whole(*found)
+
+
+def whole(size: tuple[int, int], at: tuple[int, int], part: np.ndarray) -> np.ndarray:
+    """The whole image of a ``decode_part`` answer."""
+    (h, w), (x, y) = size, at
+    if part.shape[:2] == (h, w):
+        return part
+    out = np.zeros((h, w, *part.shape[2:]), np.uint8)
+    out[y : y + part.shape[0], x : x + part.shape[1]] = part
+    return out
+
+
+def decode_part(data: bytes) -> tuple[tuple[int, int], tuple[int, int], np.ndarray] | None:
+    """``decode``'s image as ((height, width), (x, y), part): every pixel outside the ``part``
+    that starts at (x, y) is 0 in every channel (a canvas's transparent surround need not be
+    built at all); None as for ``decode``."""
     if _inflate is None:
         return None
     data = bytes(data)
@@ -67,7 +85,7 @@ def decode(data: bytes) -> np.ndarray | None:
     filters = rows[:, 0]
     if int(filters.max()) > 1:
         return None  # Up, Average or Paeth rows: left to libpng
-    return _unfilter(rows[:, 1:], filters, w, h, c)
+    return (h, w), *_unfilter(rows[:, 1:], filters, w, h, c)
 
 
 def _chunks(data: bytes) -> tuple[tuple[int, int, int], bytes] | None:
@@ -114,33 +132,35 @@ def _chunks(data: bytes) -> tuple[tuple[int, int, int], bytes] | None:
 
 def _unfilter(
     filtered: np.ndarray, filters: np.ndarray, w: int, h: int, c: int
-) -> np.ndarray | None:
-    """Rows filtered None (0) or Sub (1) -> pixels (gray, BGR or BGRA as OpenCV gives them).
+) -> tuple[tuple[int, int], np.ndarray]:
+    """Rows filtered None (0) or Sub (1) -> ((x, y), part) as ``decode_part`` gives them
+    (gray, BGR or BGRA as OpenCV gives them).
 
     A filtered byte of 0 leaves a None row's pixel 0 and repeats a Sub row's pixel to its
     left, so only the box of non-zero filtered bytes needs the running sum; to its right a
-    Sub row keeps its last value."""
-    out = np.zeros((h, w, c), np.uint8)
+    Sub row keeps its last value (the part then runs to the right edge)."""
     x, y, bw, bh = cv2.boundingRect(filtered)
-    if bw and bh:
-        x0, x1 = x // c, (x + bw + c - 1) // c  # in pixels
-        box = filtered[y : y + bh, x0 * c : x1 * c]
-        sub = filters[y : y + bh] == 1
-        target = out[y : y + bh, x0:x1]
-        if sub.all():
-            target[:] = _running_sum(box, c).reshape(bh, -1, c)
-        else:
-            target[:] = box.reshape(bh, -1, c)
-            if sub.any():
-                target[sub] = _running_sum(box[sub], c).reshape(-1, x1 - x0, c)
-        if x1 < w:
-            last = out[y : y + bh, x1 - 1 : x1]
-            keep = last * sub[:, None, None].view(np.uint8)
-            if keep.any():
-                out[y : y + bh, x1:] = keep
+    if not (bw and bh):
+        return (0, 0), np.zeros((1, 1) if c == 1 else (1, 1, c), np.uint8)
+    x0, x1 = x // c, (x + bw + c - 1) // c  # in pixels
+    box = filtered[y : y + bh, x0 * c : x1 * c]
+    sub = filters[y : y + bh] == 1
+    if sub.all():
+        part = _running_sum(box, c)
+    else:
+        part = box.copy()
+        if sub.any():
+            part[sub] = _running_sum(box[sub], c)
+    part = part.reshape(bh, x1 - x0, c)
+    if x1 < w:
+        last = part[:, -1:] * sub[:, None, None].view(np.uint8)
+        if last.any():
+            part = np.concatenate([part, np.broadcast_to(last, (bh, w - x1, c))], axis=1)
     if c == 1:
-        return out.reshape(h, w)
-    return cv2.cvtColor(out, cv2.COLOR_RGBA2BGRA if c == 4 else cv2.COLOR_RGB2BGR)
+        part = part.reshape(part.shape[:2])
+    else:
+        part = cv2.cvtColor(part, cv2.COLOR_RGBA2BGRA if c == 4 else cv2.COLOR_RGB2BGR)
+    return (x0, y), part
 
 
 def _running_sum(box: np.ndarray, c: int) -> np.ndarray:
@@ -150,8 +170,11 @@ def _running_sum(box: np.ndarray, c: int) -> np.ndarray:
         return np.cumsum(box, axis=1, dtype=np.uint8)
     n_rows, n = box.shape
     # each pixel's channels as 16-bit lanes of one 64-bit word: one running sum per pixel
-    lanes = np.zeros((n_rows, n // c, 4), np.uint16)
-    lanes[:, :, :c] = box.reshape(n_rows, -1, c)
+    if c == 4:
+        lanes = box.reshape(n_rows, -1, 4).astype(np.uint16)
+    else:
+        lanes = np.zeros((n_rows, n // c, 4), np.uint16)
+        lanes[:, :, :c] = box.reshape(n_rows, -1, c)
     words = lanes.view(np.uint64).reshape(n_rows, -1)
     carry = None
     for s in range(0, words.shape[1], _LANE_RUN):
@@ -160,4 +183,4 @@ def _running_sum(box: np.ndarray, c: int) -> np.ndarray:
         if carry is not None:
             part += carry
         carry = part[:, -1:] & _LOW_BYTES
-    return lanes[:, :, :c].astype(np.uint8).reshape(n_rows, n)
+    return (lanes if c == 4 else lanes[:, :, :c]).astype(np.uint8).reshape(n_rows, n)
