@@ -66,14 +66,15 @@ def decode_part(data: bytes) -> tuple[tuple[int, int], tuple[int, int], np.ndarr
     if _inflate is None:
         return None
     data = bytes(data)
-    if data[:8] != _SIGNATURE:
+    if data[:8] != _SIGNATURE or len(data) < 24:
+        return None
+    w, h = struct.unpack_from(">II", data, 16)  # IHDR's, if it is one (checked below)
+    if w * h < MIN_PIXELS:
         return None
     head = _chunks(data)
     if head is None:
         return None
     (w, h, c), idat = head
-    if w * h < MIN_PIXELS:
-        return None
     stride = w * c + 1
     try:
         raw = _inflate(idat, h * stride)
