@@ -116,7 +116,8 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
 def decode_gray(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, ImageInfo]:
     """Decode to a single-channel uint8 image with transparency composited as background."""
     info = image_info(data, max_pixels)
-    found = _fast_png(data) if info.format == "PNG" else None
+    fast = info.format == "PNG" and info.width * info.height >= pngfast.MIN_PIXELS
+    found = _fast_png(data) if fast else None
     img = None
     if found is not None:
         size, at, part = found
