@@ -6,6 +6,7 @@ import io
 import struct
 import warnings
 from dataclasses import dataclass
+from fractions import Fraction
 
 import cv2
 import numpy as np
@@ -500,7 +501,43 @@ def _shrunk(gray: np.ndarray) -> np.ndarray:
     f = _SHADE_SIZE / max(h, w)
     size = (max(8, round(w * f)), max(8, round(h * f)))
     step = max(1, max(h, w) // (4 * _SHADE_SIZE))  # a sample is enough at 4x the size
-    return cv2.resize(gray[::step, ::step], size, interpolation=cv2.INTER_AREA)
+    return _area_resize(gray[::step, ::step], size)
+
+
+def _area_resize(src: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``cv2.resize(src, size, interpolation=cv2.INTER_AREA)``, shrinking only the part of
+    ``src`` that is not one level (a canvas's drawing inside its plain surround).
+
+    When each side's ratio is p/q with q a power of two (400 -> 64 px: 25/4), every output
+    pixel's weights are exact and the same for a part cut at multiples of p source pixels
+    (q output pixels): the part is shrunk alone and the rest is the level (checked pixel for
+    pixel against the whole-image call)."""
+    sh, sw = src.shape
+    fx, fy = Fraction(sw, size[0]), Fraction(sh, size[1])
+    qx, qy = fx.denominator, fy.denominator
+    if (
+        src.dtype != np.uint8
+        or fx < 1
+        or fy < 1
+        or qx & (qx - 1)
+        or qy & (qy - 1)
+        or sh * sw < 4096
+    ):
+        return cv2.resize(src, size, interpolation=cv2.INTER_AREA)
+    level = int(src[0, 0])
+    x, y, bw, bh = cv2.boundingRect(cv2.compare(src, level, cv2.CMP_NE))
+    px, py = fx.numerator, fy.numerator
+    x0, x1 = x // px, -(-(x + bw) // px)  # in periods of p source / q output pixels
+    y0, y1 = y // py, -(-(y + bh) // py)
+    if (x1 - x0) * qx * 2 > size[0] and (y1 - y0) * qy * 2 > size[1]:
+        return cv2.resize(src, size, interpolation=cv2.INTER_AREA)  # little to leave out
+    out = np.full((size[1], size[0]), level, np.uint8)
+    if bw and bh:
+        part = src[y0 * py : y1 * py, x0 * px : x1 * px]
+        out[y0 * qy : y1 * qy, x0 * qx : x1 * qx] = cv2.resize(
+            part, ((x1 - x0) * qx, (y1 - y0) * qy), interpolation=cv2.INTER_AREA
+        )
+    return out
 
 
 def _flattened(gray: np.ndarray, inverted: bool) -> np.ndarray | None:
