@@ -1,7 +1,7 @@
 """A faster decoder for the PNGs a drawing canvas makes, pixel for pixel what
 ``cv2.imdecode(data, cv2.IMREAD_UNCHANGED)`` gives.
 
-A browser's canvas (and OpenCV's encoder) writes 8-bit RGBA with every row filtered "Sub":
+OpenCV's encoder (and so the bench's canvases) writes 8-bit RGBA with every row filtered "Sub":
 decoding it is inflating ~640 KB for a 400x400 canvas, then a running sum along each row.
 libpng inflates with zlib, which copies the long runs of a mostly transparent canvas a few
 bytes at a time; libdeflate (the ``deflate`` package) is several times faster there. The
