@@ -6,10 +6,12 @@ import io
 import struct
 import warnings
 from dataclasses import dataclass
+from fractions import Fraction
 
 import cv2
 import numpy as np
 
+from . import pngfast
 from .errors import ImageTooLarge, UnreadableImage
 
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -115,8 +117,18 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
 def decode_gray(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, ImageInfo]:
     """Decode to a single-channel uint8 image with transparency composited as background."""
     info = image_info(data, max_pixels)
+    fast = info.format == "PNG" and info.width * info.height >= pngfast.MIN_PIXELS
+    found = _fast_png(data) if fast else None
+    img = None
+    if found is not None:
+        size, at, part = found
+        if part.ndim == 3 and part.shape[2] == 4:  # a canvas: composited from its part alone
+            gray = _composite_bgra(part, at, size)
+            return np.ascontiguousarray(_upright(gray, info.orientation)), info
+        img = pngfast.whole(size, at, part)
     try:
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:
         raise UnreadableImage(f"could not decode {info.format}: {exc.err}") from exc
     except Exception as exc:
@@ -142,6 +154,15 @@ def decode_gray(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.n
     except cv2.error as exc:
         raise UnreadableImage(f"could not convert {info.format}: {exc.err}") from exc
     return np.ascontiguousarray(_upright(gray, info.orientation)), info
+
+
+def _fast_png(data: bytes) -> tuple[tuple[int, int], tuple[int, int], np.ndarray] | None:
+    """``pngfast.decode_part`` (the same pixels as OpenCV's decoder, faster for a drawing
+    canvas), or None to decode with OpenCV."""
+    try:
+        return pngfast.decode_part(data)
+    except Exception:  # pragma: no cover - anything odd goes to OpenCV
+        return None
 
 
 #: EXIF orientation -> the operations that turn the stored pixels upright, in order
@@ -223,12 +244,17 @@ def _background(color: np.ndarray, alpha: np.ndarray, size: int) -> int | None:
     return int(round(float(np.median(color[opaque > 0]))))
 
 
-def _composite_bgra(img: np.ndarray) -> np.ndarray:
+def _composite_bgra(
+    img: np.ndarray, at: tuple[int, int] = (0, 0), size: tuple[int, int] | None = None
+) -> np.ndarray:
     """``composite_alpha`` of a BGRA image, computed only inside the box of the pixels that
     are not fully transparent (a drawing on a transparent canvas is mostly empty): outside it
-    the result is the background level, as the whole-image computation gives."""
+    the result is the background level, as the whole-image computation gives.
+
+    ``img`` may be the part at ``at`` (x, y) of an image of ``size`` (height, width) outside
+    which every pixel is fully transparent (``pngfast.decode_part``)."""
     alpha = cv2.extractChannel(img, 3)
-    H, W = alpha.shape
+    H, W = alpha.shape if size is None else size
     x, y, w, h = cv2.boundingRect(alpha)
     if w * h == H * W:
         return composite_alpha(cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY), alpha)
@@ -240,6 +266,7 @@ def _composite_bgra(img: np.ndarray) -> np.ndarray:
     if bg is None:
         return np.zeros((H, W), np.uint8)  # nothing even half opaque: empty
     out = np.full((H, W), bg, np.uint8)
+    x, y = x + at[0], y + at[1]
     out[y : y + h, x : x + w] = _over(color, alpha, bg)
     return out
 
@@ -486,7 +513,43 @@ def _shrunk(gray: np.ndarray) -> np.ndarray:
     f = _SHADE_SIZE / max(h, w)
     size = (max(8, round(w * f)), max(8, round(h * f)))
     step = max(1, max(h, w) // (4 * _SHADE_SIZE))  # a sample is enough at 4x the size
-    return cv2.resize(gray[::step, ::step], size, interpolation=cv2.INTER_AREA)
+    return _area_resize(gray[::step, ::step], size)
+
+
+def _area_resize(src: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``cv2.resize(src, size, interpolation=cv2.INTER_AREA)``, shrinking only the part of
+    ``src`` that is not one level (a canvas's drawing inside its plain surround).
+
+    When each side's ratio is p/q with q a power of two (400 -> 64 px: 25/4), every output
+    pixel's weights are exact and the same for a part cut at multiples of p source pixels
+    (q output pixels): the part is shrunk alone and the rest is the level (checked pixel for
+    pixel against the whole-image call)."""
+    sh, sw = src.shape
+    fx, fy = Fraction(sw, size[0]), Fraction(sh, size[1])
+    qx, qy = fx.denominator, fy.denominator
+    if (
+        src.dtype != np.uint8
+        or fx < 1
+        or fy < 1
+        or qx & (qx - 1)
+        or qy & (qy - 1)
+        or sh * sw < 4096
+    ):
+        return cv2.resize(src, size, interpolation=cv2.INTER_AREA)
+    level = int(src[0, 0])
+    x, y, bw, bh = cv2.boundingRect(cv2.compare(src, level, cv2.CMP_NE))
+    px, py = fx.numerator, fy.numerator
+    x0, x1 = x // px, -(-(x + bw) // px)  # in periods of p source / q output pixels
+    y0, y1 = y // py, -(-(y + bh) // py)
+    if (x1 - x0) * qx * 2 > size[0] and (y1 - y0) * qy * 2 > size[1]:
+        return cv2.resize(src, size, interpolation=cv2.INTER_AREA)  # little to leave out
+    out = np.full((size[1], size[0]), level, np.uint8)
+    if bw and bh:
+        part = src[y0 * py : y1 * py, x0 * px : x1 * px]
+        out[y0 * qy : y1 * qy, x0 * qx : x1 * qx] = cv2.resize(
+            part, ((x1 - x0) * qx, (y1 - y0) * qy), interpolation=cv2.INTER_AREA
+        )
+    return out
 
 
 def _flattened(gray: np.ndarray, inverted: bool) -> np.ndarray | None:

@@ -431,7 +431,8 @@ class Model:
                 for j, box, img in zip(range(rows.start, rows.stop), e.boxes, e.digits, strict=True)
             ]
             out.append(Reading(digits, e.width, e.height))
-            found.append((e, digits, raw[rows].max(1), feats[rows]))
+            if e.wide:  # only wide segments are offered cuts (``_touching_jobs``)
+                found.append((e, digits, raw[rows].max(1), feats[rows]))
         with _single_threaded_cv2():
             self._split_touching(found)
         return out

@@ -68,7 +68,8 @@ def normalize_digit(
     r = cv2.resize(crop, (nw, nh), interpolation=interp)
     r = cv2.copyMakeBorder(r, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=0)
     # r > thr as 0/1 (OpenCV compares uint8 pixels with floor(thr): the same test)
-    _, b = cv2.threshold(r, 0.45 * float(r.max()), 1, cv2.THRESH_BINARY)
+    thr = 0.45 * cv2.minMaxLoc(r)[1]
+    _, b = cv2.threshold(r, thr, 1, cv2.THRESH_BINARY)
     dt_in = cv2.distanceTransform(b, cv2.DIST_L2, cv2.DIST_MASK_5)
     width = stroke_width(b, dt_in)
     if debug:
@@ -81,10 +82,11 @@ def normalize_digit(
         d = (target_width - width) / 2.0
         d = max(d, -MAX_ERODE_FRACTION * width)
         if d >= 0:
-            dt_out = cv2.distanceTransform(1 - b, cv2.DIST_L2, cv2.DIST_MASK_5)
-            soft = _clip01(np.float32(d + 1.0) - dt_out)
+            _, outside = cv2.threshold(r, thr, 1, cv2.THRESH_BINARY_INV)  # 1 - b
+            dt_out = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_5)
+            soft = _clip01(np.subtract(np.float32(d + 1.0), dt_out, out=dt_out))
         else:
-            soft = _clip01(dt_in + np.float32(d))
+            soft = _clip01(np.add(dt_in, np.float32(d), out=dt_in))
     if debug:
         steps["stroke"] = (soft * 255).astype(np.uint8)
     x, y, bw, bh = cv2.boundingRect((soft > 0).view(np.uint8))

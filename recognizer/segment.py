@@ -13,6 +13,8 @@ from .lines import remove_lines
 WORK_MAX_SIDE = 1024
 #: an image whose strongest ink is below this (0..255 above background) holds no digits
 MIN_CONTRAST = 40
+#: an image of at most this many pixels (an MNIST digit) is labelled whole (``_components``)
+SMALL_IMAGE = 4096
 #: rows of digits: extents of digits closer than this share of a digit's height are one line
 LINE_GAP = 0.1
 #: ... and rows this far apart are rows even with one digit each (a column of answers)
@@ -156,9 +158,12 @@ def _components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
 
     The box starts at even coordinates: OpenCV labels 2x2 blocks, so the components come out
     numbered exactly as on the whole image."""
+    H, W = binary.shape
+    if H * W <= SMALL_IMAGE:  # labelling it all costs less than finding the box
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+        return n, labels, stats
     x, y, w, h = cv2.boundingRect(binary)
     x0, y0 = x - x % 2, y - y % 2
-    H, W = binary.shape
     if w == 0 or (x0 == 0 and y0 == 0 and w == W and h == H):
         n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
         return n, labels, stats

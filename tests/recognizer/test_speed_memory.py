@@ -103,6 +103,26 @@ def test_transparent_canvas_composited_inside_its_ink_box_only():
         assert np.array_equal(_composite_bgra(img), whole)
 
 
+def test_area_resize_of_a_part_is_the_whole_images():
+    """Shrinking only the part of an image that is not one level gives OpenCV's pixels."""
+    import cv2
+
+    from recognizer.imageio import _area_resize
+
+    rng = np.random.default_rng(8)
+    for shape in [(400, 400), (400, 300), (512, 256), (800, 600), (300, 1000), (333, 517)]:
+        for _ in range(6):
+            img = np.full(shape, int(rng.integers(0, 256)), np.uint8)
+            y, x = (int(rng.integers(0, s - 20)) for s in shape)
+            h, w = (int(rng.integers(1, s // 2)) for s in shape)
+            img[y : y + h, x : x + w] = rng.integers(0, 256, img[y : y + h, x : x + w].shape)
+            for side in (64, 32):
+                f = side / max(shape)
+                size = (max(8, round(shape[1] * f)), max(8, round(shape[0] * f)))
+                want = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+                assert np.array_equal(_area_resize(img, size), want)
+
+
 def test_to_ink_inverts_as_the_formula_says():
     from recognizer.imageio import to_ink
 
