@@ -256,10 +256,8 @@ def _solid_lines(
     frame_v = [s for s in vsegs if s.length >= 0.6 * ref_h]
     slack = round(CORNER_SLACK * ref_h)
     while True:
-        v_ends = _end_boxes(frame_v, slack)
-        nh = [s for s in frame_h if _cornered(s, v_ends, slack)]
-        h_ends = _end_boxes(nh, slack)
-        nv = [s for s in frame_v if _cornered(s, h_ends, slack)]
+        nh = [s for s in frame_h if _cornered(s, frame_v, slack)]
+        nv = [s for s in frame_v if _cornered(s, nh, slack)]
         if len(nh) == len(frame_h) and len(nv) == len(frame_v):
             break
         frame_h, frame_v = nh, nv
@@ -310,24 +308,29 @@ def _regular(teeth: list[_Seg]) -> list[_Seg]:
     return keep
 
 
-def _end_boxes(segs: list[_Seg], slack: int = 0) -> np.ndarray:
-    """(2 x len(segs), 4) array of the end boxes of ``segs`` (``_Seg.ends``)."""
-    if not segs:
-        return np.zeros((0, 4), np.int64)
-    return np.array([e for s in segs for e in s.ends(max(tol(s), slack))], np.int64)
+def _cornered(s: _Seg, others: list[_Seg], slack: int = 0) -> bool:
+    """Both ends of ``s`` meet one of ``others`` (the other direction) at a corner of a box:
+    each side reaches the other's line and stops there, give or take its thickness
+    (``tol``). Either may run past the corner by up to ``slack`` px -- a stroke crossing a
+    side near a corner lengthens its straight run -- but neither may stop short of it by
+    more: the rounded corners of a written "0" or "4" do not make a box."""
+    return all(any(_corner(s, end, o, slack) for o in others) for end in (0, 1))
 
 
-def _cornered(s: _Seg, other_ends: np.ndarray, slack: int = 0) -> bool:
-    """Both ends of ``s`` meet one of ``other_ends`` (``_end_boxes`` of the other direction:
-    the corners of a box), within ``slack`` px: a stroke crossing a side near a corner
-    lengthens that side's straight run past it."""
-    if not len(other_ends):
-        return False
-    x0, y0, x1, y1 = other_ends.T
-    for a in s.ends(max(tol(s), slack)):
-        if not np.any((a[0] < x1) & (x0 < a[2]) & (a[1] < y1) & (y0 < a[3])):
-            return False
-    return True
+def _corner(s: _Seg, end: int, o: _Seg, slack: int) -> bool:
+    """End ``end`` (0: left / top, 1: right / bottom) of ``s`` meets one end of ``o``."""
+    t = tol(s) + tol(o)
+    slack = max(slack, t)
+    if s.horizontal:  # s's end is an x, o's ends are ys
+        at, lo, hi, o_ends, span = (s.x0, s.x1)[end], o.x0, o.x1, (o.y0, o.y1), (s.y0, s.y1)
+    else:
+        at, lo, hi, o_ends, span = (s.y0, s.y1)[end], o.y0, o.y1, (o.x0, o.x1), (s.x0, s.x1)
+    # s reaches o's line: past it by up to slack, short of it by up to t
+    reach = (lo - slack <= at <= hi + t) if end == 0 else (lo - t <= at <= hi + slack)
+    # ... at one end of o, which may run past s by up to slack, but not stop short of it
+    first = span[0] - slack <= o_ends[0] <= span[1] + t
+    last = span[0] - t <= o_ends[1] <= span[1] + slack
+    return reach and (first or last)
 
 
 def _paint(mask: np.ndarray, lab: np.ndarray | None, segs: list[_Seg]) -> int:
