@@ -1,16 +1,18 @@
 """A faster decoder for the PNGs a drawing canvas makes, pixel for pixel what
 ``cv2.imdecode(data, cv2.IMREAD_UNCHANGED)`` gives.
 
-OpenCV's encoder (and so the bench's canvases) writes 8-bit RGBA with every row filtered "Sub":
-decoding it is inflating ~640 KB for a 400x400 canvas, then a running sum along each row.
+OpenCV's encoder (and so the bench's canvases) writes 8-bit RGBA with every row filtered "Sub",
+Chromium's canvas every row "Up": decoding it is inflating ~640 KB for a 400x400 canvas, then
+a running sum along each row (Sub) or down each column (Up).
 libpng inflates with zlib, which copies the long runs of a mostly transparent canvas a few
 bytes at a time; libdeflate (the ``deflate`` package) is several times faster there. The
 running sum is done only over the box of rows and columns that hold any non-zero byte.
 
 Only the plainest PNGs are taken: 8-bit gray, RGB or RGBA, not interlaced, rows filtered
-"None" or "Sub" only, the critical chunks and a few text/metadata chunks, every CRC right.
-``decode`` returns None for anything else -- or when ``deflate`` is not installed -- and the
-caller decodes with OpenCV as before.
+"None" or "Sub" only, or every row "Up" (what Chromium's ``canvas.toBlob`` writes), the
+critical chunks and a few text/metadata chunks, every CRC right. ``decode`` returns None
+for anything else -- or when ``deflate`` is not installed -- and the caller decodes with
+OpenCV as before.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: chunks that change no pixel of the decoded image (libpng reads or skips them)
 _HARMLESS = {b"tEXt", b"zTXt", b"iTXt", b"pHYs", b"tIME"}
 _CHANNELS = {0: 1, 2: 3, 6: 4}  # colour type -> channels
+#: a PNG of more chunks than this is left to OpenCV (each chunk's CRC is checked here in
+#: Python: a file of a million tiny chunks would take seconds)
+MAX_CHUNKS = 4096
 #: below this many pixels OpenCV is as fast (an MNIST-size PNG)
 MIN_PIXELS = 4096
 #: a running sum of 16-bit lanes holds this many bytes of up to 255, plus a carry, without
@@ -84,8 +89,10 @@ def decode_part(data: bytes) -> tuple[tuple[int, int], tuple[int, int], np.ndarr
         return None
     rows = np.frombuffer(raw, np.uint8).reshape(h, stride)
     filters = rows[:, 0]
+    if int(filters.min()) == int(filters.max()) == 2:  # every row "Up": Chromium's canvases
+        return (h, w), *_unfilter_up(rows[:, 1:], w, h, c)
     if int(filters.max()) > 1:
-        return None  # Up, Average or Paeth rows: left to libpng
+        return None  # Up mixed with others, Average or Paeth rows: left to libpng
     return (h, w), *_unfilter(rows[:, 1:], filters, w, h, c)
 
 
@@ -96,7 +103,9 @@ def _chunks(data: bytes) -> tuple[tuple[int, int, int], bytes] | None:
     parts: list[bytes] = []
     state = 0  # 0: before IDAT, 1: in the IDATs, 2: after them
     first = True
-    while pos + 12 <= n:
+    for _ in range(MAX_CHUNKS):
+        if pos + 12 > n:
+            return None
         (length,) = struct.unpack_from(">I", data, pos)
         end = pos + 12 + length
         if end > n:
@@ -157,11 +166,33 @@ def _unfilter(
         last = part[:, -1:] * sub[:, None, None].view(np.uint8)
         if last.any():
             part = np.concatenate([part, np.broadcast_to(last, (bh, w - x1, c))], axis=1)
+    return (x0, y), _channels(part, c)
+
+
+def _unfilter_up(
+    filtered: np.ndarray, w: int, h: int, c: int
+) -> tuple[tuple[int, int], np.ndarray]:
+    """Rows all filtered Up (2) -> ((x, y), part) as ``decode_part`` gives them.
+
+    Undoing Up is a running sum down each column. A filtered byte of 0 repeats the byte above
+    (0 above the first row), so only the box of non-zero filtered bytes needs the sum; below
+    it every row repeats its last one (the part then runs to the bottom edge)."""
+    x, y, bw, bh = cv2.boundingRect(filtered)
+    if not (bw and bh):
+        return (0, 0), np.zeros((1, 1) if c == 1 else (1, 1, c), np.uint8)
+    x0, x1 = x // c, (x + bw + c - 1) // c  # in pixels
+    part = np.cumsum(filtered[y : y + bh, x0 * c : x1 * c], axis=0, dtype=np.uint8)
+    if y + bh < h and part[-1].any():
+        part = np.concatenate([part, np.broadcast_to(part[-1:], (h - y - bh, part.shape[1]))])
+    part = part.reshape(part.shape[0], x1 - x0, c)
+    return (x0, y), _channels(part, c)
+
+
+def _channels(part: np.ndarray, c: int) -> np.ndarray:
+    """Gray, RGB or RGBA pixels as OpenCV gives them (gray 2-D, BGR, BGRA)."""
     if c == 1:
-        part = part.reshape(part.shape[:2])
-    else:
-        part = cv2.cvtColor(part, cv2.COLOR_RGBA2BGRA if c == 4 else cv2.COLOR_RGB2BGR)
-    return (x0, y), part
+        return part.reshape(part.shape[:2])
+    return cv2.cvtColor(part, cv2.COLOR_RGBA2BGRA if c == 4 else cv2.COLOR_RGB2BGR)
 
 
 def _running_sum(box: np.ndarray, c: int) -> np.ndarray:

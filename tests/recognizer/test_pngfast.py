@@ -69,7 +69,7 @@ def test_same_pixels_as_opencv():
     taken = 0
     for i, img in enumerate(_images(rng)):
         h = img.shape[0]
-        for filters in (np.ones(h, int), rng.integers(0, 2, h)):
+        for filters in (np.ones(h, int), rng.integers(0, 2, h), np.full(h, 2)):
             extra = [(b"tEXt", b"Software\x00test")] if i % 2 else []
             for data in (_png(img, filters, extra), cv2.imencode(".png", img)[1].tobytes()):
                 got = pngfast.decode(data)
@@ -97,9 +97,13 @@ def test_what_it_does_not_take_goes_to_opencv():
     img = rng.integers(0, 256, (80, 90, 4)).astype(np.uint8)
     ok = _png(img, np.ones(80, int))
     assert pngfast.decode(ok) is not None
-    up = _png(img, np.full(80, 2))
-    assert pngfast.decode(up) is None  # an Up row
+    up = _png(img, np.r_[np.full(40, 2), np.ones(40, int)])
+    assert pngfast.decode(up) is None  # Up rows among Sub rows
     assert np.array_equal(decode_gray(up)[0], decode_gray(ok)[0])
+    assert pngfast.decode(_png(img, np.full(80, 3))) is None  # Average
+    many = _png(img, np.ones(80, int), extra=[(b"tEXt", b"k\x00v")] * pngfast.MAX_CHUNKS)
+    assert pngfast.decode(many) is None  # too many chunks to check in Python
+    assert np.array_equal(decode_gray(many)[0], decode_gray(ok)[0])
     assert pngfast.decode(_png(img, np.ones(80, int), extra=[(b"gAMA", b"\0\0\xb1\x8f")])) is None
     bad = bytearray(ok)
     bad[60] ^= 1  # inside the first IDAT: its CRC fails
@@ -107,3 +111,21 @@ def test_what_it_does_not_take_goes_to_opencv():
     assert pngfast.decode(ok[:-12]) is None  # no IEND
     assert pngfast.decode(cv2.imencode(".png", img[:8, :8])[1].tobytes()) is None  # small
     assert pngfast.decode(cv2.imencode(".png", img.astype(np.uint16) * 257)[1].tobytes()) is None
+
+
+def test_a_chromium_canvas_every_row_up_decodes_fast_and_the_same():
+    # Chromium's canvas.toBlob / toDataURL filter every row "Up"; the rows below the box of
+    # non-zero filtered bytes repeat its last row
+    img = np.zeros((400, 400, 4), np.uint8)
+    cv2.line(img, (120, 80), (280, 330), (0, 0, 0, 255), 24, cv2.LINE_AA)
+    band = img.copy()
+    band[200:, :, 3] = np.maximum(band[200:, :, 3], 90)  # a level running to the bottom
+    gama = [(b"gAMA", b"\0\0\xb1\x8f")]  # a chunk pngfast leaves to OpenCV
+    for im in (img, band):
+        data = _png(im, np.full(400, 2))
+        found = pngfast.decode_part(data)
+        assert found is not None
+        assert np.array_equal(pngfast.whole(*found), _opencv(data))
+        by_opencv = _png(im, np.full(400, 2), extra=gama)
+        assert pngfast.decode(by_opencv) is None
+        assert np.array_equal(decode_gray(data)[0], decode_gray(by_opencv)[0])
