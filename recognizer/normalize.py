@@ -61,10 +61,11 @@ def _grown(r: np.ndarray, thr: float, nh: int, nw: int, d: float) -> np.ndarray:
     """The strokes of ``r`` (above ``thr``) grown by ``d`` px, soft-edged: 1 inside, falling
     to 0 at ``d + 1`` px outside. A chamfer distance is at least the Chebyshev distance, so
     nothing more than ``d + 1`` px beyond the rescaled crop gets ink, and only that part
-    (plus ``_RING``) is transformed; the rest of the PAD border stays 0. The returned array
-    is that part: where the ink lies in it does not matter to the caller (it crops the ink's
-    bounding box)."""
-    m = min(PAD, int(d + 1.0) + 1 + _RING)
+    (plus a pixel) is transformed; the rest of the PAD border stays 0. Paths from there to
+    the strokes need not leave it: the shortest runs straight (monotone) between the two.
+    The returned array is that part: where the ink lies in it does not matter to the caller
+    (it crops the ink's bounding box)."""
+    m = min(PAD, int(d + 1.0) + 1)
     part = r[PAD - m : PAD + nh + m, PAD - m : PAD + nw + m]
     _, outside = cv2.threshold(part, thr, 1, cv2.THRESH_BINARY_INV)  # 1 - b
     dt_out = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_5)

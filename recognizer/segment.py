@@ -218,7 +218,7 @@ def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = Tru
     if n <= 1:
         return Segmentation(ink, binary, labels, scale, [], lines=lines)
     if n == 2:  # a single component: nothing to merge or drop
-        x, y, w, h, a = (int(v) for v in stats[1])
+        x, y, w, h, a = stats[1].tolist()
         return Segmentation(ink, binary, labels, scale, [Segment((x, y, w, h), (1,), a)], 1, lines)
     stats = stats[1:]
     areas = stats[:, cv2.CC_STAT_AREA]
