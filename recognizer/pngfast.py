@@ -26,7 +26,7 @@ import numpy as np
 try:  # optional: without it every PNG goes to OpenCV
     from deflate import zlib_decompress as _inflate
 except ImportError:  # pragma: no cover - a dependency; an odd install
-    _inflate = None
+    _inflate = None  # type: ignore[assignment]
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: chunks that change no pixel of the decoded image (libpng reads or skips them)
