@@ -15,8 +15,10 @@ pieces of every candidate in one batch, ranks the cuts by ``cut_rank`` (both pie
 confidently, and neither still looks like a pair) and ``choose_cut`` decides whether the best
 one is taken: a learned logistic decision (``accept_features``; metadata
 ``touching["accept"]``, fitted by ``calibrate.fit_split_decision`` on MNIST train digits) or,
-for a model without one, the hand-set ``split_score``. Each piece gets its own box, left to
-right.
+for a model without one, the hand-set ``split_score``. A segment the decision splits is split
+at the cut ``rank_cuts`` prefers once a small network (``piece_validity``; metadata
+``touching["pieces"]``, fitted by ``calibrate.fit_piece_scorer``) has judged whether each
+piece is one whole digit. Each piece gets its own box, left to right.
 """
 
 from __future__ import annotations
@@ -355,22 +357,34 @@ def cut_rank(
     return read + PIECE_PAIR_WEIGHT * single
 
 
+#: a piece's log-probability of being one whole digit counts down to this at most in ranking
+#: (``rank_cuts``): the scorer was fitted on pairs of like heights, and doubted a small "1"
+#: beside a bigger digit ("91" -> "97") without limit
+VALID_FLOOR = float(np.log(0.2))
+#: the scorer (fitted on digits of like heights) only moves a cut whose pieces are both at
+#: least this share of the segment's height: a small digit beside a bigger one ("91" with a
+#: small "1") is cut where ``cut_rank`` says
+VALID_MIN_HEIGHT = 0.75
+
+
 def rank_cuts(
     raw: np.ndarray, piece_pair: np.ndarray, valid: np.ndarray | None = None, weight: float = 0.0
 ) -> tuple[int, int, np.ndarray]:
     """(the best cut by ``cut_rank``, the cut to take, ``cut_rank`` of every cut), for the
     candidate cuts whose left and right pieces read ``raw`` in turn. The cut taken is the best
     by ``cut_rank`` plus ``weight`` times both pieces' log-probabilities of being one whole
-    digit (``valid``: ``piece_validity``), when both its pieces read at ``MIN_PIECE_P``;
-    otherwise (or without a piece scorer) the best by ``cut_rank``. The split/keep decision
-    reads the best by ``cut_rank`` as it was fitted on it: the scorer only changes which cut
-    a segment the decision splits is split at."""
+    digit (``valid``: ``piece_validity``, each at least ``VALID_FLOOR``), when both its
+    pieces read at ``MIN_PIECE_P``; otherwise (or without a piece scorer) the best by
+    ``cut_rank`` (``choose_cut`` also keeps it when a piece is short: ``VALID_MIN_HEIGHT``).
+    The split/keep decision reads the best by ``cut_rank`` as it was fitted on it: the scorer
+    only changes which cut a segment the decision splits is split at."""
     top = np.asarray(raw).max(1)
     rank = cut_rank(top[0::2], top[1::2], piece_pair[0::2], piece_pair[1::2])
     b = int(np.argmax(rank))
     if valid is None or not weight or len(valid) != len(top):
         return b, b, rank
-    take = int(np.argmax(rank + weight * (valid[0::2] + valid[1::2])))
+    v = np.maximum(valid, VALID_FLOOR)
+    take = int(np.argmax(rank + weight * (v[0::2] + v[1::2])))
     if min(top[2 * take], top[2 * take + 1]) < MIN_PIECE_P:
         take = b
     return b, take, rank
@@ -547,6 +561,8 @@ def choose_cut(
     top = np.asarray(raw).max(1)
     weight = float(params.get("pieces", {}).get("weight", 0.0))
     b, take, rank = rank_cuts(raw, piece_pair, valid, weight)
+    if min(cs[b].boxes[0][3], cs[b].boxes[1][3]) < VALID_MIN_HEIGHT * box[3]:
+        take = b
     pl, pr = float(top[2 * b]), float(top[2 * b + 1])
     acc = params.get("accept")
     if acc is None:
