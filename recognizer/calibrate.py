@@ -126,14 +126,11 @@ def _single_blob(d: np.ndarray, kind: int, rng: np.random.Generator) -> bytes:
     return synth.boxed_png(d, rng)
 
 
-def split_examples(
+def touching_jobs(
     model: Model, blobs: list[bytes], truths: list[str], p_min: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each input whose one segment (at least ``split.FIT_ASPECT_MIN`` wide) the pair
-    detector scores at ``p_min`` or more:
-    ``split.accept_features`` of its best-ranked cut, whether that cut reads the text right,
-    and whether both its pieces read at ``split.MIN_PIECE_P`` or more."""
-    from . import split
+) -> list[tuple[Any, str]]:
+    """(``split.Job``, true text) of each input read as one wide segment that the pair
+    detector scores at ``p_min`` or more (its cuts and pieces read, as ``Model`` reads them)."""
     from .pipeline import extract_bytes
 
     params = model.metadata["touching"]
@@ -146,13 +143,27 @@ def split_examples(
         digit = model._digit(labels[0], probs[0], ex.boxes[0], ex.digits[0])
         found.append((ex, [digit], raw.max(1), feats))
         texts[id(ex)] = t
+    return [(job, texts[id(job.extracted)]) for job in model._touching_jobs(found, params, p_min)]
+
+
+def split_examples(
+    model: Model, blobs: list[bytes], truths: list[str], p_min: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each input whose one segment (at least ``split.FIT_ASPECT_MIN`` wide) the pair
+    detector scores at ``p_min`` or more:
+    ``split.accept_features`` of its best-ranked cut (``split.cut_rank``), whether the cut it
+    would be split at (``split.rank_cuts``) reads the text right, and whether both pieces of
+    the best-ranked cut read at ``split.MIN_PIECE_P`` or more."""
+    from . import split
+
+    params = model.metadata["touching"]
     rows, right, sure = [], [], []
-    for job in model._touching_jobs(found, params, p_min):
+    for job, text in touching_jobs(model, blobs, truths, p_min):
         if job.box[2] < split.FIT_ASPECT_MIN * job.box[3]:
             continue  # fitted on the segments the detector was fitted on (see FIT_ASPECT_MIN)
         top = job.raw.max(1)
-        rank = split.cut_rank(top[0::2], top[1::2], job.piece_pair[0::2], job.piece_pair[1::2])
-        best = int(np.argmax(rank))
+        weight = float(params.get("pieces", {}).get("weight", 0.0))
+        best, take, rank = split.rank_cuts(job.raw, job.piece_pair, job.valid, weight)
         pl, pr = float(top[2 * best]), float(top[2 * best + 1])
         sl = slice(2 * best, 2 * best + 2)
         rows.append(
@@ -166,9 +177,7 @@ def split_examples(
                 job.box,
             )
         )
-        right.append(
-            f"{job.labels[2 * best]}{job.labels[2 * best + 1]}" == texts[id(job.extracted)]
-        )
+        right.append(f"{job.labels[2 * take]}{job.labels[2 * take + 1]}" == text)
         sure.append(min(pl, pr) >= split.MIN_PIECE_P)
     x = np.asarray(rows, np.float64).reshape(len(rows), -1) if rows else np.zeros((0, 0))
     return x, np.asarray(right, bool), np.asarray(sure, bool)
@@ -241,3 +250,94 @@ def fit_split_decision(
         fit_singles_split=round(float((s_neg > threshold).sum() / max(1, len(singles))), 5),
     )
     return params
+
+
+# -- the piece scorer for ranking cuts (``touching["pieces"]``) -----------------------------
+#: weight of the pieces' log-probabilities of being whole digits in ranking the cuts
+#: (``split.rank_cuts``), chosen on MNIST train-digit pairs (bench/RESULTS.md)
+PIECE_WEIGHT = 0.5
+#: hidden units of the piece scorer
+PIECE_HIDDEN = 32
+
+
+def piece_examples(
+    model: Model, blobs: list[bytes], truths: list[str], p_min: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``split.piece_features`` of the pieces of every candidate cut of the touching pairs
+    ``blobs`` (texts ``truths``), and their labels: 1 for both pieces of a cut that reads the
+    text right, 0 for a piece that reads another digit than the one on its side; the pieces of
+    wrong cuts that read their side's digit are left out."""
+    from . import split
+
+    rows, labels = [], []
+    for job, text in touching_jobs(model, blobs, truths, p_min):
+        if len(text) != 2:
+            continue
+        x = split.piece_features(
+            model._kernel.space(job.feats), job.raw, job.piece_pair, job.cuts, job.box
+        )
+        lab = job.labels
+        for c in range(len(job.cuts)):
+            good = f"{lab[2 * c]}{lab[2 * c + 1]}" == text
+            for s in (0, 1):
+                if good or lab[2 * c + s] != int(text[s]):
+                    rows.append(x[2 * c + s])
+                    labels.append(int(good))
+    d = rows[0].shape[0] if rows else 0
+    return np.asarray(rows, np.float64).reshape(len(rows), d), np.asarray(labels, np.int64)
+
+
+def fit_piece_scorer(
+    model: Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    n: int = 2500,
+    seed: int = 100,
+    p_min: float = 0.5,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Fit the piece scorer (``split.piece_validity``; metadata ``touching["pieces"]``) on the
+    pieces of every candidate cut of ``n`` touching pairs (overlap 0-6 px) made from (x, y) --
+    MNIST *train* digits: a network with one hidden layer of ``PIECE_HIDDEN`` units telling
+    the pieces of right cuts from pieces that read as another digit (a piece holding part of
+    its neighbour, a digit cut in two)."""
+    from sklearn.neural_network import MLPClassifier
+
+    from .synth import touching_png
+
+    rng = np.random.default_rng(seed)
+    pairs, texts = [], []
+    for _ in range(n):
+        i, j = rng.integers(len(x), size=2)
+        pairs.append(touching_png(x[i], x[j], rng, overlap=(0, 6)))
+        texts.append(f"{y[i]}{y[j]}")
+    if progress is not None:
+        progress(f"piece scorer: reading the cuts of {n} pairs")
+    X, yv = piece_examples(model, pairs, texts, p_min)
+    mean, scale = X.mean(0), X.std(0) + 1e-6
+    clf = MLPClassifier(
+        hidden_layer_sizes=(PIECE_HIDDEN,),
+        alpha=1e-3,
+        max_iter=200,
+        early_stopping=True,
+        random_state=0,
+    ).fit((X - mean) / scale, yv)
+    if progress is not None:
+        progress(f"piece scorer: {len(yv)} pieces, {int(yv.sum())} of right cuts")
+
+    def r(a: np.ndarray) -> list[Any]:
+        return np.round(np.asarray(a, np.float64), 6).tolist()
+
+    return {
+        "mean": r(mean),
+        "scale": r(scale),
+        "w1": r(clf.coefs_[0]),
+        "b1": r(clf.intercepts_[0]),
+        "w2": r(clf.coefs_[1][:, 0]),
+        "b2": round(float(clf.intercepts_[1][0]), 6),
+        "weight": PIECE_WEIGHT,
+        "n_pairs": n,
+        "n_pieces": int(len(yv)),
+        "n_right_pieces": int(yv.sum()),
+        "validation_accuracy": round(float(clf.best_validation_score_), 4),
+    }

@@ -4,7 +4,8 @@ digits data fetch                 # MNIST, once, into the data directory (needs 
 digits train --out models/        # data: --data PATH, else $DIGITS_MNIST, else the fetched copy
 digits train --extra corrections.npz --out models/v2   # + users' corrections (export-corrections)
 digits evaluate [--extra corrections.npz]
-digits calibrate                  # touching-digit detector, temperature, review threshold
+digits calibrate                  # touching: detector, piece scorer, split decision; temperature,
+                                  # review threshold
 """
 
 from __future__ import annotations
@@ -430,6 +431,13 @@ def evaluate(
     help="touching pairs (and twice as many singles) to fit the split/keep decision on; 0 keeps it",
 )
 @click.option(
+    "--piece-pairs",
+    type=int,
+    default=2500,
+    show_default=True,
+    help="touching pairs whose cuts' pieces fit the piece scorer that ranks cuts; 0 keeps it",
+)
+@click.option(
     "--heldout",
     type=int,
     default=5000,
@@ -437,7 +445,13 @@ def evaluate(
     help="test digits to calibrate on (the next as many are where the figures come from)",
 )
 def calibrate(
-    fetch: bool, data: str, model_path: str | None, pairs: int, split_pairs: int, heldout: int
+    fetch: bool,
+    data: str,
+    model_path: str | None,
+    pairs: int,
+    split_pairs: int,
+    piece_pairs: int,
+    heldout: int,
 ) -> None:
     """Fit the touching-digit detector, the temperature and the review threshold of an
     existing model (no retraining) and write them into its metadata (.json)."""
@@ -453,10 +467,19 @@ def calibrate(
     xtr, ytr, xte, yte = _load_npz(data, None, None)
     if pairs:
         click.echo(f"fitting the touching-digit detector on {pairs} pairs + {pairs} singles")
-        accept = model.metadata.get("touching", {}).get("accept")
+        old = model.metadata.get("touching", {})
         model.metadata["touching"] = split.fit_pair_detector(xtr, pairs, progress=click.echo)
-        if accept is not None and not split_pairs:
-            model.metadata["touching"]["accept"] = accept
+        # kept only when not refitted below (both read the detector's scores)
+        for key, n in (("pieces", piece_pairs), ("accept", split_pairs)):
+            if key in old and not n:
+                model.metadata["touching"][key] = old[key]
+    if piece_pairs and "touching" in model.metadata:
+        # fitted before the decision: which cut a split segment is split at decides which
+        # pairs the decision is fitted on as split right
+        model.metadata["touching"].pop("pieces", None)
+        model.metadata["touching"]["pieces"] = cal.fit_piece_scorer(
+            model, xtr, ytr, piece_pairs, progress=click.echo
+        )
     if split_pairs and "touching" in model.metadata:
         model.metadata["touching"].pop("accept", None)
         model.metadata["touching"]["accept"] = cal.fit_split_decision(

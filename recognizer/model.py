@@ -259,11 +259,14 @@ class _KernelSVC:
             raise ModelError("expected a PCA -> SVC pipeline")
         return cls(steps[1][1], steps[0][1])
 
+    def space(self, x: np.ndarray) -> np.ndarray:
+        """(N, D) features -> the space the SVC reads them in (after the PCA, if any)."""
+        x = np.asarray(x, dtype=np.float32)
+        return x @ self.proj - self.shift if self.proj is not None else x
+
     def decision(self, x: np.ndarray) -> np.ndarray:
         """(N, D) -> (N, n_pairs) one-vs-one decision values (positive favours the first class)."""
-        x = np.asarray(x, dtype=np.float32)
-        if self.proj is not None:
-            x = x @ self.proj - self.shift
+        x = self.space(x)
         # |x|^2 + |sv|^2 - 2 x.sv, with two (N, S) buffers instead of three (same roundings)
         dot = x @ self.sv_t
         d2 = (x * x).sum(1)[:, None] + self.sv_sq[None, :]
@@ -461,7 +464,14 @@ class Model:
         wide_pieces: list[tuple[list[Digit], Digit, Found]] = []
         for job in self._touching_jobs(found, params, p_min):
             b = split.choose_cut(
-                params, job.cuts, job.box, job.raw, job.piece_pair, job.p_pair, job.p_whole
+                params,
+                job.cuts,
+                job.box,
+                job.raw,
+                job.piece_pair,
+                job.p_pair,
+                job.p_whole,
+                job.valid,
             )
             if b is None:
                 continue
@@ -541,6 +551,11 @@ class Model:
                 piece_pair[sl],
                 piece_feats[sl],
             )
+            if "pieces" in params:
+                x = split.piece_features(
+                    self._kernel.space(job.feats), job.raw, job.piece_pair, job.cuts, job.box
+                )
+                job.valid = split.piece_validity(params["pieces"], x)
             k += n
         return jobs
 

@@ -15,8 +15,10 @@ pieces of every candidate in one batch, ranks the cuts by ``cut_rank`` (both pie
 confidently, and neither still looks like a pair) and ``choose_cut`` decides whether the best
 one is taken: a learned logistic decision (``accept_features``; metadata
 ``touching["accept"]``, fitted by ``calibrate.fit_split_decision`` on MNIST train digits) or,
-for a model without one, the hand-set ``split_score``. Each piece gets its own box, left to
-right.
+for a model without one, the hand-set ``split_score``. A segment the decision splits is split
+at the cut ``rank_cuts`` prefers once a small network (``piece_validity``; metadata
+``touching["pieces"]``, fitted by ``calibrate.fit_piece_scorer``) has judged whether each
+piece is one whole digit. Each piece gets its own box, left to right.
 """
 
 from __future__ import annotations
@@ -97,6 +99,9 @@ class Job:
     raw: np.ndarray = field(default_factory=lambda: np.zeros((0, 10)))  # uncalibrated
     piece_pair: np.ndarray = field(default_factory=lambda: np.zeros(0))
     feats: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # the pieces' features
+    #: log-probability that each piece is one whole digit (``piece_validity``; zeros without
+    #: a piece scorer in the metadata)
+    valid: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def candidate_columns(crop: np.ndarray, max_cuts: int = MAX_CUTS) -> list[int]:
@@ -352,6 +357,39 @@ def cut_rank(
     return read + PIECE_PAIR_WEIGHT * single
 
 
+#: a piece's log-probability of being one whole digit counts down to this at most in ranking
+#: (``rank_cuts``): the scorer was fitted on pairs of like heights, and doubted a small "1"
+#: beside a bigger digit ("91" -> "97") without limit
+VALID_FLOOR = float(np.log(0.2))
+#: the scorer (fitted on digits of like heights) only moves a cut whose pieces are both at
+#: least this share of the segment's height: a small digit beside a bigger one ("91" with a
+#: small "1") is cut where ``cut_rank`` says
+VALID_MIN_HEIGHT = 0.75
+
+
+def rank_cuts(
+    raw: np.ndarray, piece_pair: np.ndarray, valid: np.ndarray | None = None, weight: float = 0.0
+) -> tuple[int, int, np.ndarray]:
+    """(the best cut by ``cut_rank``, the cut to take, ``cut_rank`` of every cut), for the
+    candidate cuts whose left and right pieces read ``raw`` in turn. The cut taken is the best
+    by ``cut_rank`` plus ``weight`` times both pieces' log-probabilities of being one whole
+    digit (``valid``: ``piece_validity``, each at least ``VALID_FLOOR``), when both its
+    pieces read at ``MIN_PIECE_P``; otherwise (or without a piece scorer) the best by
+    ``cut_rank`` (``choose_cut`` also keeps it when a piece is short: ``VALID_MIN_HEIGHT``).
+    The split/keep decision reads the best by ``cut_rank`` as it was fitted on it: the scorer
+    only changes which cut a segment the decision splits is split at."""
+    top = np.asarray(raw).max(1)
+    rank = cut_rank(top[0::2], top[1::2], piece_pair[0::2], piece_pair[1::2])
+    b = int(np.argmax(rank))
+    if valid is None or not weight or len(valid) != len(top):
+        return b, b, rank
+    v = np.maximum(valid, VALID_FLOOR)
+    take = int(np.argmax(rank + weight * (v[0::2] + v[1::2])))
+    if min(top[2 * take], top[2 * take + 1]) < MIN_PIECE_P:
+        take = b
+    return b, take, rank
+
+
 #: a cut is taken when its score (log-odds, see ``split_score``) is above this
 SPLIT_MARGIN = 3.5
 #: and only when each piece reads at least this confidently (a split single digit often has
@@ -511,21 +549,69 @@ def choose_cut(
     piece_pair: np.ndarray,
     p_pair: float,
     p_whole: float,
+    valid: np.ndarray | None = None,
 ) -> int | None:
     """Index of the cut to take (``raw``: probabilities of the left and right piece of each
     cut in turn; ``piece_pair``: the detector on the same pieces), or None to keep the
-    segment whole. The best ``cut_rank`` is taken when the learned ``accept`` model in
-    ``params`` scores it above its threshold (and both pieces read at ``MIN_PIECE_P``);
-    without one, when ``split_score`` is positive."""
+    segment whole. The segment is split when the learned ``accept`` model in ``params``
+    scores its best cut by ``cut_rank`` above its threshold (and both pieces read at
+    ``MIN_PIECE_P``); without one, when ``split_score`` is positive. It is split at that cut,
+    or, when ``params`` has a piece scorer (``pieces``), at the cut ``rank_cuts`` prefers once
+    the pieces' ``valid`` log-probabilities of being whole digits are counted."""
     top = np.asarray(raw).max(1)
-    rank = cut_rank(top[0::2], top[1::2], piece_pair[0::2], piece_pair[1::2])
-    b = int(np.argmax(rank))
+    weight = float(params.get("pieces", {}).get("weight", 0.0))
+    b, take, rank = rank_cuts(raw, piece_pair, valid, weight)
+    if min(cs[b].boxes[0][3], cs[b].boxes[1][3]) < VALID_MIN_HEIGHT * box[3]:
+        take = b
     pl, pr = float(top[2 * b]), float(top[2 * b + 1])
     acc = params.get("accept")
     if acc is None:
-        return b if split_score(p_pair, p_whole, pl, pr) > 0 else None
+        return take if split_score(p_pair, p_whole, pl, pr) > 0 else None
     if min(pl, pr) < MIN_PIECE_P:
         return None
     sl = slice(2 * b, 2 * b + 2)
     x = accept_features(p_pair, p_whole, raw[sl], piece_pair[sl], float(rank[b]), cs[b], box)
-    return b if linear_score(acc, np.asarray([x]))[0] > float(acc["threshold"]) else None
+    return take if linear_score(acc, np.asarray([x]))[0] > float(acc["threshold"]) else None
+
+
+# -- "is this piece one whole digit?" (``digits calibrate``: ``touching["pieces"]``) --------
+def piece_features(
+    space: np.ndarray,
+    raw: np.ndarray,
+    piece_pair: np.ndarray,
+    cs: list[Cut],
+    box: tuple[int, int, int, int],
+) -> np.ndarray:
+    """What the piece scorer reads about each piece of the cuts ``cs`` of the segment at
+    ``box`` (left and right piece of each cut in turn): the piece's classifier features in the
+    classifier's own PCA space (``space``), its log-probabilities of the ten classes
+    (``raw``), the pair detector's log-odds on it, and its box: log aspect, share of the
+    segment's height and width, which side, and whether the cut kept an overlap."""
+    eps = 1e-6
+    w_seg, h_seg = max(1, box[2]), max(1, box[3])
+    geo = []
+    for c in cs:
+        for s in (0, 1):
+            _, _, w, h = c.boxes[s]
+            w, h = max(1, w), max(1, h)
+            geo.append([np.log(w / h), h / h_seg, w / w_seg, float(s), float(c.overlap > 0)])
+    pp = np.clip(np.asarray(piece_pair, np.float64), eps, 1 - eps)
+    logit = (np.log(pp) - np.log(1 - pp))[:, None]
+    return np.hstack(
+        [
+            np.asarray(space, np.float64),
+            np.log(np.asarray(raw, np.float64) + eps),
+            np.asarray(geo, np.float64).reshape(-1, 5),
+            logit,
+        ]
+    )
+
+
+def piece_validity(params: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    """Log-probability that each piece (``piece_features`` rows ``x``) is one whole digit,
+    from the one-hidden-layer network in ``params`` (metadata ``touching["pieces"]``: mean,
+    scale, w1, b1, w2, b2)."""
+    z = (np.asarray(x, np.float64) - np.asarray(params["mean"])) / np.asarray(params["scale"])
+    hid = np.maximum(z @ np.asarray(params["w1"]) + np.asarray(params["b1"]), 0.0)
+    s = hid @ np.asarray(params["w2"]) + float(params["b2"])
+    return -np.logaddexp(0.0, -s)

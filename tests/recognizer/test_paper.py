@@ -428,6 +428,8 @@ def test_calibrate_cli_writes_temperature_and_threshold(mnist_path, tmp_path):
             "150",
             "--split-pairs",
             "40",
+            "--piece-pairs",
+            "30",
             "--heldout",
             "120",
         ],
@@ -439,6 +441,8 @@ def test_calibrate_cli_writes_temperature_and_threshold(mnist_path, tmp_path):
     assert meta["touching"]["n_pairs"] > 50
     accept = meta["touching"]["accept"]
     assert accept["n_pairs"] == 40 and accept["n_singles"] == 80
+    pieces = meta["touching"]["pieces"]
+    assert pieces["n_pairs"] == 30 and len(pieces["w1"]) == len(pieces["mean"])
     assert len(accept["coef"]) == len(accept["mean"]) == 19 and "threshold" in accept
     assert "ece_after" in meta["calibration"]["mnist_test"]
     m = load_model(tmp_path / "digits.skops")
