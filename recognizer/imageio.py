@@ -353,6 +353,8 @@ def _forced_ink(gray: np.ndarray, light_paper: bool) -> tuple[np.ndarray, bool]:
 _SHADE_SIZE = 64
 #: flatten only when the paper's level varies by more than this share of its brightest level
 SHADE_MIN_SPREAD = 0.2
+#: wider than any stroke at ``_SHADE_SIZE`` px: a max (min) filter this wide leaves the paper
+_STROKE_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
 #: a shaded region wider than this (at ``_SHADE_SIZE`` px) and at least half as light as the
 #: paper round it is paper too (a form's shaded field), not ink
 _FIELD_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
@@ -373,7 +375,7 @@ def paper_map(gray: np.ndarray, inverted: bool) -> np.ndarray | None:
     small = _shrunk(gray)
     if not inverted:  # light ink on dark paper: work on the negative
         small = 255 - small
-    bg = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21)))
+    bg = cv2.dilate(small, _STROKE_KERNEL)
     closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, _FIELD_KERNEL)
     field = closed.astype(np.int16) * 2 >= bg  # at least half as light as the paper round it
     bg[field] = closed[field]
@@ -500,10 +502,9 @@ def _light_paper(gray: np.ndarray, spread: int) -> bool | None:
     if min(h, w) < 40 or spread <= 0:
         return None
     small = _shrunk(gray)
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
     t = 0.25 * spread
-    darker = np.count_nonzero(cv2.subtract(cv2.dilate(small, k), small) > t)
-    lighter = np.count_nonzero(cv2.subtract(small, cv2.erode(small, k)) > t)
+    darker = np.count_nonzero(cv2.subtract(cv2.dilate(small, _STROKE_KERNEL), small) > t)
+    lighter = np.count_nonzero(cv2.subtract(small, cv2.erode(small, _STROKE_KERNEL)) > t)
     return bool(darker <= lighter)
 
 

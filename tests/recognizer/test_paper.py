@@ -46,6 +46,19 @@ def _scored(model, blobs: list[bytes], truths) -> tuple[int, int]:
     return right, sum(len(t) > len(s) for t, s in zip(texts, truths, strict=True))
 
 
+def _ones_and_twos(mnist, make, seed: int) -> tuple[list[bytes], list[str]]:
+    """40 images of one or two test digits (alternately) made by ``make(digits, rng)``, and
+    their texts."""
+    x, y = mnist["x_test"], mnist["y_test"]
+    rng = np.random.default_rng(seed)
+    blobs, texts = [], []
+    for k in range(40):
+        idx = [k, 40 + k][: 1 + k % 2]
+        blobs.append(make([x[i] for i in idx], rng))
+        texts.append("".join(str(int(y[i])) for i in idx))
+    return blobs, texts
+
+
 @pytest.mark.parametrize("condition", PAPER_CONDITIONS)
 def test_paper_conditions_are_deterministic_dark_ink_on_light_paper(mnist, condition):
     x, y = mnist["x_test"], mnist["y_test"]
@@ -110,14 +123,7 @@ def test_digits_on_squared_paper_are_read(mnist, shipped_model):
 def test_a_card_photographed_on_a_desk_is_read(mnist, shipped_model):
     # the dark desk lines the border: taken for the background, it made the whole card one
     # huge light "stroke" (7.5% read right); the desk must count as paper
-    x, y = mnist["x_test"], mnist["y_test"]
-    rng = np.random.default_rng(41)
-    blobs, texts = [], []
-    for k in range(40):
-        idx = [k, 40 + k][: 1 + k % 2]
-        blobs.append(desk_png([x[i] for i in idx], rng))
-        texts.append("".join(str(int(y[i])) for i in idx))
-    right, too_many = _scored(shipped_model, blobs, texts)
+    right, too_many = _scored(shipped_model, *_ones_and_twos(mnist, desk_png, 41))
     assert right >= 37 and too_many <= 1
 
 
@@ -125,14 +131,7 @@ def test_digits_in_a_shaded_form_field_are_read(mnist, shipped_model):
     # a field printed grey (a flat tint or a halftone screen) is paper, not ink: a paper map
     # that only removes what is narrower than a third of the image took the field's inside
     # near its edge for ink, and read the field's outline as a digit (70% of strings right)
-    x, y = mnist["x_test"], mnist["y_test"]
-    rng = np.random.default_rng(43)
-    blobs, texts = [], []
-    for k in range(40):
-        idx = [k, 40 + k][: 1 + k % 2]
-        blobs.append(shaded_png([x[i] for i in idx], rng))
-        texts.append("".join(str(int(y[i])) for i in idx))
-    right, too_many = _scored(shipped_model, blobs, texts)
+    right, too_many = _scored(shipped_model, *_ones_and_twos(mnist, shaded_png, 43))
     assert right >= 36 and too_many <= 2
 
 
