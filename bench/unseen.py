@@ -413,6 +413,26 @@ def printed_label(x: np.ndarray, rng: Rng) -> Sample:
     return _to_png(paper), "".join(str(_DATA["y"][i]) for i in idx)
 
 
+def label_near(x: np.ndarray, rng: Rng) -> Sample:
+    """A printed label in a font of random size (0.3-0.55 of the digits' height) only a third
+    to one digit height left of three handwritten digits: only the digits."""
+    idx = rng.integers(len(_DATA["x"]), size=3)
+    covs = [pen_digit(_DATA["x"][i], rng, height=44.0) for i in idx]
+    paper = _paper(120, 460, rng)
+    text = np.zeros(paper.shape, np.uint8)
+    label = ["No.", "Total:", "Qty", "ID", "Box", "Ref"][int(rng.integers(6))]
+    font, size = cv2.FONT_HERSHEY_SIMPLEX, float(rng.uniform(0.5, 0.95))
+    thick = int(rng.integers(1, 3))
+    (tw, _), _ = cv2.getTextSize(label, font, size, thick)
+    cv2.putText(text, label, (10, 84), font, size, 255, thick, cv2.LINE_AA)
+    _lay(paper, text.astype(np.float32) / 255, 0, 0, 40.0)
+    left = 10 + tw + int(44 * rng.uniform(0.33, 1.0))
+    for c in covs:
+        _lay(paper, c, left, 40, _ink_level(rng))
+        left += c.shape[1] + 12
+    return _to_png(paper), "".join(str(_DATA["y"][i]) for i in idx)
+
+
 def keystone(x: np.ndarray, rng: Rng) -> Sample:
     """Three digits on a page photographed at an angle (one side 70-85% of the other)."""
     idx = rng.integers(len(_DATA["x"]), size=3)
@@ -459,7 +479,7 @@ CONDITIONS: dict[str, Callable[[np.ndarray, Rng], Sample]] = {
         gray_alpha,
         big500, big_page, tiny11, small12, small8, slant25, rot30, tight_thick, tight_big,
         optdigits32, usps, semeion, fill28, spaced5, close4, mild5, varied5,
-        shaded_field, printed_label, keystone, decimal,
+        shaded_field, printed_label, label_near, keystone, decimal,
     )
 }  # fmt: skip
 _DATA: dict[str, np.ndarray] = {}

@@ -25,6 +25,10 @@ DASH_GAP = 0.1
 ENCLOSED = 0.4
 #: ... and stays this share of its own height clear of it
 ENCLOSED_GAP = 0.03
+#: a mark under this share of its line's tallest digit (``_aside``) ...
+ASIDE_HEIGHT = 0.55
+#: ... that stands this many of those digit heights clear of every digit is no digit
+ASIDE_GAP = 1.0
 
 
 @dataclass
@@ -345,6 +349,8 @@ def _band_segments(
             )
         )
     segs.sort(key=lambda s: s.box[0] + s.box[2] / 2.0)
+    if not single and len(segs) > 1:
+        segs = [s for s in segs if not _aside(s, segs)]
     return segs
 
 
@@ -432,11 +438,32 @@ def _side_by_side(boxes: np.ndarray, digit_h: float) -> bool:
     return bool(np.any(b[1:, 0] - right[:-1] >= 0.1 * digit_h))
 
 
-def _stray(seg: Segment, segs: list[Segment]) -> bool:
-    """A mark too small to be a digit beside the others: under 0.4 x the tallest one's height,
-    and either a speck of ink (under 8% of the most) or as narrow as it is short (a tick, a
-    dot, a comma). A written digit is never that much smaller than its neighbours."""
+def _aside(seg: Segment, segs: list[Segment]) -> bool:
+    """A mark well under a digit's height (``ASIDE_HEIGHT``) that stands a digit's height
+    (``ASIDE_GAP``) clear of every digit of its line: a printed label ("No.", "Total:") or a
+    reviewer's tick beside the written field. A digit written smaller than its neighbours
+    stands as close to them as they do to each other."""
     tallest = max(s.box[3] for s in segs)
-    if seg.box[3] >= 0.4 * tallest:
+    if seg.box[3] >= ASIDE_HEIGHT * tallest:
         return False
-    return seg.area < 0.08 * max(s.area for s in segs) or seg.box[2] < 0.4 * tallest
+    return all(
+        _box_gap(seg.box, s.box) >= ASIDE_GAP * tallest
+        for s in segs
+        if s.box[3] >= ASIDE_HEIGHT * tallest
+    )
+
+
+def _box_gap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
+    """How far apart two (x, y, w, h) boxes stand: the larger of the horizontal and the
+    vertical gap (0 where they overlap both ways)."""
+    dx = max(b[0] - (a[0] + a[2]), a[0] - (b[0] + b[2]), 0)
+    dy = max(b[1] - (a[1] + a[3]), a[1] - (b[1] + b[3]), 0)
+    return max(dx, dy)
+
+
+def _stray(seg: Segment, segs: list[Segment]) -> bool:
+    """A mark too small to be a digit beside the others: under 0.4 x the tallest one's height
+    (a tick, a dot, a comma, a speck, a printed word). A digit written smaller than its
+    neighbours is never that much smaller; a piece of one that was not joined to it reads
+    better dropped than as a digit of its own."""
+    return seg.box[3] < 0.4 * max(s.box[3] for s in segs)

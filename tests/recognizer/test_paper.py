@@ -467,3 +467,32 @@ def test_step_picture_shows_line_removal_and_the_touching_split(shipped_model):
     names = [s[0] for s in preprocess_steps(png)]
     assert names.index("form lines") < names.index("segmentation") < names.index("touching digits")
     assert shipped_model.recognize(png).text == "427"
+
+
+def _labelled(digits: list[np.ndarray], label: str, size: float, gap: float) -> bytes:
+    """Three test digits 40 px tall written right of a printed ``label`` (OpenCV's simplex
+    font at ``size``), ``gap`` x their height clear of it."""
+    (tw, _), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, size, 2)
+    left = 10 + tw + int(gap * 40)
+    page = np.full((120, left + 60 * len(digits) + 20), 245, np.uint8)
+    cv2.putText(page, label, (10, 84), cv2.FONT_HERSHEY_SIMPLEX, size, 30, 2, cv2.LINE_AA)
+    for k, d in enumerate(digits):
+        ink = cv2.resize(d, (56, 56), interpolation=cv2.INTER_LINEAR)
+        x0 = left + 60 * k
+        page[30:86, x0 : x0 + 56] = np.minimum(page[30:86, x0 : x0 + 56], 255 - ink)
+    return cv2.imencode(".png", page)[1].tobytes()
+
+
+@pytest.mark.parametrize(("size", "gap"), [(0.6, 0.5), (0.75, 1.5)])
+def test_a_printed_label_beside_the_digits_is_not_read(mnist, shipped_model, size, gap):
+    # a label under 0.4 x the digits' height, close by; or up to half their height, a digit
+    # height or more away (old: every label read as one or two digits)
+    x, y = mnist["x_test"], mnist["y_test"]
+    labels = ["No.", "Total:", "Qty", "ID", "Ref"]
+    blobs = [
+        _labelled([x[3 * i + j] for j in range(3)], labels[i % 5], size, gap) for i in range(20)
+    ]
+    texts = ["".join(str(int(y[3 * i + j])) for j in range(3)) for i in range(20)]
+    right, too_many = _scored(shipped_model, blobs, texts)
+    assert too_many <= 1
+    assert right >= 18
