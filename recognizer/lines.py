@@ -159,17 +159,28 @@ def find_lines(binary: np.ndarray) -> tuple[np.ndarray, int]:
     n, lab, st, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     if n <= 1:
         return np.zeros_like(binary), 0
-    bridged = _bridge_dashes(binary, lab, st)
-    if bridged is None:
+    dashed = _bridge_dashes(binary, lab, st)
+    if dashed is None:
         return _solid_lines(binary, (n, lab, st))
-    n, lab, st, _ = cv2.connectedComponentsWithStats(bridged, connectivity=8)
-    mask, thick = _solid_lines(bridged, (n, lab, st))
-    return cv2.bitwise_and(mask, binary), thick
+    bridged, dashes = dashed
+    mask, thick = _solid_lines(
+        bridged, cv2.connectedComponentsWithStats(bridged, connectivity=8)[:3]
+    )
+    mask = cv2.bitwise_and(mask, binary)
+    if thick:
+        # a dash the line runs through is the line's whole: the line's core leaves the
+        # dash's edges, which would stack up into a thin "1" beside the digit
+        hit = np.unique(lab[(mask > 0) & dashes[lab]])
+        mask[np.isin(lab, hit[hit > 0])] = 255
+    return mask, thick
 
 
-def _bridge_dashes(binary: np.ndarray, lab: np.ndarray, st: np.ndarray) -> np.ndarray | None:
-    """``binary`` with the gaps of dashed and dotted lines closed, or None when it holds too
-    few dash-like pieces to make one.
+def _bridge_dashes(
+    binary: np.ndarray, lab: np.ndarray, st: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``binary`` with the gaps of dashed and dotted lines closed, and which of ``lab``'s
+    labels are dashes (a bool per label, background included); None when it holds too few
+    dash-like pieces to make a line.
 
     A dash is a component much smaller and thinner than the digits (at most ``DASH_LONG`` of
     the tallest big component's height long, and of about ``DASH_THICK`` of it thick). Dashes
@@ -177,12 +188,11 @@ def _bridge_dashes(binary: np.ndarray, lab: np.ndarray, st: np.ndarray) -> np.nd
     there too: the pieces of the line that merged with a digit written on it. Whether the
     bridged runs are form lines is then decided like any line (long, a frame, a comb, a
     grid), and only the original pixels are removed."""
-    areas = st[1:, cv2.CC_STAT_AREA].astype(np.float64)
-    ref = float(st[1:, cv2.CC_STAT_HEIGHT][areas >= 0.1 * areas.max()].max())
-    w, h = st[1:, cv2.CC_STAT_WIDTH], st[1:, cv2.CC_STAT_HEIGHT]
-    small = (np.maximum(w, h) <= DASH_LONG * ref) & (areas <= DASH_THICK * ref * (w + h))
+    small, ref = _dash_like(st)
     if np.count_nonzero(small) < MIN_DASHES:
         return None
+    areas = st[1:, cv2.CC_STAT_AREA]
+    w, h = st[1:, cv2.CC_STAT_WIDTH], st[1:, cv2.CC_STAT_HEIGHT]
     dashes = np.isin(lab, np.nonzero(small)[0] + 1).astype(np.uint8) * 255
     # grown by a pixel first, so that pieces a pixel or two out of line still join
     dashes = cv2.dilate(dashes, np.ones((3, 3), np.uint8))
@@ -200,7 +210,16 @@ def _bridge_dashes(binary: np.ndarray, lab: np.ndarray, st: np.ndarray) -> np.nd
         cv2.morphologyEx(along_h, cv2.MORPH_CLOSE, np.ones((1, gap), np.uint8)),
         cv2.morphologyEx(along_v, cv2.MORPH_CLOSE, np.ones((gap, 1), np.uint8)),
     )
-    return cv2.bitwise_or(binary, joined)
+    return cv2.bitwise_or(binary, joined), np.concatenate([[False], small])
+
+
+def _dash_like(st: np.ndarray) -> tuple[np.ndarray, float]:
+    """Which components (``st``: stats, background first) look like the pieces of a dashed
+    or dotted line, and the height of the tallest big one they are measured against."""
+    areas = st[1:, cv2.CC_STAT_AREA].astype(np.float64)
+    ref = float(st[1:, cv2.CC_STAT_HEIGHT][areas >= 0.1 * areas.max()].max())
+    w, h = st[1:, cv2.CC_STAT_WIDTH], st[1:, cv2.CC_STAT_HEIGHT]
+    return (np.maximum(w, h) <= DASH_LONG * ref) & (areas <= DASH_THICK * ref * (w + h)), ref
 
 
 def _grid(
@@ -352,19 +371,29 @@ def _pooled(binary: np.ndarray, f: int) -> np.ndarray:
 
 
 def remove_lines(
-    ink: np.ndarray, binary: np.ndarray, detect: np.ndarray | None = None
+    ink: np.ndarray,
+    binary: np.ndarray,
+    detect: np.ndarray | None = None,
+    stats: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Take form lines out of ``ink`` (white on black) and its ``binary``.
 
     ``detect`` is the binary lines are looked for in (a lower threshold finds faint printed
-    lines); defaults to ``binary``. Returns (ink, binary, mask of the removed pixels)."""
+    lines); defaults to ``binary``. ``stats`` are ``binary``'s component stats, when the
+    caller has them. Returns (ink, binary, mask of the removed pixels)."""
     detect = binary if detect is None else detect
     H, W = detect.shape
     if max(H, W) < MIN_SIDE:
         return ink, binary, np.zeros_like(binary)
     g = min(H, W) // GATE_SIDE
-    # a quick look at a smaller size first: most images (drawings) have no lines at all
-    if g > max(1, min(H, W) // DETECT_SIDE) and not find_lines(_pooled(detect, g))[1]:
+    # a quick look at a smaller size first: most images (drawings) have no lines at all. A
+    # dotted line's dots run together or vanish at that size: with enough of them, look anyway
+    dotted = stats is not None and len(stats) > 1 and _dash_like(stats)[0].sum() >= MIN_DASHES
+    if (
+        g > max(1, min(H, W) // DETECT_SIDE)
+        and not dotted
+        and not find_lines(_pooled(detect, g))[1]
+    ):
         return ink, binary, np.zeros_like(binary)
     f = max(1, min(H, W) // DETECT_SIDE)
     if f > 1:

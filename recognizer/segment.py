@@ -211,7 +211,9 @@ def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = Tru
             )
             comps = None
         before = binary
-        ink, binary, lines = remove_lines(ink, binary, faint)
+        ink, binary, lines = remove_lines(
+            ink, binary, faint, comps[2] if comps is not None else None
+        )
         if binary is not before:
             comps = None
         if loops is not None:
@@ -240,9 +242,12 @@ def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = Tru
     bands = [np.arange(len(kept))] if single else _text_lines(boxes, big)
     segs = []
     for band in bands:
-        segs += _band_segments(band, boxes, areas[kept], big, kept, single)
+        line = _band_segments(band, boxes, areas[kept], big, kept, single)
+        if not single and len(line) > 1:
+            line = [s for s in line if not _aside(s, line) or _in_field(s.box, lines)]
+        segs += line
     if len(segs) > 1:
-        segs = [s for s in segs if not _stray(s, segs)]
+        segs = [s for s in segs if not _stray(s, segs, _in_field(s.box, lines))]
     return Segmentation(ink, binary, labels, scale, segs, n_labels=n - 1, lines=lines)
 
 
@@ -349,8 +354,6 @@ def _band_segments(
             )
         )
     segs.sort(key=lambda s: s.box[0] + s.box[2] / 2.0)
-    if not single and len(segs) > 1:
-        segs = [s for s in segs if not _aside(s, segs)]
     return segs
 
 
@@ -461,9 +464,31 @@ def _box_gap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
     return max(dx, dy)
 
 
-def _stray(seg: Segment, segs: list[Segment]) -> bool:
+def _stray(seg: Segment, segs: list[Segment], in_field: bool) -> bool:
     """A mark too small to be a digit beside the others: under 0.4 x the tallest one's height
     (a tick, a dot, a comma, a speck, a printed word). A digit written smaller than its
-    neighbours is never that much smaller; a piece of one that was not joined to it reads
-    better dropped than as a digit of its own."""
-    return seg.box[3] < 0.4 * max(s.box[3] for s in segs)
+    neighbours is never that much smaller. In a form's box or comb (``in_field``), where a
+    digit may be written flat, only a speck of ink (under 8% of the most) or a mark as
+    narrow as it is short is dropped."""
+    tallest = max(s.box[3] for s in segs)
+    if seg.box[3] >= 0.4 * tallest:
+        return False
+    if not in_field:
+        return True
+    return seg.area < 0.08 * max(s.area for s in segs) or seg.box[2] < 0.4 * tallest
+
+
+def _in_field(box: tuple[int, int, int, int], lines: np.ndarray | None) -> bool:
+    """The (x, y, w, h) box stands in a form's field: removed form lines lie close to its
+    left, to its right, and above or below it (a box, a comb's teeth and base, a drawn loop)."""
+    if lines is None:
+        return False
+    x, y, w, h = box
+    m = h  # how close: the mark's own height
+    H, W = lines.shape
+    rows, cols = slice(y, y + h), slice(x, x + w)
+    left = lines[rows, max(0, x - m) : x].any()
+    right = lines[rows, x + w : min(W, x + w + m)].any()
+    above = lines[max(0, y - m) : y, cols].any()
+    below = lines[y + h : min(H, y + h + m), cols].any()
+    return bool(left and right and (above or below))
