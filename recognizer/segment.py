@@ -16,7 +16,8 @@ MIN_CONTRAST = 40
 #: an image of at most this many pixels (an MNIST digit) is labelled whole (``_components``)
 SMALL_IMAGE = 4096
 #: rows of digits: extents of digits closer than this share of a digit's height are one line
-LINE_GAP = 0.1
+#: (rows stand half a digit or more apart; a skipping pen's pieces of one digit much closer)
+LINE_GAP = 0.25
 #: ... and rows this far apart are rows even with one digit each (a column of answers)
 ROW_APART = 0.5
 #: a dash (``_dashes``) stands at least this share of a digit's height clear of a neighbour
