@@ -248,7 +248,7 @@ def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = Tru
             line = [s for s in line if not _aside(s, line) or _in_field(s.box, lines)]
         segs += line
     if len(segs) > 1:
-        segs = [s for s in segs if not _stray(s, segs, _in_field(s.box, lines))]
+        segs = [s for s in segs if not _stray(s, segs)]
     return Segmentation(ink, binary, labels, scale, segs, n_labels=n - 1, lines=lines)
 
 
@@ -443,18 +443,16 @@ def _side_by_side(boxes: np.ndarray, digit_h: float) -> bool:
 
 
 def _aside(seg: Segment, segs: list[Segment]) -> bool:
-    """A mark well under a digit's height (``ASIDE_HEIGHT``) that stands a digit's height
-    (``ASIDE_GAP``) clear of every digit of its line: a printed label ("No.", "Total:") or a
-    reviewer's tick beside the written field. A digit written smaller than its neighbours
-    stands as close to them as they do to each other."""
+    """A mark well under a digit's height that stands clear of every digit of its line: a
+    printed label ("No.", "Total:") or a reviewer's tick beside the written field. Under
+    ``ASIDE_HEIGHT`` of the tallest digit, it must stand ``ASIDE_GAP`` digit heights clear;
+    under 0.4 of it (smaller than any digit written in a string), half that. A digit
+    written smaller than its neighbours stands as close to them as they do to each other."""
     tallest = max(s.box[3] for s in segs)
     if seg.box[3] >= ASIDE_HEIGHT * tallest:
         return False
-    return all(
-        _box_gap(seg.box, s.box) >= ASIDE_GAP * tallest
-        for s in segs
-        if s.box[3] >= ASIDE_HEIGHT * tallest
-    )
+    gap = ASIDE_GAP * tallest * (0.5 if seg.box[3] < 0.4 * tallest else 1.0)
+    return all(_box_gap(seg.box, s.box) >= gap for s in segs if s.box[3] >= ASIDE_HEIGHT * tallest)
 
 
 def _box_gap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
@@ -465,17 +463,13 @@ def _box_gap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
     return max(dx, dy)
 
 
-def _stray(seg: Segment, segs: list[Segment], in_field: bool) -> bool:
-    """A mark too small to be a digit beside the others: under 0.4 x the tallest one's height
-    (a tick, a dot, a comma, a speck, a printed word). A digit written smaller than its
-    neighbours is never that much smaller. In a form's box or comb (``in_field``), where a
-    digit may be written flat, only a speck of ink (under 8% of the most) or a mark as
-    narrow as it is short is dropped."""
+def _stray(seg: Segment, segs: list[Segment]) -> bool:
+    """A mark too small to be a digit beside the others: under 0.4 x the tallest one's height,
+    and either a speck of ink (under 8% of the most) or as narrow as it is short (a tick, a
+    dot, a comma). A written digit is never that much smaller than its neighbours."""
     tallest = max(s.box[3] for s in segs)
     if seg.box[3] >= 0.4 * tallest:
         return False
-    if not in_field:
-        return True
     return seg.area < 0.08 * max(s.area for s in segs) or seg.box[2] < 0.4 * tallest
 
 

@@ -499,8 +499,8 @@ def _labelled(digits: list[np.ndarray], label: str, size: float, gap: float) -> 
 
 @pytest.mark.parametrize(("size", "gap"), [(0.6, 0.5), (0.75, 1.5)])
 def test_a_printed_label_beside_the_digits_is_not_read(mnist, shipped_model, size, gap):
-    # a label under 0.4 x the digits' height, close by; or up to half their height, a digit
-    # height or more away (old: every label read as one or two digits)
+    # a label under 0.4 x the digits' height half a digit height away; or up to half their
+    # height, a digit height or more away (old: every label read as one or two digits)
     x, y = mnist["x_test"], mnist["y_test"]
     labels = ["No.", "Total:", "Qty", "ID", "Ref"]
     blobs = [
