@@ -28,7 +28,7 @@ try:  # optional: without it every PNG goes to OpenCV
     from deflate import zlib_decompress as _inflate
 except ImportError:  # pragma: no cover - a dependency; an odd install
     _inflate = None  # type: ignore[assignment]
-    _crc32 = zlib.crc32
+    _crc32 = zlib.crc32  # type: ignore[assignment]
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: chunks that change no pixel of the decoded image (libpng reads or skips them)
