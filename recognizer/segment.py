@@ -207,9 +207,9 @@ def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = Tru
         comps = _components(binary)
         loops = _drawn_round(comps)
         if loops is not None:  # a circle or a box drawn round a digit: no digit itself
-            ink, binary, faint = (
-                np.where(loops, 0, a).astype(np.uint8) for a in (ink, binary, faint)
-            )
+            # 255 off the loops: each image kept there, 0 on them (np.where's values)
+            off_loops = cv2.compare(loops.view(np.uint8), 0, cv2.CMP_EQ)
+            ink, binary, faint = (cv2.bitwise_and(a, off_loops) for a in (ink, binary, faint))
             comps = None
         before = binary
         ink, binary, lines = remove_lines(
@@ -218,7 +218,7 @@ def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = Tru
         if binary is not before:
             comps = None
         if loops is not None:
-            lines = np.maximum(lines, loops.view(np.uint8) * np.uint8(255))
+            lines = cv2.bitwise_or(lines, cv2.bitwise_not(off_loops))
         if not lines.any():
             lines = None
     n, labels, stats = comps if comps is not None else _components(binary)

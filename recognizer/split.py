@@ -425,10 +425,15 @@ def whole_features(
     ``feats``: those classifier features when the caller already has them."""
     from . import features as F
 
-    a = np.asarray(aspects, np.float64)[:, None]
+    a = np.asarray(aspects, np.float64)
     if feats is None:
         feats = F.extract(digits28)
-    return np.hstack([np.asarray(feats, np.float64), a, np.log(a)])
+    # filled in place (np.hstack's values without its float64 copy of the features)
+    out = np.empty((len(a), feats.shape[1] + 2))
+    out[:, :-2] = feats
+    out[:, -2] = a
+    out[:, -1] = np.log(a)
+    return out
 
 
 def pair_probability(
@@ -440,9 +445,11 @@ def pair_probability(
     """P(two touching digits) for each wide segment, from the detector in ``params``
     (model metadata ``touching``: mean, scale, coef, intercept); ``feats`` as in
     ``whole_features``."""
-    z = (whole_features(digits28, aspects, feats) - np.asarray(params["mean"])) / np.asarray(
-        params["scale"]
-    )
+    # standardized in place: the pieces of a batch of touching digits number thousands, and
+    # each temporary of their 443 float64 features is tens of MB
+    z = whole_features(digits28, aspects, feats)
+    z -= np.asarray(params["mean"])
+    z /= np.asarray(params["scale"])
     s = z @ np.asarray(params["coef"]) + float(params["intercept"])
     return 1.0 / (1.0 + np.exp(-s))
 

@@ -81,6 +81,33 @@ def test_same_pixels_as_opencv():
     assert taken >= 60
 
 
+def test_big_gray_and_rgb_pngs_in_bands_the_same_as_opencv():
+    # gray and RGB rows are undone a band of rows at a time (``_running_sum_integral``): a
+    # scan's size, noise everywhere, crosses several bands; also one row wider than a band
+    rng = np.random.default_rng(8)
+    scan = np.clip(rng.normal(230, 30, (1000, 2000)), 0, 255).astype(np.uint8)
+    rgb = rng.integers(0, 256, (300, 700, 3)).astype(np.uint8)
+    wide = rng.integers(0, 256, (3, pngfast._BAND_BYTES + 5)).astype(np.uint8)
+    for img in (scan, rgb, wide):
+        h = img.shape[0]
+        for data in (
+            cv2.imencode(".png", img)[1].tobytes(),
+            _png(img, rng.integers(0, 2, h)),
+        ):
+            got = pngfast.decode(data)
+            assert got is not None
+            assert np.array_equal(got, _opencv(data))
+
+
+def test_running_sum_of_rows_too_long_for_int32_sums(monkeypatch):
+    rng = np.random.default_rng(9)
+    box = rng.integers(0, 256, (4, 30)).astype(np.uint8)
+    want = np.cumsum(box.reshape(4, 10, 3), axis=1, dtype=np.uint8).reshape(4, 30)
+    assert np.array_equal(pngfast._running_sum(box, 3), want)
+    monkeypatch.setattr(pngfast, "_INT32_ROW", 16)  # as if a row of 30 bytes could overflow
+    assert np.array_equal(pngfast._running_sum(box, 3), want)
+
+
 def test_canvases_decode_fast_and_the_same():
     rng = np.random.default_rng(3)
     x = np.zeros((4, 28, 28), np.uint8)
