@@ -43,6 +43,8 @@ TEETH_RATIO = 0.75
 DASH_LONG = 0.4
 DASH_THICK = 0.15
 MIN_DASHES = 4
+#: ... and more dash-like pieces than this are a halftone screen or noise, not dotted lines
+MAX_DOTS = 400
 DASH_GAP = 0.25
 #: the sides of a frame meet within this share of the digit height of each other's ends
 CORNER_SLACK = 0.12
@@ -388,7 +390,8 @@ def remove_lines(
     g = min(H, W) // GATE_SIDE
     # a quick look at a smaller size first: most images (drawings) have no lines at all. A
     # dotted line's dots run together or vanish at that size: with enough of them, look anyway
-    dotted = stats is not None and len(stats) > 1 and _dash_like(stats)[0].sum() >= MIN_DASHES
+    dots = int(_dash_like(stats)[0].sum()) if stats is not None and len(stats) > 1 else 0
+    dotted = MIN_DASHES <= dots <= MAX_DOTS
     if (
         g > max(1, min(H, W) // DETECT_SIDE)
         and not dotted
