@@ -24,6 +24,7 @@ from recognizer.synth import (
     _single_on_paper,
     _to_png,
     boxed_png,
+    broken_png,
     pen_digit,
     rotated_png,
 )
@@ -212,10 +213,7 @@ def pencil(x: np.ndarray, rng: Rng) -> Sample:
 
 def broken(x: np.ndarray, rng: Rng) -> Sample:
     """A pen that skips: a quarter of the stroke missing in 4 px patches."""
-    cov = pen_digit(x, rng, pen=0.07)
-    keep = rng.random((cov.shape[0] // 4 + 1, cov.shape[1] // 4 + 1)) > 0.25
-    mask = cv2.resize(keep.astype(np.float32), cov.shape[::-1], interpolation=cv2.INTER_NEAREST)
-    return _to_png(_single_on_paper(cov * mask, rng))
+    return broken_png(x, rng)
 
 
 def speckle(x: np.ndarray, rng: Rng) -> Sample:

@@ -172,8 +172,7 @@ def find_lines(binary: np.ndarray) -> tuple[np.ndarray, int]:
     if thick:
         # a dash the line runs through is the line's whole: the line's core leaves the
         # dash's edges, which would stack up into a thin "1" beside the digit
-        hit = np.unique(lab[(mask > 0) & dashes[lab]])
-        mask[np.isin(lab, hit[hit > 0])] = 255
+        mask[np.isin(lab, np.unique(lab[(mask > 0) & dashes[lab]]))] = 255
     return mask, thick
 
 
@@ -222,6 +221,14 @@ def _dash_like(st: np.ndarray) -> tuple[np.ndarray, float]:
     ref = float(st[1:, cv2.CC_STAT_HEIGHT][areas >= 0.1 * areas.max()].max())
     w, h = st[1:, cv2.CC_STAT_WIDTH], st[1:, cv2.CC_STAT_HEIGHT]
     return (np.maximum(w, h) <= DASH_LONG * ref) & (areas <= DASH_THICK * ref * (w + h)), ref
+
+
+def _dotted(stats: np.ndarray | None) -> bool:
+    """Component ``stats`` (background first) hold the dots or dashes of a dotted or dashed
+    line: ``MIN_DASHES`` to ``MAX_DOTS`` dash-like pieces (more are a halftone screen)."""
+    if stats is None or len(stats) <= 1:
+        return False
+    return MIN_DASHES <= int(np.count_nonzero(_dash_like(stats)[0])) <= MAX_DOTS
 
 
 def _grid(
@@ -390,11 +397,9 @@ def remove_lines(
     g = min(H, W) // GATE_SIDE
     # a quick look at a smaller size first: most images (drawings) have no lines at all. A
     # dotted line's dots run together or vanish at that size: with enough of them, look anyway
-    dots = int(_dash_like(stats)[0].sum()) if stats is not None and len(stats) > 1 else 0
-    dotted = MIN_DASHES <= dots <= MAX_DOTS
     if (
         g > max(1, min(H, W) // DETECT_SIDE)
-        and not dotted
+        and not _dotted(stats)
         and not find_lines(_pooled(detect, g))[1]
     ):
         return ink, binary, np.zeros_like(binary)

@@ -26,6 +26,8 @@ DASH_GAP = 0.1
 ENCLOSED = 0.4
 #: ... and stays this share of its own height clear of it
 ENCLOSED_GAP = 0.03
+#: a mark under this share of the tallest digit is smaller than any digit written beside it
+STRAY_HEIGHT = 0.4
 #: a mark under this share of its line's tallest digit (``_aside``) ...
 ASIDE_HEIGHT = 0.55
 #: ... that stands this many of those digit heights clear of every digit is no digit
@@ -446,12 +448,12 @@ def _aside(seg: Segment, segs: list[Segment]) -> bool:
     """A mark well under a digit's height that stands clear of every digit of its line: a
     printed label ("No.", "Total:") or a reviewer's tick beside the written field. Under
     ``ASIDE_HEIGHT`` of the tallest digit, it must stand ``ASIDE_GAP`` digit heights clear;
-    under 0.4 of it (smaller than any digit written in a string), half that. A digit
+    under ``STRAY_HEIGHT`` of it (smaller than any digit written in a string), half that. A digit
     written smaller than its neighbours stands as close to them as they do to each other."""
     tallest = max(s.box[3] for s in segs)
     if seg.box[3] >= ASIDE_HEIGHT * tallest:
         return False
-    gap = ASIDE_GAP * tallest * (0.5 if seg.box[3] < 0.4 * tallest else 1.0)
+    gap = ASIDE_GAP * tallest * (0.5 if seg.box[3] < STRAY_HEIGHT * tallest else 1.0)
     return all(_box_gap(seg.box, s.box) >= gap for s in segs if s.box[3] >= ASIDE_HEIGHT * tallest)
 
 
@@ -464,13 +466,13 @@ def _box_gap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
 
 
 def _stray(seg: Segment, segs: list[Segment]) -> bool:
-    """A mark too small to be a digit beside the others: under 0.4 x the tallest one's height,
-    and either a speck of ink (under 8% of the most) or as narrow as it is short (a tick, a
-    dot, a comma). A written digit is never that much smaller than its neighbours."""
+    """A mark too small to be a digit beside the others: under ``STRAY_HEIGHT`` of the tallest
+    one's height, and either a speck of ink (under 8% of the most) or as narrow as it is short
+    (a tick, a dot, a comma). A written digit is never that much smaller than its neighbours."""
     tallest = max(s.box[3] for s in segs)
-    if seg.box[3] >= 0.4 * tallest:
+    if seg.box[3] >= STRAY_HEIGHT * tallest:
         return False
-    return seg.area < 0.08 * max(s.area for s in segs) or seg.box[2] < 0.4 * tallest
+    return seg.area < 0.08 * max(s.area for s in segs) or seg.box[2] < STRAY_HEIGHT * tallest
 
 
 def _in_field(box: tuple[int, int, int, int], lines: np.ndarray | None) -> bool:

@@ -517,6 +517,15 @@ def pen_png(digit28: np.ndarray, rng: np.random.Generator, pen: float) -> bytes:
     return _to_png(_single_on_paper(pen_digit(digit28, rng, pen=pen), rng))
 
 
+def broken_png(digit28: np.ndarray, rng: np.random.Generator) -> bytes:
+    """One digit written with a pen that skips: a quarter of the stroke missing in 4 px
+    patches."""
+    cov = pen_digit(digit28, rng, pen=0.07)
+    keep = rng.random((cov.shape[0] // 4 + 1, cov.shape[1] // 4 + 1)) > 0.25
+    mask = cv2.resize(keep.astype(np.float32), cov.shape[::-1], interpolation=cv2.INTER_NEAREST)
+    return _to_png(_single_on_paper(cov * mask, rng))
+
+
 def _broken_up(lines: np.ndarray, t: int, rng: np.random.Generator) -> np.ndarray:
     """Solid ``t`` px lines made dashed (dashes 4-12 px, gaps 3-7 px) or dotted (dots as
     wide as the line, gaps 1-3 times that): each run is cut along its own direction."""

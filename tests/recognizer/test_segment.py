@@ -5,6 +5,7 @@ from recognizer_testutil import first_of, paper_image, png
 
 from recognizer.imageio import to_ink
 from recognizer.pipeline import extract_bytes, extract_gray
+from recognizer.synth import broken_png
 
 
 @pytest.mark.parametrize("dark_on_light", [True, False])
@@ -104,17 +105,11 @@ def test_the_pieces_of_a_skipping_pen_are_one_digit(mnist, shipped_model):
     # a quarter of the stroke missing in 4 px patches: pieces of one digit one above the
     # other, a few pixels apart, are no two rows of digits (old: 704 of 800 right, 82 with
     # too many digits; now 727 and 57)
-    from recognizer.synth import _single_on_paper, _to_png, pen_digit
-
     x, y = mnist["x_test"], mnist["y_test"]
     blobs = []
     for seed in (71, 73):
         rng = np.random.default_rng(seed)
-        for i in range(400):
-            cov = pen_digit(x[i], rng, pen=0.07)
-            keep = rng.random((cov.shape[0] // 4 + 1, cov.shape[1] // 4 + 1)) > 0.25
-            mask = cv2.resize(keep.astype(np.float32), cov.shape[::-1], interpolation=0)
-            blobs.append(_to_png(_single_on_paper(cov * mask, rng)))
+        blobs += [broken_png(x[i], rng) for i in range(400)]
     texts = [r.text for r in shipped_model.recognize_many(blobs)]
     right = sum(t == str(int(d)) for t, d in zip(texts, list(y[:400]) * 2, strict=True))
     assert right >= 716
