@@ -431,6 +431,25 @@ def label_near(x: np.ndarray, rng: Rng) -> Sample:
     return _to_png(paper), "".join(str(_DATA["y"][i]) for i in idx)
 
 
+def unit_after(x: np.ndarray, rng: Rng) -> Sample:
+    """A printed unit ("kg", "mm", "pcs") 0.3-0.55 of the digits' height, a third to one digit
+    height right of three handwritten digits: only the digits."""
+    idx = rng.integers(len(_DATA["x"]), size=3)
+    covs = [pen_digit(_DATA["x"][i], rng, height=44.0) for i in idx]
+    paper = _paper(120, 460, rng)
+    left = 20
+    for c in covs:
+        _lay(paper, c, left, 40, _ink_level(rng))
+        left += c.shape[1] + 12
+    text = np.zeros(paper.shape, np.uint8)
+    unit = ["kg", "cm", "mm", "pcs", "EUR", "km"][int(rng.integers(6))]
+    font, size = cv2.FONT_HERSHEY_SIMPLEX, float(rng.uniform(0.5, 0.95))
+    left += int(44 * rng.uniform(0.33, 1.0)) - 12
+    cv2.putText(text, unit, (left, 84), font, size, 255, int(rng.integers(1, 3)), cv2.LINE_AA)
+    _lay(paper, text.astype(np.float32) / 255, 0, 0, 40.0)
+    return _to_png(paper), "".join(str(_DATA["y"][i]) for i in idx)
+
+
 def keystone(x: np.ndarray, rng: Rng) -> Sample:
     """Three digits on a page photographed at an angle (one side 70-85% of the other)."""
     idx = rng.integers(len(_DATA["x"]), size=3)
@@ -477,7 +496,7 @@ CONDITIONS: dict[str, Callable[[np.ndarray, Rng], Sample]] = {
         gray_alpha,
         big500, big_page, tiny11, small12, small8, slant25, rot30, tight_thick, tight_big,
         optdigits32, usps, semeion, fill28, spaced5, close4, mild5, varied5,
-        shaded_field, printed_label, label_near, keystone, decimal,
+        shaded_field, printed_label, label_near, unit_after, keystone, decimal,
     )
 }  # fmt: skip
 _DATA: dict[str, np.ndarray] = {}

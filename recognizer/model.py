@@ -79,9 +79,14 @@ def _single_threaded_cv2() -> Iterator[None]:
             cv2.setNumThreads(before)
 
 
+#: a narrowed reading (``Extracted.narrowed``) is only weighed against one less sure than this
+NARROWED_BELOW = 0.99
+
+
 def _reads_better(other: np.ndarray, first: np.ndarray) -> bool:
-    """A small image read both ways (``Extracted.other``): the other polarity wins if it
-    reads one digit where the first does not, or one digit more confidently."""
+    """A small image read more than one way (``Extracted.readings``: both polarities, or
+    narrowed): ``other`` wins if it reads one digit where ``first`` does not, or one digit
+    more confidently."""
     if len(other) != 1:
         return False
     return len(first) != 1 or float(other.max()) > float(first.max())
@@ -411,7 +416,7 @@ class Model:
         stacks = []
         for e in extracted:
             if not isinstance(e, Exception):
-                stacks += [e.digits] if e.other is None else [e.digits, e.other.digits]
+                stacks += [r.digits for r in e.readings()]
         allx = np.concatenate(stacks) if stacks else np.zeros((0, 28, 28), np.uint8)
         labels, probs, raw, feats = self._predict(allx, with_features=True)
         out, k = [], 0
@@ -422,13 +427,16 @@ class Model:
                     Reading([], 0, 0, error=getattr(e, "message", str(e)), error_code=e.code)
                 )
                 continue
-            rows = slice(k, k + len(e.digits))
+            best, rows = e, slice(k, k + len(e.digits))
             k = rows.stop
-            if e.other is not None:
-                other = slice(k, k + len(e.other.digits))
-                k = other.stop
-                if _reads_better(probs[other], probs[rows]):
-                    e, rows = e.other, other
+            for alt in e.readings()[1:]:
+                span = slice(k, k + len(alt.digits))
+                k = span.stop
+                if alt.squeezed and probs[rows].max(initial=0.0) >= NARROWED_BELOW:
+                    continue  # read confidently as it is: not squeezed into a "1"
+                if _reads_better(probs[span], probs[rows]):
+                    best, rows = alt, span
+            e = best
             digits = [
                 self._digit(labels[j], probs[j], box, img)
                 for j, box, img in zip(range(rows.start, rows.stop), e.boxes, e.digits, strict=True)

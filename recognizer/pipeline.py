@@ -17,6 +17,15 @@ from .split import ASPECT_MIN
 #: an image no bigger than this on its longer side (an MNIST-style 28x28 digit) holds at most
 #: one digit of ~20 px: no form lines to look for, no touching digits to split
 SMALL_SIDE = 32
+#: an image no bigger than this whose one digit fills this share of its width or height may
+#: hold a digit stretched to fill its frame (USPS, Semeion, ...: a "1" becomes a block) ...
+FILLED_MAX_SIDE = 64
+FILLED_SHARE = 0.78
+#: (and at least this share the other way: a narrow digit written to its frame's height,
+#: aspect kept, is not stretched)
+FILLED_OTHER = 0.65
+#: ... so it is also read narrowed to these shares of its width (``Extracted.narrowed``)
+NARROWED = (0.5, 0.7)
 
 
 @dataclass
@@ -30,6 +39,19 @@ class Extracted:
     scale: float = 1.0  # working pixels per original pixel
     #: the same image read with the other polarity, when it cannot be told (``ink_and_polarity``)
     other: Extracted | None = None
+    #: the same image narrowed, when its digit fills its frame (``NARROWED``); a reading of
+    #: one digit keeps the original image's box
+    narrowed: list[Extracted] = field(default_factory=list)
+    #: this is a narrowed reading (or one of its polarities)
+    squeezed: bool = False
+
+    def readings(self) -> list[Extracted]:
+        """This reading and every other way of reading the same image (``other``,
+        ``narrowed``), this one first; the likeliest is kept (``model._reads_better``)."""
+        out = [self]
+        for alt in ([self.other] if self.other is not None else []) + self.narrowed:
+            out += alt.readings()
+        return out
 
     def original_box(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         """A working-pixel box in original pixels."""
@@ -60,7 +82,37 @@ def extract_gray(
     ex = Extracted(W, H, boxes, arr, wide, seg.scale)
     if unsure and not single:
         ex.other, _ = extract_gray(gray, False, remove_form_lines, light_paper=not inverted)
+    if not single and _fills_frame(seg, W, H):
+        ex.narrowed = [_narrowed_reading(gray, f, ex) for f in NARROWED]
     return ex, seg
+
+
+def _fills_frame(seg: Segmentation, width: int, height: int) -> bool:
+    """One digit fills a small image across or down (``FILLED_MAX_SIDE``, ``FILLED_SHARE``)."""
+    if max(width, height) > FILLED_MAX_SIDE or len(seg.segments) != 1:
+        return False
+    _, _, w, h = seg.original_box(seg.segments[0], width, height)
+    across, down = w / width, h / height
+    return max(across, down) >= FILLED_SHARE and min(across, down) >= FILLED_OTHER
+
+
+def _narrowed_reading(gray: np.ndarray, share: float, ex: Extracted) -> Extracted:
+    """``gray`` squeezed to ``share`` of its width, on a margin of its border's median level
+    (the paper, as the image was before it was stretched), read; one digit keeps ``ex``'s box."""
+    h, w = gray.shape
+    nw = max(2, round(w * share))
+    squeezed = cv2.resize(gray, (nw, h), interpolation=cv2.INTER_AREA)
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    pad, side = max(2, h // 4), max(2, h // 4) + (w - nw) // 2
+    level = int(np.median(border))
+    framed = cv2.copyMakeBorder(squeezed, pad, pad, side, side, cv2.BORDER_CONSTANT, value=level)
+    alt, _ = extract_gray(framed, remove_form_lines=False)
+    for one in alt.readings():
+        if len(one.boxes) == 1:
+            one.boxes = list(ex.boxes)
+        one.width, one.height, one.scale, one.wide = ex.width, ex.height, ex.scale, {}
+        one.squeezed = True
+    return alt
 
 
 def extract_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Extracted:

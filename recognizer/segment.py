@@ -26,12 +26,32 @@ DASH_GAP = 0.1
 ENCLOSED = 0.4
 #: ... and stays this share of its own height clear of it
 ENCLOSED_GAP = 0.03
+#: a halftone screen (``_screened``): the faint ink this many times the ink, and in it this
+#: many dots (or holes in a mesh of them) of at most ``SCREEN_DOT`` px
+SCREEN_FAINT = 1.4
+SCREEN_DOTS = 150
+SCREEN_DOT = 12
+#: ``_descreened``: the blur (sigma, px) that evens a screen out, and a kernel wider than any
+#: stroke (working pixels)
+SCREEN_BLUR = 1.0
+_WIDER_THAN_STROKES = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (31, 31))
+#: a decimal point (``_point``) is a round mark under this share of the line's height ...
+POINT_SIZE = 0.2
+#: ... standing this share of it clear of the digit before it
+POINT_GAP = 0.08
 #: a mark under this share of the tallest digit is smaller than any digit written beside it
 STRAY_HEIGHT = 0.4
 #: a mark under this share of its line's tallest digit (``_aside``) ...
 ASIDE_HEIGHT = 0.55
 #: ... that stands this many of those digit heights clear of every digit is no digit
 ASIDE_GAP = 1.0
+#: a printed word (``_label_words``), ascenders to descenders, is under this share of the
+#: tallest digit (each of its marks under ``ASIDE_HEIGHT``) ...
+WORD_HEIGHT = 0.7
+#: ... its letters stand under this share of its height apart ...
+WORD_GAP = 0.6
+#: ... and the word this share of the tallest digit's height clear of the digits
+WORD_CLEAR = 0.15
 
 
 @dataclass
@@ -114,6 +134,8 @@ def _merge(
                     and (_lone(groups[i], dashes) or _lone(groups[j], dashes))
                 ):
                     continue  # a hyphen beside a digit belongs to neither
+                if hgap > 0 and (_point(a, b, hgap, ref_h) or _point(b, a, hgap, ref_h)):
+                    continue  # so does a decimal point
                 if _stacked(a, b, ref_h):
                     merge = True  # one above the other: bar of a 5, broken loop...
                 elif vov < 0.3 * hn and hgap < 0.3 * ref_h and vgap < 0.3 * ref_h:
@@ -141,6 +163,20 @@ def _merge(
                     changed = True
                     break
     return groups
+
+
+def _point(dot: tuple[int, ...], digit: tuple[int, ...], hgap: int, ref_h: float) -> bool:
+    """The (x0, y0, x1, y1) box ``dot`` is a decimal point (or a full stop) beside ``digit``:
+    a round mark under ``POINT_SIZE`` of the line's height, down at the digit's foot and
+    standing apart from it (a piece broken off a digit lies along its stroke)."""
+    w, h = dot[2] - dot[0], dot[3] - dot[1]
+    return (
+        max(w, h) < POINT_SIZE * ref_h
+        and min(w, h) >= 0.6 * max(w, h)
+        and hgap >= POINT_GAP * ref_h
+        and dot[1] >= (digit[1] + digit[3]) / 2
+        and dot[3] >= digit[3] - POINT_SIZE * ref_h
+    )
 
 
 def _stacks_elsewhere(
@@ -199,14 +235,17 @@ def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = Tru
     if mx < MIN_CONTRAST:
         z = np.zeros(ink.shape, np.uint8)
         return Segmentation(ink, z, z.astype(np.int32), scale, [])
-    t, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-    t = max(t, 0.25 * mx, MIN_CONTRAST / 2)
-    _, binary = cv2.threshold(ink, t, 255, cv2.THRESH_BINARY)
+    t, binary = _threshold(ink, mx)
     lines = None
     comps = None  # the components of ``binary``, while it is unchanged
     if remove_form_lines:
-        _, faint = cv2.threshold(ink, max(MIN_CONTRAST / 2, 0.5 * t), 255, cv2.THRESH_BINARY)
+        faint = _faint(ink, t)
         comps = _components(binary)
+        if _screened(comps[2], binary, faint):
+            ink = _descreened(ink)
+            t, binary = _threshold(ink, mx)
+            faint = _faint(ink, t)
+            comps = _components(binary)
         loops = _drawn_round(comps)
         if loops is not None:  # a circle or a box drawn round a digit: no digit itself
             # 255 off the loops: each image kept there, 0 on them (np.where's values)
@@ -247,11 +286,58 @@ def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = Tru
     for band in bands:
         line = _band_segments(band, boxes, areas[kept], big, kept, single)
         if not single and len(line) > 1:
-            line = [s for s in line if not _aside(s, line) or _in_field(s.box, lines)]
+            word = _label_words(line, stats)
+            line = [
+                s
+                for i, s in enumerate(line)
+                if not (i in word or _aside(s, line)) or _in_field(s.box, lines)
+            ]
         segs += line
     if len(segs) > 1:
         segs = [s for s in segs if not _stray(s, segs)]
     return Segmentation(ink, binary, labels, scale, segs, n_labels=n - 1, lines=lines)
+
+
+def _threshold(ink: np.ndarray, mx: int) -> tuple[float, np.ndarray]:
+    """(level, 0/255 binary) of ``ink`` whose brightest pixel is ``mx``: Otsu's level, but at
+    least a quarter of the brightest ink and half ``MIN_CONTRAST``."""
+    t, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    t = max(t, 0.25 * mx, MIN_CONTRAST / 2)
+    return t, cv2.threshold(ink, t, 255, cv2.THRESH_BINARY)[1]
+
+
+def _faint(ink: np.ndarray, t: float) -> np.ndarray:
+    """``ink`` above half the threshold ``t`` (form lines are traced in it)."""
+    return cv2.threshold(ink, max(MIN_CONTRAST / 2, 0.5 * t), 255, cv2.THRESH_BINARY)[1]
+
+
+def _screened(stats: np.ndarray, binary: np.ndarray, faint: np.ndarray) -> bool:
+    """A form field printed as a halftone screen came through: hundreds of dots of a few
+    pixels each among the components of ``binary`` (``stats``), or in the faint ink
+    (``_faint``), where there is far more of it than in ``binary``, such dots or, where they
+    run together, a mesh with hundreds of such holes. Handwriting's faint fringe only widens
+    its strokes."""
+    if _dots(stats) >= SCREEN_DOTS:
+        return True
+    if cv2.countNonZero(faint) < SCREEN_FAINT * cv2.countNonZero(binary):
+        return False
+    if _dots(cv2.connectedComponentsWithStats(faint, connectivity=8)[2]) >= SCREEN_DOTS:
+        return True
+    holes = cv2.connectedComponentsWithStats(cv2.bitwise_not(faint), connectivity=4)[2]
+    return _dots(holes) >= SCREEN_DOTS
+
+
+def _dots(stats: np.ndarray) -> int:
+    """How many of the components (``stats``, background first) are ``SCREEN_DOT`` px or less."""
+    return int(np.count_nonzero(stats[1:, cv2.CC_STAT_AREA] <= SCREEN_DOT))
+
+
+def _descreened(ink: np.ndarray) -> np.ndarray:
+    """``ink`` with a halftone screen taken out: blurred until its dots are an even tint,
+    then less the level of everything wider than a stroke (a white top-hat), so the tinted
+    field is paper and only the strokes stand out."""
+    blurred = cv2.GaussianBlur(ink, (0, 0), SCREEN_BLUR)
+    return cv2.morphologyEx(blurred, cv2.MORPH_TOPHAT, _WIDER_THAN_STROKES)
 
 
 def _boxes(st: np.ndarray) -> np.ndarray:
@@ -455,6 +541,42 @@ def _aside(seg: Segment, segs: list[Segment]) -> bool:
         return False
     gap = ASIDE_GAP * tallest * (0.5 if seg.box[3] < STRAY_HEIGHT * tallest else 1.0)
     return all(_box_gap(seg.box, s.box) >= gap for s in segs if s.box[3] >= ASIDE_HEIGHT * tallest)
+
+
+def _label_words(segs: list[Segment], stats: np.ndarray) -> set[int]:
+    """Indices of a printed word at either end of a line (a label such as "No." or "Qty"
+    before the written digits, a unit such as "kg" after them), whether its letters came out
+    as one mark or several: each mark under ``ASIDE_HEIGHT`` of the line's tallest digit and
+    all together (ascenders to descenders) under ``WORD_HEIGHT`` of it; two or more letters
+    side by side (components that do not overlap across; they may touch) set as close as
+    letters are (under ``WORD_GAP`` of the word's height apart); at least as wide as tall;
+    standing twice as far, and ``WORD_CLEAR`` digit heights, clear of the digits. ``segs`` run
+    left to right; ``stats`` are the components' (x, y, w, h, area), label ``l`` at ``l - 1``."""
+    tallest = max(s.box[3] for s in segs)
+    out: set[int] = set()
+    for order in (list(range(len(segs))), list(range(len(segs) - 1, -1, -1))):
+        run = []
+        for i in order:
+            if segs[i].box[3] >= ASIDE_HEIGHT * tallest:
+                break
+            run.append(i)
+        if not run or len(run) == len(segs):
+            continue
+        comps = _boxes(stats[[lab - 1 for i in run for lab in segs[i].labels]])
+        x0, y0 = comps[:, 0].min(), comps[:, 1].min()
+        x1, y1 = comps[:, 2].max(), comps[:, 3].max()
+        height = y1 - y0
+        if height >= WORD_HEIGHT * tallest or x1 - x0 < height:
+            continue
+        comps = comps[np.argsort(comps[:, 0])]
+        gaps = comps[1:, 0] - np.maximum.accumulate(comps[:, 2])[:-1]
+        if not (gaps >= 0).any():
+            continue  # one letter (or one mark): ``_aside`` decides
+        inner = max(int(gaps.max()), 0)
+        clear = _box_gap((int(x0), int(y0), int(x1 - x0), int(height)), segs[order[len(run)]].box)
+        if inner <= WORD_GAP * height and clear >= max(2 * inner, WORD_CLEAR * tallest):
+            out.update(run)
+    return out
 
 
 def _box_gap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:

@@ -663,11 +663,14 @@ def circled_png(digit28: np.ndarray, rng: np.random.Generator) -> bytes:
     return _to_png(paper)
 
 
-def shaded_png(digits28: Sequence[np.ndarray], rng: np.random.Generator) -> bytes:
+def shaded_png(
+    digits28: Sequence[np.ndarray], rng: np.random.Generator, screen: bool | None = None
+) -> bytes:
     """Digits written in a shaded form field: the field printed 60-90% as light as the paper,
     as a flat tint or (half the time) a halftone screen of dots 2-4 px apart softened by the
     scan, with a printed border a third of the time; it holds the digits with a margin of
-    0.15-0.6 of a digit and may run off the image's edge (a crop of a form)."""
+    0.15-0.6 of a digit and may run off the image's edge (a crop of a form). ``screen``
+    forces the halftone screen (True) or the flat tint (False)."""
     h = float(rng.uniform(34, 60))
     pen = float(rng.uniform(0.08, 0.16))
     covs = [pen_digit(d, rng, height=h, pen=pen) for d in digits28]
@@ -681,7 +684,8 @@ def shaded_png(digits28: Sequence[np.ndarray], rng: np.random.Generator) -> byte
     field = np.zeros(paper.shape, np.float32)
     field[y0 : y0 + fh, x0 : x0 + fw] = 1.0
     shade = float(rng.uniform(0.6, 0.9))
-    screen = rng.random() < 0.5
+    drawn = rng.random() < 0.5  # drawn either way: the same draws follow
+    screen = drawn if screen is None else screen
     if screen:  # a halftone screen: dark dots covering (1 - shade) of the field
         step = int(rng.integers(2, 5))
         dots = np.zeros((paper.shape[0] * 4, paper.shape[1] * 4), np.float32)
