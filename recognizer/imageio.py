@@ -265,10 +265,11 @@ def _composite_bgra(
     bg = _background(color, alpha, H * W)
     if bg is None:
         return np.zeros((H, W), np.uint8)  # nothing even half opaque: empty
-    out = np.full((H, W), bg, np.uint8)
     x, y = x + at[0], y + at[1]
-    out[y : y + h, x : x + w] = _over(color, alpha, bg)
-    return out
+    # the background round the box as a border: each pixel written once
+    return cv2.copyMakeBorder(
+        _over(color, alpha, bg), y, H - y - h, x, W - x - w, cv2.BORDER_CONSTANT, value=bg
+    )
 
 
 def _over(color: np.ndarray, alpha: np.ndarray, bg: int) -> np.ndarray:

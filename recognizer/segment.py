@@ -212,8 +212,9 @@ def _components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
         return n, labels, stats
     roi = np.ascontiguousarray(binary[y0 : y + h, x0 : x + w])
     n, sub, stats, _ = cv2.connectedComponentsWithStats(roi, connectivity=8)
-    labels = np.zeros((H, W), np.int32)
-    labels[y0 : y + h, x0 : x + w] = sub
+    # put back in place by a border of zeros: each pixel written once (zeroing the whole
+    # image first and copying the box in writes the box twice)
+    labels = cv2.copyMakeBorder(sub, y0, H - y - h, x0, W - x - w, cv2.BORDER_CONSTANT, value=0)
     stats[1:, cv2.CC_STAT_LEFT] += x0
     stats[1:, cv2.CC_STAT_TOP] += y0
     return n, labels, stats
