@@ -17,9 +17,10 @@ from .split import ASPECT_MIN
 #: an image no bigger than this on its longer side (an MNIST-style 28x28 digit) holds at most
 #: one digit of ~20 px: no form lines to look for, no touching digits to split
 SMALL_SIDE = 32
-#: an image no bigger than this whose one digit fills this share of its width or height may
-#: hold a digit stretched to fill its frame (USPS, Semeion, ...: a "1" becomes a block) ...
-FILLED_MAX_SIDE = 64
+#: an image no bigger than this (datasets' frames are 16-32 px; a tight crop of a written
+#: digit is larger) whose one digit fills this share of its width or height may hold a digit
+#: stretched to fill its frame (USPS, Semeion, ...: a "1" becomes a block) ...
+FILLED_MAX_SIDE = 40
 FILLED_SHARE = 0.78
 #: (and at least this share the other way: a narrow digit written to its frame's height,
 #: aspect kept, is not stretched)
