@@ -26,6 +26,7 @@ from recognizer.synth import (
     boxed_png,
     broken_png,
     pen_digit,
+    pencil_png,
     rotated_png,
 )
 
@@ -205,10 +206,7 @@ def low_contrast_blur(x: np.ndarray, rng: Rng) -> Sample:
 
 def pencil(x: np.ndarray, rng: Rng) -> Sample:
     """A light, grainy pencil line."""
-    cov = pen_digit(x, rng, pen=0.06)
-    p = _paper(cov.shape[0] + 60, cov.shape[1] + 60, rng)
-    _lay(p, cov * (rng.random(cov.shape) < 0.75), 30, 30, 150.0)
-    return _to_png(p)
+    return pencil_png(x, rng)
 
 
 def broken(x: np.ndarray, rng: Rng) -> Sample:

@@ -31,6 +31,13 @@ ENCLOSED_GAP = 0.03
 SCREEN_FAINT = 1.4
 SCREEN_DOTS = 150
 SCREEN_DOT = 12
+#: grainy ink (``_grainy``): pinholes of at most ``GRAIN_HOLE`` px, at least ``GRAIN_MIN`` of
+#: them and ``GRAIN_HOLES`` per ink pixel (a pencil's grain: 0.05-0.15; written ink: < 0.005),
+#: closed with ``_GRAIN``
+GRAIN_HOLE = 4
+GRAIN_MIN = 10
+GRAIN_HOLES = 0.02
+_GRAIN = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 #: ``_descreened``: the blur (sigma, px) that evens a screen out, and a kernel wider than any
 #: stroke (working pixels)
 SCREEN_BLUR = 1.0
@@ -242,8 +249,13 @@ def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = Tru
     if remove_form_lines:
         faint = _faint(ink, t)
         comps = _components(binary)
+        evened = None
         if _screened(comps[2], binary, faint):
-            ink = _descreened(ink)
+            evened = _descreened(ink)
+        elif comps[0] > 2 and _grainy(binary):  # two pieces or more: a stroke may be broken
+            evened = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, _GRAIN)
+        if evened is not None:
+            ink = evened
             t, binary = _threshold(ink, mx)
             faint = _faint(ink, t)
             comps = _components(binary)
@@ -331,6 +343,14 @@ def _screened(stats: np.ndarray, binary: np.ndarray, faint: np.ndarray) -> bool:
 def _dots(stats: np.ndarray) -> int:
     """How many of the components (``stats``, background first) are ``SCREEN_DOT`` px or less."""
     return int(np.count_nonzero(stats[1:, cv2.CC_STAT_AREA] <= SCREEN_DOT))
+
+
+def _grainy(binary: np.ndarray) -> bool:
+    """Grainy ink (a soft pencil, a dry pen): its strokes riddled with pinholes of a pixel or
+    few, ``GRAIN_HOLES`` of them per ink pixel or more (a written stroke has none)."""
+    holes = cv2.connectedComponentsWithStats(cv2.bitwise_not(binary), connectivity=4)[2]
+    pinholes = np.count_nonzero(holes[1:, cv2.CC_STAT_AREA] <= GRAIN_HOLE)
+    return pinholes >= GRAIN_MIN and pinholes >= GRAIN_HOLES * cv2.countNonZero(binary)
 
 
 def _descreened(ink: np.ndarray) -> np.ndarray:

@@ -526,6 +526,15 @@ def broken_png(digit28: np.ndarray, rng: np.random.Generator) -> bytes:
     return _to_png(_single_on_paper(cov * mask, rng))
 
 
+def pencil_png(digit28: np.ndarray, rng: np.random.Generator) -> bytes:
+    """One digit in a light, grainy pencil line: a quarter of the stroke's pixels missing one
+    by one, the rest 150 levels darker than the paper."""
+    cov = pen_digit(digit28, rng, pen=0.06)
+    p = _paper(cov.shape[0] + 60, cov.shape[1] + 60, rng)
+    _lay(p, cov * (rng.random(cov.shape) < 0.75), 30, 30, 150.0)
+    return _to_png(p)
+
+
 def _broken_up(lines: np.ndarray, t: int, rng: np.random.Generator) -> np.ndarray:
     """Solid ``t`` px lines made dashed (dashes 4-12 px, gaps 3-7 px) or dotted (dots as
     wide as the line, gaps 1-3 times that): each run is cut along its own direction."""
