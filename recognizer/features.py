@@ -39,21 +39,31 @@ def deskew(x: np.ndarray) -> np.ndarray:
     shift = skew[:, None] * (ys[None, :] - cy[:, None])  # (N, 28)
     xs = ys[None, None, :] + shift[:, :, None]  # (N, 28, 28)
     x0 = np.floor(xs)
-    f = (xs - x0).astype(np.float32)
-    x0 = x0.astype(np.int64)
+    f = np.subtract(xs, x0, out=xs).astype(np.float32, copy=False)
     pad = np.zeros((n, SIZE, SIZE + 2), np.float32)
     pad[:, :, 1:-1] = x
     # the two neighbours of each sample, gathered by flat index (np.take is much cheaper than
     # take_along_axis's broadcast fancy indexing; same values)
     row = (np.arange(n * SIZE, dtype=np.int64) * (SIZE + 2)).reshape(n, SIZE, 1)
-    i0 = np.clip(x0 + 1, 0, SIZE + 1)
-    i0 += row
-    i1 = np.clip(x0 + 2, 0, SIZE + 1)
-    i1 += row
     flat = pad.reshape(-1)
-    v0 = np.take(flat, i0)
-    v1 = np.take(flat, i1)
-    return v0 * (1 - f) + v1 * f
+    x0 += 1.0
+    v0 = np.take(flat, _column(x0, row))
+    x0 += 1.0
+    v1 = np.take(flat, _column(x0, row))
+    # v0 (1 - f) + v1 f, in place (same roundings)
+    w0 = np.subtract(1, f)
+    w0 *= v0
+    v1 *= f
+    w0 += v1
+    return w0
+
+
+def _column(c: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """Flat indices ``row + clip(c, 0, SIZE + 1)`` of the whole-number float32 columns ``c``
+    (clipped as floats, which hold such small whole numbers exactly: cheaper than int64)."""
+    i = np.minimum(np.maximum(c, 0.0), np.float32(SIZE + 1)).astype(np.int64)
+    i += row
+    return i
 
 
 def _sampling_matrix(grid: int = GRID, sigma: float = SIGMA) -> np.ndarray:
@@ -70,58 +80,54 @@ _G = _sampling_matrix()
 _GT = np.ascontiguousarray(_G.T)
 
 
-_BASE_ROWS = 512
-_BASE = (
-    np.arange(_BASE_ROWS, dtype=np.int64)[:, None] * (N_DIR * SIZE * SIZE)
-    + np.arange(SIZE * SIZE)[None, :]
-)
-
-
-def _base(n: int) -> np.ndarray:
-    """Flat offsets of pixel p of image i in an (n, dir, pixel) array: i*dir*784 + p."""
-    if n <= _BASE_ROWS:
-        return _BASE[:n]
-    npx = SIZE * SIZE
-    return np.arange(n, dtype=np.int64)[:, None] * (N_DIR * npx) + np.arange(npx)[None, :]
-
-
-# for code = 4 * (|gx| >= |gy|) + 2 * (gx > 0) + (gy > 0): the axis plane (0 = +x, 2 = +y,
-# 4 = -x, 6 = -y; x when |gx| >= |gy|) and the diagonal plane (1, 3, 5, 7 by quadrant)
-_AXIS_PLANE = np.array([6, 2, 6, 2, 4, 4, 0, 0], np.int64)
-_DIAGONAL_PLANE = np.array([5, 3, 7, 1, 5, 3, 7, 1], np.int64)
+def _split(
+    v: np.ndarray,
+    first: np.ndarray,
+    pos1: np.ndarray,
+    plane1: np.ndarray,
+    neg1: np.ndarray,
+    pos2: np.ndarray,
+    plane2: np.ndarray,
+    neg2: np.ndarray,
+) -> None:
+    """Write ``v`` (>= 0, shape (n, 28, 28)) into four (n, 784) planes: where ``first`` into
+    ``plane1`` where ``pos1`` else ``neg1``; elsewhere into ``plane2`` where ``pos2`` else
+    ``neg2``; 0 in the other three. Products with 0/1 and differences of equal values are
+    exact: the planes are those of a scatter into zeros, with no zeroing or indices."""
+    n = v.shape[0]
+    v = v.reshape(n, -1)
+    v1 = np.multiply(v, first.reshape(n, -1))
+    np.multiply(v1, pos1.reshape(n, -1), out=plane1)
+    np.subtract(v1, plane1, out=neg1)
+    v2 = np.subtract(v, v1, out=v1)
+    np.multiply(v2, pos2.reshape(n, -1), out=plane2)
+    np.subtract(v2, plane2, out=neg2)
 
 
 def gradient_features(x: np.ndarray) -> np.ndarray:
     n = x.shape[0]
     p = np.pad(x, ((0, 0), (1, 1), (1, 1)))
-    # Sobel
-    gx = (
-        (p[:, :-2, 2:] - p[:, :-2, :-2])
-        + 2 * (p[:, 1:-1, 2:] - p[:, 1:-1, :-2])
-        + (p[:, 2:, 2:] - p[:, 2:, :-2])
-    )
-    gy = (
-        (p[:, 2:, :-2] - p[:, :-2, :-2])
-        + 2 * (p[:, 2:, 1:-1] - p[:, :-2, 1:-1])
-        + (p[:, 2:, 2:] - p[:, :-2, 2:])
-    )
+    # Sobel: (d[y-1] + 2 d[y]) + d[y+1] of the central differences d, each difference taken
+    # once for the three rows (columns) that use it (same values, same order of additions)
+    dx = p[:, :, 2:] - p[:, :, :-2]  # (n, 30, 28)
+    gx = dx[:, :-2] + 2 * dx[:, 1:-1]
+    gx += dx[:, 2:]
+    dy = p[:, 2:, :] - p[:, :-2, :]  # (n, 28, 30)
+    gy = dy[:, :, :-2] + 2 * dy[:, :, 1:-1]
+    gy += dy[:, :, 2:]
     # parallelogram decomposition onto the two nearest of the 8 directions (Liu et al.):
     # |g| = a * axis + b * diagonal with a = max(|gx|,|gy|) - min(...), b = sqrt2 * min(...)
     ax, ay = np.abs(gx), np.abs(gy)
     mn = np.minimum(ax, ay)
     a = np.maximum(ax, ay) - mn
     b = mn * np.float32(np.sqrt(2.0))
-    # direction planes by table look-up: code = 4 (|gx| >= |gy|) + 2 (gx > 0) + (gy > 0)
-    code = (ax >= ay).astype(np.int64) << 2
-    code |= (gx > 0) << 1
-    code |= gy > 0
-    ia = np.take(_AXIS_PLANE, code)
-    idg = np.take(_DIAGONAL_PLANE, code)
     npx = SIZE * SIZE
-    base = _base(n)
-    planes = np.zeros(n * N_DIR * npx, np.float32)  # layout (n, dir, pixel)
-    planes[base + ia.reshape(n, npx) * npx] = a.reshape(n, npx)
-    planes[base + idg.reshape(n, npx) * npx] = b.reshape(n, npx)
+    planes = np.empty((n, N_DIR, npx), np.float32)
+    px, py = gx > 0, gy > 0
+    # axis planes: x (0 = +x, 4 = -x) where |gx| >= |gy|, else y (2 = +y, 6 = -y); diagonal
+    # planes by quadrant: 1 (+x +y), 3 (-x +y), 7 (+x -y), 5 (-x -y)
+    _split(a, ax >= ay, px, planes[:, 0], planes[:, 4], py, planes[:, 2], planes[:, 6])
+    _split(b, py, px, planes[:, 1], planes[:, 3], px, planes[:, 7], planes[:, 5])
     # blur + sample every plane with one matrix product: (n*8, 784) @ (784, grid^2)
     feats = planes.reshape(n * N_DIR, npx) @ _G
     return np.sqrt(np.maximum(feats, 0)).reshape(n, N_DIR * GRID * GRID)

@@ -166,8 +166,8 @@ def test_extract_threads_setting(monkeypatch):
 
 
 def test_feature_gathers_match_the_plain_formulas():
-    """deskew's flat gather and the direction-plane table give what take_along_axis and the
-    nested np.where gave (the model was trained on those)."""
+    """deskew's flat gather and the direction planes (``_split``) give what take_along_axis
+    and a scatter by the nested np.where gave (the model was trained on those)."""
     from recognizer import features as F
 
     rng = np.random.default_rng(8)
@@ -191,11 +191,21 @@ def test_feature_gathers_match_the_plain_formulas():
     v0 = np.take_along_axis(pad, i0, axis=2)
     v1 = np.take_along_axis(pad, np.clip(i0 + 1, 0, 29), axis=2)
     assert np.array_equal(d, v0 * (1 - f) + v1 * f)
-    gx, gy = rng.normal(size=(2, 500)).astype(np.float32)
-    gx[:50] = 0.0
+    gx, gy = rng.normal(size=(2, 5, 28, 28)).astype(np.float32)
+    gx[:, :3] = 0.0
+    gy[:, 3:6] = 0.0
+    gx[:, 6, :5] = gy[:, 6, :5]  # |gx| == |gy|: the x axis
     ax, ay = np.abs(gx), np.abs(gy)
-    code = (ax >= ay).astype(np.int64) * 4 + (gx > 0) * 2 + (gy > 0)
+    mn = np.minimum(ax, ay)
+    a, b = np.maximum(ax, ay) - mn, mn * np.float32(np.sqrt(2.0))
     ia = np.where(ax >= ay, np.where(gx > 0, 0, 4), np.where(gy > 0, 2, 6))
     idg = np.where(gx > 0, np.where(gy > 0, 1, 7), np.where(gy > 0, 3, 5))
-    assert np.array_equal(F._AXIS_PLANE[code], ia)
-    assert np.array_equal(F._DIAGONAL_PLANE[code], idg)
+    want = np.zeros((5, 8, 28, 28), np.float32)
+    n_, y_, x_ = np.indices((5, 28, 28))
+    want[n_, ia, y_, x_] = a
+    want[n_, idg, y_, x_] = b
+    got = np.empty((5, 8, 784), np.float32)
+    px, py = gx > 0, gy > 0
+    F._split(a, ax >= ay, px, got[:, 0], got[:, 4], py, got[:, 2], got[:, 6])
+    F._split(b, py, px, got[:, 1], got[:, 3], px, got[:, 7], got[:, 5])
+    assert np.array_equal(got.reshape(5, 8, 28, 28), want)
