@@ -31,6 +31,10 @@ ENCLOSED_GAP = 0.03
 SCREEN_FAINT = 1.4
 SCREEN_DOTS = 150
 SCREEN_DOT = 12
+#: ... set on a grid: the spread of their nearest-neighbour distances under this share of its
+#: mean (a screen: <= 0.15; a noisy scan's specks: >= 0.29), judged on a sample of this many
+SCREEN_EVEN = 0.2
+_GRID_SAMPLE = 200
 #: grainy ink (``_grainy``): pinholes of at most ``GRAIN_HOLE`` px, at least ``GRAIN_MIN`` of
 #: them and ``GRAIN_HOLES`` per ink pixel (a pencil's grain: 0.05-0.15; written ink: < 0.005),
 #: closed with ``_GRAIN``
@@ -326,23 +330,32 @@ def _faint(ink: np.ndarray, t: float) -> np.ndarray:
 
 def _screened(stats: np.ndarray, binary: np.ndarray, faint: np.ndarray) -> bool:
     """A form field printed as a halftone screen came through: hundreds of dots of a few
-    pixels each among the components of ``binary`` (``stats``), or in the faint ink
-    (``_faint``), where there is far more of it than in ``binary``, such dots or, where they
-    run together, a mesh with hundreds of such holes. Handwriting's faint fringe only widens
-    its strokes."""
-    if _dots(stats) >= SCREEN_DOTS:
+    pixels each, set on a grid (``_on_a_grid``), among the components of ``binary``
+    (``stats``), or in the faint ink (``_faint``) where there is far more of it than in
+    ``binary``; or, where they run together there, a mesh with hundreds of such holes.
+    Handwriting's faint fringe only widens its strokes; a scan's noise is dots at random."""
+    if _on_a_grid(stats):
         return True
     if cv2.countNonZero(faint) < SCREEN_FAINT * cv2.countNonZero(binary):
         return False
-    if _dots(cv2.connectedComponentsWithStats(faint, connectivity=8)[2]) >= SCREEN_DOTS:
+    if _on_a_grid(cv2.connectedComponentsWithStats(faint, connectivity=8)[2]):
         return True
-    holes = cv2.connectedComponentsWithStats(cv2.bitwise_not(faint), connectivity=4)[2]
-    return _dots(holes) >= SCREEN_DOTS
+    return _on_a_grid(cv2.connectedComponentsWithStats(cv2.bitwise_not(faint), connectivity=4)[2])
 
 
-def _dots(stats: np.ndarray) -> int:
-    """How many of the components (``stats``, background first) are ``SCREEN_DOT`` px or less."""
-    return int(np.count_nonzero(stats[1:, cv2.CC_STAT_AREA] <= SCREEN_DOT))
+def _on_a_grid(stats: np.ndarray) -> bool:
+    """``SCREEN_DOTS`` or more of the components (``stats``, background first) are dots of
+    ``SCREEN_DOT`` px or less, and they stand evenly apart: each one's nearest neighbour (of
+    up to ``_GRID_SAMPLE`` of them) as far away as the others' within ``SCREEN_EVEN``."""
+    dots = stats[1:][stats[1:, cv2.CC_STAT_AREA] <= SCREEN_DOT]
+    if len(dots) < SCREEN_DOTS:
+        return False
+    centres = dots[:, :2] + dots[:, 2:4] / 2.0
+    sample = centres[:: max(1, len(centres) // _GRID_SAMPLE)]
+    d2 = ((sample[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
+    d2[d2 == 0] = np.inf  # each sampled dot itself
+    nearest = np.sqrt(d2.min(1))
+    return bool(nearest.std() < SCREEN_EVEN * nearest.mean())
 
 
 def _grainy(binary: np.ndarray) -> bool:
