@@ -28,6 +28,7 @@ from recognizer.synth import (
     pen_digit,
     pencil_png,
     rotated_png,
+    show_through_png,
 )
 
 Rng = np.random.Generator
@@ -448,6 +449,12 @@ def unit_after(x: np.ndarray, rng: Rng) -> Sample:
     return _to_png(paper), "".join(str(_DATA["y"][i]) for i in idx)
 
 
+def show_through(x: np.ndarray, rng: Rng) -> Sample:
+    """Another digit showing through from the back of the page beside this one (mirrored,
+    25-50% as dark)."""
+    return show_through_png(x, _DATA["x"][int(rng.integers(len(_DATA["x"])))], rng)
+
+
 def keystone(x: np.ndarray, rng: Rng) -> Sample:
     """Three digits on a page photographed at an angle (one side 70-85% of the other)."""
     idx = rng.integers(len(_DATA["x"]), size=3)
@@ -494,7 +501,7 @@ CONDITIONS: dict[str, Callable[[np.ndarray, Rng], Sample]] = {
         gray_alpha,
         big500, big_page, tiny11, small12, small8, slant25, rot30, tight_thick, tight_big,
         optdigits32, usps, semeion, fill28, spaced5, close4, mild5, varied5,
-        shaded_field, printed_label, label_near, unit_after, keystone, decimal,
+        shaded_field, printed_label, label_near, unit_after, keystone, decimal, show_through,
     )
 }  # fmt: skip
 _DATA: dict[str, np.ndarray] = {}

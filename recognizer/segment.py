@@ -50,6 +50,9 @@ _WIDER_THAN_STROKES = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (31, 31))
 POINT_SIZE = 0.2
 #: ... standing this share of it clear of the digit before it
 POINT_GAP = 0.08
+#: a mark whose darkest ink is under this share of the darkest digit's (``_without_faint``)
+#: shows through from the back of the page
+FAINT_MARK = 0.55
 #: a mark under this share of the tallest digit is smaller than any digit written beside it
 STRAY_HEIGHT = 0.4
 #: a mark under this share of its line's tallest digit (``_aside``) ...
@@ -312,7 +315,26 @@ def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = Tru
         segs += line
     if len(segs) > 1:
         segs = [s for s in segs if not _stray(s, segs)]
+    if len(segs) > 1:
+        segs = _without_faint(segs, ink, labels)
     return Segmentation(ink, binary, labels, scale, segs, n_labels=n - 1, lines=lines)
+
+
+def _without_faint(segs: list[Segment], ink: np.ndarray, labels: np.ndarray) -> list[Segment]:
+    """``segs`` less the marks far fainter than the darkest digit: ink showing through from
+    the back of the page, a rubbed-out pencil digit. A written digit's darkest pixel is as
+    dark as its neighbours' (the pen's own level); one under ``FAINT_MARK`` of theirs is no
+    digit of theirs."""
+    peaks = [_peak(seg, ink, labels) for seg in segs]
+    darkest = max(peaks)
+    return [seg for seg, p in zip(segs, peaks, strict=True) if p >= FAINT_MARK * darkest]
+
+
+def _peak(seg: Segment, ink: np.ndarray, labels: np.ndarray) -> int:
+    """The darkest ink of ``seg`` (its own components only)."""
+    x, y, w, h = seg.box
+    mine = np.isin(labels[y : y + h, x : x + w], seg.labels)
+    return int(ink[y : y + h, x : x + w][mine].max(initial=0))
 
 
 def _threshold(ink: np.ndarray, mx: int) -> tuple[float, np.ndarray]:

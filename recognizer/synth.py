@@ -535,6 +535,24 @@ def pencil_png(digit28: np.ndarray, rng: np.random.Generator) -> bytes:
     return _to_png(p)
 
 
+def show_through_png(
+    digit28: np.ndarray, back28: np.ndarray, rng: np.random.Generator, level: float | None = None
+) -> bytes:
+    """One digit with another showing through from the back of the page beside it: mirrored,
+    ``level`` (default 25-50%) as dark as the ink, left or right of the digit, clear of it."""
+    a = pen_digit(digit28, rng, height=48.0)
+    b = pen_digit(back28, rng, height=48.0)[:, ::-1]
+    p = _paper(140, 240, rng)
+    ink = _ink_level(rng)
+    paper = float(np.median(p))
+    faint = paper - (paper - ink) * (float(rng.uniform(0.25, 0.5)) if level is None else level)
+    right = rng.random() < 0.5
+    bx = 150 + int(rng.integers(-10, 20)) if right else int(rng.integers(0, 12))
+    _lay(p, b, bx, 30 + int(rng.integers(-15, 15)), faint)
+    _lay(p, a, 100 if not right else 60, 40, ink)
+    return _to_png(p)
+
+
 def _broken_up(lines: np.ndarray, t: int, rng: np.random.Generator) -> np.ndarray:
     """Solid ``t`` px lines made dashed (dashes 4-12 px, gaps 3-7 px) or dotted (dots as
     wide as the line, gaps 1-3 times that): each run is cut along its own direction."""
