@@ -491,6 +491,28 @@ def decimal(x: np.ndarray, rng: Rng) -> Sample:
     return _to_png(paper), "".join(str(_DATA["y"][i]) for i in idx)
 
 
+def thousands(x: np.ndarray, rng: Rng) -> Sample:
+    """An amount with a thousands comma after its first digit ("1,250"): a round head on the
+    baseline and a tail down to the left; the comma is no digit."""
+    idx = rng.integers(len(_DATA["x"]), size=4)
+    h = float(rng.uniform(38, 60))
+    covs = [pen_digit(_DATA["x"][i], rng, height=h) for i in idx]
+    paper = _paper(int(h) + 80, sum(c.shape[1] for c in covs) + 180, rng)
+    left, ink, pen = 30, _ink_level(rng), max(2, int(h * 0.1))
+    for k, c in enumerate(covs):
+        _lay(paper, c, left, 40, ink)
+        left += c.shape[1] + int(rng.integers(6, 14))
+        if k == 0:
+            mark = np.zeros(paper.shape, np.float32)
+            head = (left + pen, 40 + int(h) - pen // 2)
+            tail = (left + pen - int(pen * rng.uniform(0.4, 1.0)), 40 + int(h) + int(pen * 1.6))
+            cv2.circle(mark, head, max(1, int(pen * 0.6)), 1.0, -1, cv2.LINE_AA)
+            cv2.line(mark, head, tail, 1.0, max(1, int(pen * 0.6)), cv2.LINE_AA)
+            _lay(paper, mark, 0, 0, ink)
+            left += 2 * pen + int(rng.integers(6, 12))
+    return _to_png(paper), "".join(str(_DATA["y"][i]) for i in idx)
+
+
 CONDITIONS: dict[str, Callable[[np.ndarray, Rng], Sample]] = {
     f.__name__: f
     for f in (
@@ -501,7 +523,8 @@ CONDITIONS: dict[str, Callable[[np.ndarray, Rng], Sample]] = {
         gray_alpha,
         big500, big_page, tiny11, small12, small8, slant25, rot30, tight_thick, tight_big,
         optdigits32, usps, semeion, fill28, spaced5, close4, mild5, varied5,
-        shaded_field, printed_label, label_near, unit_after, keystone, decimal, show_through,
+        shaded_field, printed_label, label_near, unit_after, keystone, decimal, thousands,
+        show_through,
     )
 }  # fmt: skip
 _DATA: dict[str, np.ndarray] = {}

@@ -50,6 +50,8 @@ _WIDER_THAN_STROKES = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (31, 31))
 POINT_SIZE = 0.2
 #: ... standing this share of it clear of the digit before it
 POINT_GAP = 0.08
+#: a comma (``_point``) is a mark under this share of the line's height
+COMMA_SIZE = 0.45
 #: a mark whose darkest ink is under this share of the darkest digit's (``_without_faint``)
 #: shows through from the back of the page
 FAINT_MARK = 0.55
@@ -180,17 +182,30 @@ def _merge(
 
 
 def _point(dot: tuple[int, ...], digit: tuple[int, ...], hgap: int, ref_h: float) -> bool:
-    """The (x0, y0, x1, y1) box ``dot`` is a decimal point (or a full stop) beside ``digit``:
-    a round mark under ``POINT_SIZE`` of the line's height, down at the digit's foot and
-    standing apart from it (a piece broken off a digit lies along its stroke)."""
+    """The (x0, y0, x1, y1) box ``dot`` is a decimal point, a full stop or a comma beside
+    ``digit``: down at the digit's foot, standing apart from it (a piece broken off a digit
+    lies along its stroke), and either round and under ``POINT_SIZE`` of the line's height,
+    or a comma: under ``COMMA_SIZE`` of it, no wider than tall, hanging from the digit's foot
+    (beginning within half that of it, ending at or below it)."""
     w, h = dot[2] - dot[0], dot[3] - dot[1]
-    return (
-        max(w, h) < POINT_SIZE * ref_h
-        and min(w, h) >= 0.6 * max(w, h)
-        and hgap >= POINT_GAP * ref_h
-        and dot[1] >= (digit[1] + digit[3]) / 2
-        and dot[3] >= digit[3] - POINT_SIZE * ref_h
-    )
+    if hgap < POINT_GAP * ref_h or dot[1] < (digit[1] + digit[3]) / 2:
+        return False
+    if max(w, h) < POINT_SIZE * ref_h and min(w, h) >= 0.6 * max(w, h):
+        return dot[3] >= digit[3] - POINT_SIZE * ref_h
+    near_foot = dot[1] >= digit[3] - COMMA_SIZE / 2 * ref_h  # begins at the foot, not above it
+    return h < COMMA_SIZE * ref_h and w <= h and near_foot and dot[3] >= digit[3]
+
+
+def _points(segs: list[Segment]) -> set[int]:
+    """Indices of the decimal points and commas of a line (``_point``, beside the digit
+    before them), ``segs`` left to right."""
+    tallest = max(s.box[3] for s in segs)
+    corners = [(x, y, x + w, y + h) for x, y, w, h in (s.box for s in segs)]
+    return {
+        i
+        for i in range(1, len(segs))
+        if _point(corners[i], corners[i - 1], corners[i][0] - corners[i - 1][2], tallest)
+    }
 
 
 def _stacks_elsewhere(
@@ -306,7 +321,7 @@ def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = Tru
     for band in bands:
         line = _band_segments(band, boxes, areas[kept], big, kept, single)
         if not single and len(line) > 1:
-            word = _label_words(line, stats)
+            word = _label_words(line, stats) | _points(line)
             line = [
                 s
                 for i, s in enumerate(line)
