@@ -455,6 +455,36 @@ def show_through(x: np.ndarray, rng: Rng) -> Sample:
     return show_through_png(x, _DATA["x"][int(rng.integers(len(_DATA["x"])))], rng)
 
 
+def caption_above(x: np.ndarray, rng: Rng) -> Sample:
+    """A printed caption ("Amount", "Date of birth") over a field of two to four handwritten
+    digits, 0.25-1 digit height above them: only the digits."""
+    idx = rng.integers(len(_DATA["x"]), size=int(rng.integers(2, 5)))
+    covs = [pen_digit(_DATA["x"][i], rng, height=46.0) for i in idx]
+    paper = _paper(180, 340, rng)
+    text = np.zeros(paper.shape, np.uint8)
+    words = ["Amount", "Date of birth", "Total", "Quantity", "Postcode", "Room", "Age"]
+    word = words[int(rng.integers(len(words)))]
+    size, thick = float(rng.uniform(0.45, 0.8)), int(rng.integers(1, 3))
+    (_, th), _ = cv2.getTextSize(word, cv2.FONT_HERSHEY_DUPLEX, size, thick)
+    base = 20 + th + int(rng.integers(0, 10))
+    cv2.putText(
+        text,
+        word,
+        (int(rng.integers(10, 60)), base),
+        cv2.FONT_HERSHEY_DUPLEX,
+        size,
+        255,
+        thick,
+        cv2.LINE_AA,
+    )
+    _lay(paper, text.astype(np.float32) / 255, 0, 0, 40.0)
+    left, top = int(rng.integers(20, 50)), base + int(46 * rng.uniform(0.25, 1.0))
+    for c in covs:
+        _lay(paper, c, left, top, _ink_level(rng))
+        left += c.shape[1] + int(rng.integers(8, 20))
+    return _to_png(paper), "".join(str(_DATA["y"][i]) for i in idx)
+
+
 def keystone(x: np.ndarray, rng: Rng) -> Sample:
     """Three digits on a page photographed at an angle (one side 70-85% of the other)."""
     idx = rng.integers(len(_DATA["x"]), size=3)
@@ -524,7 +554,7 @@ CONDITIONS: dict[str, Callable[[np.ndarray, Rng], Sample]] = {
         big500, big_page, tiny11, small12, small8, slant25, rot30, tight_thick, tight_big,
         optdigits32, usps, semeion, fill28, spaced5, close4, mild5, varied5,
         shaded_field, printed_label, label_near, unit_after, keystone, decimal, thousands,
-        show_through,
+        show_through, caption_above,
     )
 }  # fmt: skip
 _DATA: dict[str, np.ndarray] = {}

@@ -68,6 +68,9 @@ WORD_HEIGHT = 0.7
 WORD_GAP = 0.6
 #: ... and the word this share of the tallest digit's height clear of the digits
 WORD_CLEAR = 0.15
+#: a caption over (or under) the digits (``_without_caption``) stands this share of their
+#: height clear of them
+CAPTION_GAP = 0.2
 
 
 @dataclass
@@ -319,6 +322,8 @@ def segment(ink: np.ndarray, single: bool = False, remove_form_lines: bool = Tru
     bands = [np.arange(len(kept))] if single else _text_lines(boxes, big)
     segs = []
     for band in bands:
+        if not single:
+            band = _without_caption(band, boxes)
         line = _band_segments(band, boxes, areas[kept], big, kept, single)
         if not single and len(line) > 1:
             word = _label_words(line, stats) | _points(line)
@@ -617,12 +622,10 @@ def _aside(seg: Segment, segs: list[Segment]) -> bool:
 def _label_words(segs: list[Segment], stats: np.ndarray) -> set[int]:
     """Indices of a printed word at either end of a line (a label such as "No." or "Qty"
     before the written digits, a unit such as "kg" after them), whether its letters came out
-    as one mark or several: each mark under ``ASIDE_HEIGHT`` of the line's tallest digit and
-    all together (ascenders to descenders) under ``WORD_HEIGHT`` of it; two or more letters
-    side by side (components that do not overlap across; they may touch) set as close as
-    letters are (under ``WORD_GAP`` of the word's height apart); at least as wide as tall;
-    standing twice as far, and ``WORD_CLEAR`` digit heights, clear of the digits. ``segs`` run
-    left to right; ``stats`` are the components' (x, y, w, h, area), label ``l`` at ``l - 1``."""
+    as one mark or several: each mark under ``ASIDE_HEIGHT`` of the line's tallest digit,
+    together a word (``_word``), standing twice as far as its letters, and ``WORD_CLEAR``
+    digit heights, clear of the digits. ``segs`` run left to right; ``stats`` are the
+    components' (x, y, w, h, area), label ``l`` at ``l - 1``."""
     tallest = max(s.box[3] for s in segs)
     out: set[int] = set()
     for order in (list(range(len(segs))), list(range(len(segs) - 1, -1, -1))):
@@ -634,20 +637,55 @@ def _label_words(segs: list[Segment], stats: np.ndarray) -> set[int]:
         if not run or len(run) == len(segs):
             continue
         comps = _boxes(stats[[lab - 1 for i in run for lab in segs[i].labels]])
+        inner = _word(comps, tallest)
+        if inner is None:
+            continue
         x0, y0 = comps[:, 0].min(), comps[:, 1].min()
         x1, y1 = comps[:, 2].max(), comps[:, 3].max()
-        height = y1 - y0
-        if height >= WORD_HEIGHT * tallest or x1 - x0 < height:
-            continue
-        comps = comps[np.argsort(comps[:, 0])]
-        gaps = comps[1:, 0] - np.maximum.accumulate(comps[:, 2])[:-1]
-        if not (gaps >= 0).any():
-            continue  # one letter (or one mark): ``_aside`` decides
-        inner = max(int(gaps.max()), 0)
-        clear = _box_gap((int(x0), int(y0), int(x1 - x0), int(height)), segs[order[len(run)]].box)
-        if inner <= WORD_GAP * height and clear >= max(2 * inner, WORD_CLEAR * tallest):
+        clear = _box_gap((int(x0), int(y0), int(x1 - x0), int(y1 - y0)), segs[order[len(run)]].box)
+        if clear >= max(2 * inner, WORD_CLEAR * tallest):
             out.update(run)
     return out
+
+
+def _word(comps: np.ndarray, tallest: float) -> int | None:
+    """The widest gap between the letters if the (x0, y0, x1, y1) component boxes ``comps``
+    look like a printed word beside digits ``tallest`` high, else None: together
+    (ascenders to descenders) under ``WORD_HEIGHT`` of it, at least as wide as tall, two or
+    more letters side by side (components that do not overlap across; they may touch) set as
+    close as letters are (under ``WORD_GAP`` of the word's height apart)."""
+    x0, y0 = comps[:, 0].min(), comps[:, 1].min()
+    x1, y1 = comps[:, 2].max(), comps[:, 3].max()
+    height = y1 - y0
+    if height >= WORD_HEIGHT * tallest or x1 - x0 < height:
+        return None
+    comps = comps[np.argsort(comps[:, 0])]
+    gaps = comps[1:, 0] - np.maximum.accumulate(comps[:, 2])[:-1]
+    if not (gaps >= 0).any():
+        return None  # one letter (or one mark): ``_aside`` decides
+    inner = max(int(gaps.max()), 0)
+    return inner if inner <= WORD_GAP * height else None
+
+
+def _without_caption(band: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """``band`` (component indices of one line) less a printed caption above or below its
+    digits ("Amount", "Date" over a field): the components standing ``CAPTION_GAP`` digit
+    heights or more clear of the digit-sized ones' extent, together a word (``_word``). Too
+    small to make a line of their own, they went to the digits' line, where a caption over
+    the first digit was stacked onto it. Only over two digits side by side or more."""
+    b = boxes[band]
+    heights = b[:, 3] - b[:, 1]
+    tallest = float(heights.max())
+    main = b[heights >= ASIDE_HEIGHT * tallest]  # digit-sized
+    if not _side_by_side(main, tallest):
+        return band  # one digit, perhaps in pieces: its broken-off bits are no caption
+    top, bottom = main[:, 1].min(), main[:, 3].max()
+    gap = CAPTION_GAP * tallest
+    keep = np.ones(len(band), bool)
+    for side in (b[:, 3] <= top - gap, b[:, 1] >= bottom + gap):
+        if np.count_nonzero(side) >= 2 and _word(b[side], tallest) is not None:
+            keep &= ~side
+    return band[keep]
 
 
 def _box_gap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
