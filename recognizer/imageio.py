@@ -26,6 +26,11 @@ _MIME = {
 }
 SUPPORTED_FORMATS = tuple(_MIME)
 
+#: (x, y, width, height) of the part of an image that holds its drawing: every pixel outside
+#: it is the same level (a canvas's plain surround), so a search for the drawing need look
+#: inside it only
+Box = tuple[int, int, int, int]
+
 
 @dataclass(frozen=True)
 class ImageInfo:
@@ -116,6 +121,15 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
 
 def decode_gray(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, ImageInfo]:
     """Decode to a single-channel uint8 image with transparency composited as background."""
+    gray, info, _ = decode_drawn(data, max_pixels)
+    return gray, info
+
+
+def decode_drawn(
+    data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> tuple[np.ndarray, ImageInfo, Box | None]:
+    """``decode_gray``, and for a drawing canvas the ``Box`` of its drawing (None when not
+    known: the drawing may then be anywhere)."""
     info = image_info(data, max_pixels)
     fast = info.format == "PNG" and info.width * info.height >= pngfast.MIN_PIXELS
     found = _fast_png(data) if fast else None
@@ -123,8 +137,10 @@ def decode_gray(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.n
     if found is not None:
         size, at, part = found
         if part.ndim == 3 and part.shape[2] == 4:  # a canvas: composited from its part alone
-            gray = _composite_bgra(part, at, size)
-            return np.ascontiguousarray(_upright(gray, info.orientation)), info
+            gray, drawn = _composited(part, at, size)
+            if info.orientation != 1:  # turned: the box would have to turn with it
+                return np.ascontiguousarray(_upright(gray, info.orientation)), info, None
+            return np.ascontiguousarray(gray), info, drawn
         img = pngfast.whole(size, at, part)
     try:
         if img is None:
@@ -153,7 +169,7 @@ def decode_gray(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.n
             raise UnreadableImage(f"unsupported pixel layout {img.shape}")
     except cv2.error as exc:
         raise UnreadableImage(f"could not convert {info.format}: {exc.err}") from exc
-    return np.ascontiguousarray(_upright(gray, info.orientation)), info
+    return np.ascontiguousarray(_upright(gray, info.orientation)), info, None
 
 
 def _fast_png(data: bytes) -> tuple[tuple[int, int], tuple[int, int], np.ndarray] | None:
@@ -253,23 +269,32 @@ def _composite_bgra(
 
     ``img`` may be the part at ``at`` (x, y) of an image of ``size`` (height, width) outside
     which every pixel is fully transparent (``pngfast.decode_part``)."""
+    return _composited(img, at, size)[0]
+
+
+def _composited(
+    img: np.ndarray, at: tuple[int, int] = (0, 0), size: tuple[int, int] | None = None
+) -> tuple[np.ndarray, Box | None]:
+    """``_composite_bgra``'s image, and the ``Box`` of the pixels that are not fully
+    transparent (None when there are none or they reach every edge)."""
     alpha = cv2.extractChannel(img, 3)
     H, W = alpha.shape if size is None else size
     x, y, w, h = cv2.boundingRect(alpha)
     if w * h == H * W:
-        return composite_alpha(cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY), alpha)
+        return composite_alpha(cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY), alpha), None
     if w == 0 or h == 0:
-        return np.zeros((H, W), np.uint8)  # fully transparent: empty
+        return np.zeros((H, W), np.uint8), None  # fully transparent: empty
     color = cv2.cvtColor(img[y : y + h, x : x + w], cv2.COLOR_BGRA2GRAY)
     alpha = alpha[y : y + h, x : x + w]
     bg = _background(color, alpha, H * W)
     if bg is None:
-        return np.zeros((H, W), np.uint8)  # nothing even half opaque: empty
+        return np.zeros((H, W), np.uint8), None  # nothing even half opaque: empty
     x, y = x + at[0], y + at[1]
     # the background round the box as a border: each pixel written once
-    return cv2.copyMakeBorder(
+    gray = cv2.copyMakeBorder(
         _over(color, alpha, bg), y, H - y - h, x, W - x - w, cv2.BORDER_CONSTANT, value=bg
     )
+    return gray, (x, y, w, h)
 
 
 def _over(color: np.ndarray, alpha: np.ndarray, bg: int) -> np.ndarray:
@@ -295,14 +320,26 @@ def to_ink(gray: np.ndarray, light_paper: bool | None = None) -> tuple[np.ndarra
 
 
 def ink_and_polarity(
-    gray: np.ndarray, light_paper: bool | None = None
+    gray: np.ndarray, light_paper: bool | None = None, drawn: Box | None = None
 ) -> tuple[np.ndarray, bool, bool]:
     """``to_ink``, and whether its polarity was a guess: an image too small for local
     contrast (under 40 px) whose border is mixed, where ink and paper are told apart only by
     which covers more -- and a digit stretched to fill its frame (USPS, Semeion) may cover
-    more than its paper. Such an image is worth reading both ways round."""
+    more than its paper. Such an image is worth reading both ways round.
+
+    ``drawn``: the ``Box`` of ``gray``'s drawing, when known (``decode_drawn``)."""
+    ink, inverted, unsure, _ = ink_drawn(gray, light_paper, drawn)
+    return ink, inverted, unsure
+
+
+def ink_drawn(
+    gray: np.ndarray, light_paper: bool | None = None, drawn: Box | None = None
+) -> tuple[np.ndarray, bool, bool, Box | None]:
+    """``ink_and_polarity``, and ``drawn`` again when the ink is 0 outside it (None when not
+    known): so it is when the ink is ``gray``'s distance from one paper level, pixel by
+    pixel, and the plain surround's distance is 0."""
     if light_paper is not None:
-        return (*_forced_ink(gray, light_paper), False)
+        return (*_forced_ink(gray, light_paper), False, None)
     h, w = gray.shape
     if h >= 3 and w >= 3:
         border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
@@ -317,7 +354,7 @@ def ink_and_polarity(
     if dark_frac > SHEET_MIN_BORDER:
         sheet = _on_sheet(gray)
         if sheet is not None:  # the surround is now paper: judge the page as a scan
-            return ink_and_polarity(sheet)
+            return (*ink_and_polarity(sheet), None)
     unsure = False
     if 0.3 < dark_frac < 0.7:  # mixed border: decide by the majority of all pixels
         light = _light_paper(gray, hi - lo)
@@ -327,10 +364,27 @@ def ink_and_polarity(
             flat = flat[flat > mid] if light else flat[flat <= mid]
         bmed = float(np.partition(flat, flat.size // 2)[flat.size // 2])
     inverted = bmed > mid
-    even = _flattened(gray, inverted)
+    even = _flattened(gray, inverted, drawn)
     if even is not None:
-        return even, inverted, unsure
-    return _minus_paper(gray, int(round(bmed)), inverted), inverted, unsure
+        return even, inverted, unsure, None
+    ink = _minus_paper(gray, int(round(bmed)), inverted)
+    return ink, inverted, unsure, _zero_outside(ink, drawn)
+
+
+def _zero_outside(ink: np.ndarray, drawn: Box | None) -> Box | None:
+    """``drawn`` if ``ink``, one level outside it, is 0 there (judged by one pixel outside
+    it), else None."""
+    if drawn is None:
+        return None
+    x, y, w, h = drawn
+    H, W = ink.shape
+    if (x, y) != (0, 0):
+        outside = ink[0, 0]
+    elif x + w < W or y + h < H:
+        outside = ink[-1, -1]
+    else:
+        return None  # the whole image: nothing outside
+    return drawn if outside == 0 else None
 
 
 def _minus_paper(gray: np.ndarray, level: int, light_paper: bool) -> np.ndarray:
@@ -361,7 +415,7 @@ _STROKE_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
 _FIELD_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
 
 
-def paper_map(gray: np.ndarray, inverted: bool) -> np.ndarray | None:
+def paper_map(gray: np.ndarray, inverted: bool, drawn: Box | None = None) -> np.ndarray | None:
     """The paper's own level at every pixel, small (``_SHADE_SIZE`` px) and smooth, or None
     for an image too small to tell.
 
@@ -370,10 +424,10 @@ def paper_map(gray: np.ndarray, inverted: bool) -> np.ndarray | None:
     filter also spreads the paper a third of the image into a shaded form field, so where a
     closing (``_FIELD_KERNEL``) keeps a region at least half as light as that paper, the
     region is paper at its own level: a printed tint is far lighter than ink, and a thick
-    stroke the closing keeps is as dark as ink."""
+    stroke the closing keeps is as dark as ink. ``drawn``: as for ``ink_and_polarity``."""
     if min(gray.shape) < 40:
         return None
-    small = _shrunk(gray)
+    small = _shrunk(gray, drawn)
     if not inverted:  # light ink on dark paper: work on the negative
         small = 255 - small
     bg = cv2.dilate(small, _STROKE_KERNEL)
@@ -509,23 +563,27 @@ def _light_paper(gray: np.ndarray, spread: int) -> bool | None:
     return bool(darker <= lighter)
 
 
-def _shrunk(gray: np.ndarray) -> np.ndarray:
-    """``gray`` at ``_SHADE_SIZE`` px on its longer side (a sample of a big page first)."""
+def _shrunk(gray: np.ndarray, drawn: Box | None = None) -> np.ndarray:
+    """``gray`` at ``_SHADE_SIZE`` px on its longer side (a sample of a big page first).
+    ``drawn``: as for ``ink_and_polarity``."""
     h, w = gray.shape
     f = _SHADE_SIZE / max(h, w)
     size = (max(8, round(w * f)), max(8, round(h * f)))
     step = max(1, max(h, w) // (4 * _SHADE_SIZE))  # a sample is enough at 4x the size
-    return _area_resize(gray[::step, ::step], size)
+    if step > 1:
+        return _area_resize(gray[::step, ::step], size)
+    return _area_resize(gray, size, drawn)
 
 
-def _area_resize(src: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _area_resize(src: np.ndarray, size: tuple[int, int], drawn: Box | None = None) -> np.ndarray:
     """``cv2.resize(src, size, interpolation=cv2.INTER_AREA)``, shrinking only the part of
     ``src`` that is not one level (a canvas's drawing inside its plain surround).
 
     When each side's ratio is p/q with q a power of two (400 -> 64 px: 25/4), every output
     pixel's weights are exact and the same for a part cut at multiples of p source pixels
     (q output pixels): the part is shrunk alone and the rest is the level (checked pixel for
-    pixel against the whole-image call)."""
+    pixel against the whole-image call). ``drawn``: a ``Box`` outside which ``src`` is one
+    level, when known: the part is then looked for inside it only."""
     sh, sw = src.shape
     fx, fy = Fraction(sw, size[0]), Fraction(sh, size[1])
     qx, qy = fx.denominator, fy.denominator
@@ -538,8 +596,7 @@ def _area_resize(src: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         or sh * sw < 4096
     ):
         return cv2.resize(src, size, interpolation=cv2.INTER_AREA)
-    level = int(src[0, 0])
-    x, y, bw, bh = cv2.boundingRect(cv2.compare(src, level, cv2.CMP_NE))
+    level, x, y, bw, bh = _unlevel_box(src, drawn)
     px, py = fx.numerator, fy.numerator
     x0, x1 = x // px, -(-(x + bw) // px)  # in periods of p source / q output pixels
     y0, y1 = y // py, -(-(y + bh) // py)
@@ -554,14 +611,31 @@ def _area_resize(src: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def _flattened(gray: np.ndarray, inverted: bool) -> np.ndarray | None:
+def _unlevel_box(src: np.ndarray, drawn: Box | None) -> tuple[int, int, int, int, int]:
+    """(level, x, y, w, h): the box of the pixels of ``src`` that differ from its top left
+    one's level. With ``drawn`` (``src`` is one level outside it) and that pixel outside it,
+    only ``drawn`` is searched (a canvas's drawing covers a fifth of it or less): the same
+    box, found in less time."""
+    level = int(src[0, 0])
+    if drawn is None or drawn[:2] == (0, 0):  # the top left pixel may be the drawing's
+        return level, *cv2.boundingRect(cv2.compare(src, level, cv2.CMP_NE))
+    x0, y0, w0, h0 = drawn
+    part = src[y0 : y0 + h0, x0 : x0 + w0]
+    x, y, w, h = cv2.boundingRect(cv2.compare(part, level, cv2.CMP_NE))
+    if not (w and h):
+        return level, 0, 0, 0, 0  # as the whole image's search finds nothing
+    return level, x + x0, y + y0, w, h
+
+
+def _flattened(gray: np.ndarray, inverted: bool, drawn: Box | None = None) -> np.ndarray | None:
     """White ink on black relative to the paper around it, for a page whose paper is lit
     unevenly (a shadow, a phone photo's fall-off); None when the paper is even enough for one
     level (the usual case: those images keep the plain subtraction, unchanged).
 
     Shading multiplies the paper and the ink alike, so ink is measured as a share of the local
-    paper level and put back on the scale of the brightest paper."""
-    bg = paper_map(gray, inverted)
+    paper level and put back on the scale of the brightest paper. ``drawn``: as for
+    ``ink_and_polarity``."""
+    bg = paper_map(gray, inverted, drawn)
     if bg is None:
         return None
     if not inverted:  # light ink on dark paper: work on the negative

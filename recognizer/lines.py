@@ -407,6 +407,12 @@ def _rows_max(img: np.ndarray, f: int) -> np.ndarray:
     return out
 
 
+def _no_lines(binary: np.ndarray) -> np.ndarray:
+    """The mask of no lines removed: ``np.zeros_like(binary)``, but allocated zeroed rather
+    than filled byte by byte (which costs 0.17 M instructions on a 400 x 400 canvas)."""
+    return np.zeros(binary.shape, binary.dtype)
+
+
 def remove_lines(
     ink: np.ndarray,
     binary: np.ndarray,
@@ -421,7 +427,7 @@ def remove_lines(
     detect = binary if detect is None else detect
     H, W = detect.shape
     if max(H, W) < MIN_SIDE:
-        return ink, binary, np.zeros_like(binary)
+        return ink, binary, _no_lines(binary)
     g = min(H, W) // GATE_SIDE
     # a quick look at a smaller size first: most images (drawings) have no lines at all. A
     # dotted line's dots run together or vanish at that size: with enough of them, look anyway
@@ -430,13 +436,13 @@ def remove_lines(
         and not _dotted(stats)
         and not find_lines(_pooled(detect, g))[1]
     ):
-        return ink, binary, np.zeros_like(binary)
+        return ink, binary, _no_lines(binary)
     f = max(1, min(H, W) // DETECT_SIDE)
     if f > 1:
         # look for lines at a reduced size (any ink in a f x f block counts), then map back
         small_mask, thick = find_lines(_pooled(detect, f))
         if not thick:
-            return ink, binary, np.zeros_like(binary)
+            return ink, binary, _no_lines(binary)
         mask = cv2.resize(small_mask, (W // f * f, H // f * f), interpolation=cv2.INTER_NEAREST)
         mask = cv2.copyMakeBorder(
             mask, 0, H - mask.shape[0], 0, W - mask.shape[1], cv2.BORDER_REPLICATE

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from .errors import UnreadableImage
-from .imageio import DEFAULT_MAX_PIXELS, decode_gray, ink_and_polarity
+from .imageio import DEFAULT_MAX_PIXELS, Box, decode_drawn, ink_drawn
 from .normalize import normalize_digit
 from .segment import Segmentation, segment
 from .split import ASPECT_MIN
@@ -38,7 +38,7 @@ class Extracted:
     #: for segments wide enough to hold two touching digits: (crop, box in working pixels)
     wide: dict[int, tuple[np.ndarray, tuple[int, int, int, int]]] = field(default_factory=dict)
     scale: float = 1.0  # working pixels per original pixel
-    #: the same image read with the other polarity, when it cannot be told (``ink_and_polarity``)
+    #: the same image read with the other polarity, when it cannot be told (``ink_drawn``)
     other: Extracted | None = None
     #: the same image narrowed, when its digit fills its frame (``NARROWED``); a reading of
     #: one digit keeps the original image's box
@@ -64,13 +64,16 @@ def extract_gray(
     single: bool = False,
     remove_form_lines: bool = True,
     light_paper: bool | None = None,
+    drawn: Box | None = None,
 ) -> tuple[Extracted, Segmentation]:
     """The digits of ``gray``; ``light_paper`` forces the polarity (see ``to_ink``). A small
-    image whose polarity is unsure is also read the other way (``Extracted.other``)."""
+    image whose polarity is unsure is also read the other way (``Extracted.other``).
+    ``drawn``: the box of a canvas's drawing, when known (``imageio.decode_drawn``)."""
     H, W = gray.shape
     small = max(H, W) <= SMALL_SIDE
-    ink, inverted, unsure = ink_and_polarity(gray, light_paper)
-    seg = segment(ink, single=single, remove_form_lines=remove_form_lines and not small)
+    ink, inverted, unsure, inked = ink_drawn(gray, light_paper, drawn)
+    look_for_lines = remove_form_lines and not small
+    seg = segment(ink, single=single, remove_form_lines=look_for_lines, drawn=inked)
     boxes = []
     wide = {}
     arr = np.empty((len(seg.segments), 28, 28), np.uint8)
@@ -118,9 +121,9 @@ def _narrowed_reading(gray: np.ndarray, share: float, ex: Extracted) -> Extracte
 
 def extract_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Extracted:
     """Raises UnreadableImage / ImageTooLarge; never lets cv2 errors escape."""
-    gray, _info = decode_gray(data, max_pixels)
+    gray, _info, drawn = decode_drawn(data, max_pixels)
     try:
-        ex, _ = extract_gray(gray)
+        ex, _ = extract_gray(gray, drawn=drawn)
     except cv2.error as exc:
         raise UnreadableImage(f"image processing failed: {exc.err}") from exc
     return ex
