@@ -40,7 +40,7 @@ _GRID_SAMPLE = 200
 #: them and ``GRAIN_HOLES`` per ink pixel (a pencil's grain: 0.05-0.15; written ink: < 0.005),
 #: closed with ``_GRAIN``
 GRAIN_HOLE = 4
-GRAIN_MIN = 10
+GRAIN_MIN = 5
 GRAIN_HOLES = 0.02
 _GRAIN = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 #: ``_descreened``: the blur (sigma, px) that evens a screen out, and a kernel wider than any
@@ -56,6 +56,10 @@ COMMA_SIZE = 0.45
 #: a mark whose darkest ink is under this share of the darkest digit's (``_without_faint``)
 #: shows through from the back of the page
 FAINT_MARK = 0.55
+#: a segment of this many pieces or more, none of them this share of its ink, is a cloud of
+#: specks (``_speck_cloud``)
+CLOUD_SPECKS = 20
+CLOUD_LARGEST = 0.1
 #: a mark under this share of the tallest digit is smaller than any digit written beside it
 STRAY_HEIGHT = 0.4
 #: a mark under this share of its line's tallest digit (``_aside``) ...
@@ -297,7 +301,7 @@ def segment(
         evened = None
         if _screened(comps[2], binary, faint):
             evened = _descreened(ink)
-        elif comps[0] > 2 and _grainy(binary):  # two pieces or more: a stroke may be broken
+        elif comps[0] > 2 and _grainy(binary, comps[2]):  # 2+ pieces: a stroke may be broken
             evened = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, _GRAIN)
         if evened is not None:
             drawn = None  # (blurred or closed: the ink spreads)
@@ -355,11 +359,23 @@ def segment(
                 if not (i in word or _aside(s, line)) or _in_field(s.box, lines)
             ]
         segs += line
+    if not single:
+        segs = [s for s in segs if not _speck_cloud(s, stats)]
     if len(segs) > 1:
         segs = [s for s in segs if not _stray(s, segs)]
     if len(segs) > 1:
         segs = _without_faint(segs, ink, labels)
     return Segmentation(ink, binary, labels, scale, segs, n_labels=n - 1, lines=lines)
+
+
+def _speck_cloud(seg: Segment, stats: np.ndarray) -> bool:
+    """``seg`` is a cloud of specks, not strokes: ``CLOUD_SPECKS`` pieces or more, none of
+    them ``CLOUD_LARGEST`` of its ink (a blank page's scanner noise, merged into one "digit";
+    a written digit, even broken, has strokes). ``stats``: label ``l`` at ``l - 1``."""
+    if len(seg.labels) < CLOUD_SPECKS:
+        return False
+    largest = max(int(stats[lab - 1, cv2.CC_STAT_AREA]) for lab in seg.labels)
+    return largest < CLOUD_LARGEST * seg.area
 
 
 def _without_faint(segs: list[Segment], ink: np.ndarray, labels: np.ndarray) -> list[Segment]:
@@ -422,12 +438,16 @@ def _on_a_grid(stats: np.ndarray) -> bool:
     return bool(nearest.std() < SCREEN_EVEN * nearest.mean())
 
 
-def _grainy(binary: np.ndarray) -> bool:
+def _grainy(binary: np.ndarray, stats: np.ndarray) -> bool:
     """Grainy ink (a soft pencil, a dry pen): its strokes riddled with pinholes of a pixel or
-    few, ``GRAIN_HOLES`` of them per ink pixel or more (a written stroke has none)."""
-    holes = cv2.connectedComponentsWithStats(cv2.bitwise_not(binary), connectivity=4)[2]
+    few, ``GRAIN_HOLES`` of them per ink pixel or more (a written stroke has none). Judged
+    round the biggest piece (``stats``, background first) only: on a form that is its
+    frame, not the whole page."""
+    x, y, w, h = stats[1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA])), :4]
+    crop = binary[y : y + h, x : x + w]
+    holes = cv2.connectedComponentsWithStats(cv2.bitwise_not(crop), connectivity=4)[2]
     pinholes = np.count_nonzero(holes[1:, cv2.CC_STAT_AREA] <= GRAIN_HOLE)
-    return pinholes >= GRAIN_MIN and pinholes >= GRAIN_HOLES * cv2.countNonZero(binary)
+    return pinholes >= GRAIN_MIN and pinholes >= GRAIN_HOLES * cv2.countNonZero(crop)
 
 
 def _descreened(ink: np.ndarray) -> np.ndarray:
