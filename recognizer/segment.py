@@ -446,7 +446,7 @@ def _grainy(binary: np.ndarray, stats: np.ndarray) -> bool:
     x, y, w, h = stats[1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA])), :4]
     crop = binary[y : y + h, x : x + w]
     holes = cv2.connectedComponentsWithStats(cv2.bitwise_not(crop), connectivity=4)[2]
-    pinholes = np.count_nonzero(holes[1:, cv2.CC_STAT_AREA] <= GRAIN_HOLE)
+    pinholes = int(np.count_nonzero(holes[1:, cv2.CC_STAT_AREA] <= GRAIN_HOLE))
     return pinholes >= GRAIN_MIN and pinholes >= GRAIN_HOLES * cv2.countNonZero(crop)
 
 
