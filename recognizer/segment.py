@@ -36,6 +36,8 @@ SCREEN_DOT = 12
 #: mean (a screen: <= 0.15; a noisy scan's specks: >= 0.29), judged on a sample of this many
 SCREEN_EVEN = 0.2
 _GRID_SAMPLE = 200
+#: ... over an area at least this many of their spacings across and down
+SCREEN_SPAN = 5
 #: grainy ink (``_grainy``): pinholes of at most ``GRAIN_HOLE`` px, at least ``GRAIN_MIN`` of
 #: them and ``GRAIN_HOLES`` per ink pixel (a pencil's grain: 0.05-0.15; written ink: < 0.005),
 #: closed with ``_GRAIN``
@@ -344,6 +346,8 @@ def segment(
     kept = np.nonzero(keep)[0]
     if len(kept) > 300:  # pathological noise: keep the biggest
         kept = kept[np.argsort(-areas[kept])[:300]]
+    if len(kept) == 0:  # (nothing but slivers)
+        return Segmentation(ink, binary, labels, scale, [], n_labels=n - 1, lines=lines)
     boxes, big = _boxes(stats[kept]), areas[kept] >= 0.1 * amax
     bands = [np.arange(len(kept))] if single else _text_lines(boxes, big)
     segs = []
@@ -425,8 +429,9 @@ def _screened(stats: np.ndarray, binary: np.ndarray, faint: np.ndarray) -> bool:
 
 def _on_a_grid(stats: np.ndarray) -> bool:
     """``SCREEN_DOTS`` or more of the components (``stats``, background first) are dots of
-    ``SCREEN_DOT`` px or less, and they stand evenly apart: each one's nearest neighbour (of
-    up to ``_GRID_SAMPLE`` of them) as far away as the others' within ``SCREEN_EVEN``."""
+    ``SCREEN_DOT`` px or less, spread over ``SCREEN_SPAN`` of their spacings or more both
+    across and down, and they stand evenly apart: each one's nearest neighbour (of up to
+    ``_GRID_SAMPLE`` of them) as far away as the others' within ``SCREEN_EVEN``."""
     dots = stats[1:][stats[1:, cv2.CC_STAT_AREA] <= SCREEN_DOT]
     if len(dots) < SCREEN_DOTS:
         return False
@@ -435,7 +440,10 @@ def _on_a_grid(stats: np.ndarray) -> bool:
     d2 = ((sample[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
     d2[d2 == 0] = np.inf  # each sampled dot itself
     nearest = np.sqrt(d2.min(1))
-    return bool(nearest.std() < SCREEN_EVEN * nearest.mean())
+    step = float(nearest.mean())
+    if np.ptp(centres[:, 0]) < SCREEN_SPAN * step or np.ptp(centres[:, 1]) < SCREEN_SPAN * step:
+        return False  # a row (or a column) of marks, not a screen over an area
+    return bool(nearest.std() < SCREEN_EVEN * step)
 
 
 def _grainy(binary: np.ndarray, stats: np.ndarray) -> bool:
@@ -715,6 +723,8 @@ def _without_caption(band: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     heights or more clear of the digit-sized ones' extent, together a word (``_word``). Too
     small to make a line of their own, they went to the digits' line, where a caption over
     the first digit was stacked onto it. Only over two digits side by side or more."""
+    if len(band) < 3:  # (a caption and two digits at the least)
+        return band
     b = boxes[band]
     heights = b[:, 3] - b[:, 1]
     tallest = float(heights.max())
