@@ -503,8 +503,9 @@ def keystone(x: np.ndarray, rng: Rng) -> Sample:
     return _to_png(out), "".join(str(_DATA["y"][i]) for i in idx)
 
 
-def decimal(x: np.ndarray, rng: Rng) -> Sample:
-    """An amount with a decimal point ("12.50"): the point is no digit."""
+def _amount(rng: Rng, after: int, mark: Callable[[tuple, int, int, int], tuple]) -> Sample:
+    """Four digits written as an amount, with a printed-by-hand ``mark`` after digit ``after``:
+    ``mark(shape, left, baseline, pen)`` gives (coverage, width it takes)."""
     idx = rng.integers(len(_DATA["x"]), size=4)
     h = float(rng.uniform(38, 60))
     covs = [pen_digit(_DATA["x"][i], rng, height=h) for i in idx]
@@ -513,34 +514,37 @@ def decimal(x: np.ndarray, rng: Rng) -> Sample:
     for k, c in enumerate(covs):
         _lay(paper, c, left, 40, ink)
         left += c.shape[1] + int(rng.integers(6, 14))
-        if k == 1:
-            dot = np.zeros(paper.shape, np.float32)
-            cv2.circle(dot, (left + pen, 40 + int(h) - pen), max(1, int(pen * 0.7)), 1.0, -1)
-            _lay(paper, dot, 0, 0, ink)
-            left += 3 * pen + int(rng.integers(6, 12))
+        if k == after:
+            cov, width = mark(paper.shape, left, 40 + int(h), pen)
+            _lay(paper, cov, 0, 0, ink)
+            left += width + int(rng.integers(6, 12))
     return _to_png(paper), "".join(str(_DATA["y"][i]) for i in idx)
+
+
+def decimal(x: np.ndarray, rng: Rng) -> Sample:
+    """An amount with a decimal point ("12.50"): the point is no digit."""
+
+    def point(shape: tuple, left: int, base: int, pen: int) -> tuple:
+        dot = np.zeros(shape, np.float32)
+        cv2.circle(dot, (left + pen, base - pen), max(1, int(pen * 0.7)), 1.0, -1)
+        return dot, 3 * pen
+
+    return _amount(rng, 1, point)
 
 
 def thousands(x: np.ndarray, rng: Rng) -> Sample:
     """An amount with a thousands comma after its first digit ("1,250"): a round head on the
     baseline and a tail down to the left; the comma is no digit."""
-    idx = rng.integers(len(_DATA["x"]), size=4)
-    h = float(rng.uniform(38, 60))
-    covs = [pen_digit(_DATA["x"][i], rng, height=h) for i in idx]
-    paper = _paper(int(h) + 80, sum(c.shape[1] for c in covs) + 180, rng)
-    left, ink, pen = 30, _ink_level(rng), max(2, int(h * 0.1))
-    for k, c in enumerate(covs):
-        _lay(paper, c, left, 40, ink)
-        left += c.shape[1] + int(rng.integers(6, 14))
-        if k == 0:
-            mark = np.zeros(paper.shape, np.float32)
-            head = (left + pen, 40 + int(h) - pen // 2)
-            tail = (left + pen - int(pen * rng.uniform(0.4, 1.0)), 40 + int(h) + int(pen * 1.6))
-            cv2.circle(mark, head, max(1, int(pen * 0.6)), 1.0, -1, cv2.LINE_AA)
-            cv2.line(mark, head, tail, 1.0, max(1, int(pen * 0.6)), cv2.LINE_AA)
-            _lay(paper, mark, 0, 0, ink)
-            left += 2 * pen + int(rng.integers(6, 12))
-    return _to_png(paper), "".join(str(_DATA["y"][i]) for i in idx)
+
+    def comma(shape: tuple, left: int, base: int, pen: int) -> tuple:
+        mark = np.zeros(shape, np.float32)
+        head = (left + pen, base - pen // 2)
+        tail = (left + pen - int(pen * rng.uniform(0.4, 1.0)), base + int(pen * 1.6))
+        cv2.circle(mark, head, max(1, int(pen * 0.6)), 1.0, -1, cv2.LINE_AA)
+        cv2.line(mark, head, tail, 1.0, max(1, int(pen * 0.6)), cv2.LINE_AA)
+        return mark, 2 * pen
+
+    return _amount(rng, 0, comma)
 
 
 CONDITIONS: dict[str, Callable[[np.ndarray, Rng], Sample]] = {

@@ -413,15 +413,14 @@ class Model:
                 extracted = list(pool.map(_extract_one, blobs, itertools.repeat(max_pixels)))
             else:
                 extracted = [_extract_one(data, max_pixels) for data in blobs]
-        stacks = []
-        for e in extracted:
-            if not isinstance(e, Exception):
-                stacks += [r.digits for r in e.readings()]
+        # every way each image was read, in the order its rows are stacked
+        ways = [[] if isinstance(e, Exception) else e.readings() for e in extracted]
+        stacks = [r.digits for rs in ways for r in rs]
         allx = np.concatenate(stacks) if stacks else np.zeros((0, 28, 28), np.uint8)
         labels, probs, raw, feats = self._predict(allx, with_features=True)
         out, k = [], 0
         found = []
-        for e in extracted:
+        for e, readings in zip(extracted, ways, strict=True):
             if isinstance(e, Exception):
                 out.append(
                     Reading([], 0, 0, error=getattr(e, "message", str(e)), error_code=e.code)
@@ -429,7 +428,7 @@ class Model:
                 continue
             best, rows = e, slice(k, k + len(e.digits))
             k = rows.stop
-            for alt in e.readings()[1:]:
+            for alt in readings[1:]:
                 span = slice(k, k + len(alt.digits))
                 k = span.stop
                 if alt.squeezed and probs[rows].max(initial=0.0) >= NARROWED_BELOW:

@@ -356,11 +356,11 @@ def segment(
             band = _without_caption(band, boxes)
         line = _band_segments(band, boxes, areas[kept], big, kept, single)
         if not single and len(line) > 1:
-            word = _label_words(line, stats) | _points(line)
+            printed = _label_words(line, stats) | _points(line)
             line = [
                 s
                 for i, s in enumerate(line)
-                if not (i in word or _aside(s, line)) or _in_field(s.box, lines)
+                if not (i in printed or _aside(s, line)) or _in_field(s.box, lines)
             ]
         segs += line
     if not single:

@@ -498,6 +498,13 @@ def test_step_picture_shows_line_removal_and_the_touching_split(shipped_model):
     assert shipped_model.recognize(png).text == "427"
 
 
+def _write(page: np.ndarray, digit: np.ndarray, x0: int, y0: int) -> None:
+    """A test digit written dark on ``page`` at 2x (56 px, ~40 px of ink), its box at (x0, y0)."""
+    ink = cv2.resize(digit, (56, 56), interpolation=cv2.INTER_LINEAR)
+    box = page[y0 : y0 + 56, x0 : x0 + 56]
+    np.minimum(box, 255 - ink, out=box)
+
+
 def _labelled(
     digits: list[np.ndarray], label: str, size: float, gap: float, after: bool = False
 ) -> bytes:
@@ -512,9 +519,7 @@ def _labelled(
     )
     cv2.putText(page, label, (text_x, 84), cv2.FONT_HERSHEY_SIMPLEX, size, 30, 2, cv2.LINE_AA)
     for k, d in enumerate(digits):
-        ink = cv2.resize(d, (56, 56), interpolation=cv2.INTER_LINEAR)
-        x0 = left + 60 * k
-        page[30:86, x0 : x0 + 56] = np.minimum(page[30:86, x0 : x0 + 56], 255 - ink)
+        _write(page, d, left + 60 * k, 30)
     return cv2.imencode(".png", page)[1].tobytes()
 
 
@@ -559,8 +564,7 @@ def _amount(digits: list[np.ndarray], comma: bool = False) -> bytes:
     page = np.full((120, 60 * len(digits) + 80), 245, np.uint8)
     left = 20
     for k, d in enumerate(digits):
-        ink = cv2.resize(d, (56, 56), interpolation=cv2.INTER_LINEAR)
-        page[30:86, left : left + 56] = np.minimum(page[30:86, left : left + 56], 255 - ink)
+        _write(page, d, left, 30)
         left += 56
         if k == (0 if comma else 1):
             cv2.circle(page, (left + 5, 79), 3, 30, -1, cv2.LINE_AA)
@@ -599,11 +603,7 @@ def _captioned(digits: list[np.ndarray], caption: str, gap: float) -> bytes:
     cv2.putText(page, caption, (12, 26), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 30, 2, cv2.LINE_AA)
     top = 26 + int(gap * 40) - 8  # MNIST's 4 px margin, doubled
     for k, d in enumerate(digits):
-        ink = cv2.resize(d, (56, 56), interpolation=cv2.INTER_LINEAR)
-        x0 = 12 + 60 * k
-        page[top : top + 56, x0 : x0 + 56] = np.minimum(
-            page[top : top + 56, x0 : x0 + 56], 255 - ink
-        )
+        _write(page, d, 12 + 60 * k, top)
     return cv2.imencode(".png", page)[1].tobytes()
 
 

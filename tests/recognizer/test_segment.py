@@ -101,34 +101,36 @@ def test_mnist_digits_each_one_segment(mnist):
     assert sum(c == 1 for c in counts) >= 299
 
 
+def _singles_read(model, mnist, make, seeds: tuple[int, ...], n: int) -> tuple[int, int]:
+    """(read right, read as more than one digit) of the first ``n`` test digits made by
+    ``make(digit, rng)`` once for each of ``seeds``."""
+    x, y = mnist["x_test"], mnist["y_test"]
+    blobs = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        blobs += [make(x[i], rng) for i in range(n)]
+    texts = [r.text for r in model.recognize_many(blobs)]
+    truth = [str(int(d)) for d in y[:n]] * len(seeds)
+    right = sum(t == d for t, d in zip(texts, truth, strict=True))
+    return right, sum(len(t) > 1 for t in texts)
+
+
 def test_the_pieces_of_a_skipping_pen_are_one_digit(mnist, shipped_model):
     # a quarter of the stroke missing in 4 px patches: pieces of one digit one above the
     # other, a few pixels apart, are no two rows of digits (old: 704 of 800 right, 82 with
     # too many digits; now 727 and 57)
-    x, y = mnist["x_test"], mnist["y_test"]
-    blobs = []
-    for seed in (71, 73):
-        rng = np.random.default_rng(seed)
-        blobs += [broken_png(x[i], rng) for i in range(400)]
-    texts = [r.text for r in shipped_model.recognize_many(blobs)]
-    right = sum(t == str(int(d)) for t, d in zip(texts, list(y[:400]) * 2, strict=True))
+    right, too_many = _singles_read(shipped_model, mnist, broken_png, (71, 73), 400)
     assert right >= 716
-    assert sum(len(t) > 1 for t in texts) <= 70
+    assert too_many <= 70
 
 
 def test_a_grainy_pencil_line_is_read_whole(mnist, shipped_model):
     # a quarter of a light pencil stroke's pixels missing one by one: the pinholes are closed
     # before the digit is cut into pieces (old: 1,164 of 1,200 right, 26 with too many
     # digits; now 1,178 and 12)
-    x, y = mnist["x_test"], mnist["y_test"]
-    blobs = []
-    for seed in (81, 83, 85, 87):
-        rng = np.random.default_rng(seed)
-        blobs += [pencil_png(x[i], rng) for i in range(300)]
-    texts = [r.text for r in shipped_model.recognize_many(blobs)]
-    right = sum(t == str(int(d)) for t, d in zip(texts, list(y[:300]) * 4, strict=True))
+    right, too_many = _singles_read(shipped_model, mnist, pencil_png, (81, 83, 85, 87), 300)
     assert right >= 1172
-    assert sum(len(t) > 1 for t in texts) <= 20
+    assert too_many <= 20
 
 
 def test_a_halftone_screen_is_told_from_a_noisy_scan():
