@@ -27,6 +27,8 @@ import time
 
 import numpy as np
 
+from recognizer.cli import CONVNET_EPOCHS
+
 CONDITIONS = (
     "png",
     "canvas",
@@ -138,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--C", type=float, default=10.0)
     ap.add_argument("--pca", type=int, default=120)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--convnet-epochs", type=int, default=CONVNET_EPOCHS)
     args = ap.parse_args(argv)
 
     from recognizer.datasets import find_mnist

@@ -1,8 +1,10 @@
 """Calibrated confidence: temperature scaling, the review threshold, and the pair detector.
 
 ``confidence`` is the largest of the probabilities the pairwise-coupled SVM decision values
-give; their sharpness is set by ``PROB_SCALE / temperature``. The temperature is fitted (least
-negative log-likelihood) on held-out digits read through the full path, and the review
+give; their sharpness is set by ``PROB_SCALE / temperature``. Where the SVC is unsure, the
+network's softmax is mixed in (``Model.second_opinion``; its share and temperature were chosen
+on the validation split). The SVC's temperature is fitted (least negative log-likelihood) on
+held-out digits read through the full path, and the review
 threshold is the lowest confidence at which the digits kept are still ``TARGET_PRECISION``
 right on the same held-out data.
 
@@ -14,6 +16,7 @@ figures are reported on the second half, which calibration never sees.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,10 +40,20 @@ def heldout_blobs(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[list[byt
     return blobs, np.tile(np.asarray(y), 3)
 
 
+@dataclass
+class Scores:
+    """Held-out digits read through the full path: the SVC's pairwise decision values, the
+    network's logits (None for a model without one) and the true labels."""
+
+    dec: np.ndarray
+    logits: np.ndarray | None
+    y: np.ndarray
+
+
 def decisions(
     model: Model, blobs: list[bytes], y: np.ndarray, progress: Callable[[int], None] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pairwise decision values of the inputs read as exactly one digit, and their labels."""
+) -> Scores:
+    """The scores of the inputs read as exactly one digit, and their labels."""
     decs, labels = [], []
     for s in range(0, len(blobs), 256):
         recs = model.recognize_many(blobs[s : s + 256])
@@ -53,21 +66,29 @@ def decisions(
     imgs = np.stack(decs) if decs else np.zeros((0, 28, 28), np.uint8)
     d = np.concatenate(
         [model._kernel.decision(F.extract(imgs[i : i + 512])) for i in range(0, len(imgs), 512)]
+        or [np.zeros((0, len(model._kernel.pi)))]
     )
-    return d, np.asarray(labels)
+    logits = model.network.logits(imgs) if model.network is not None else None
+    return Scores(d, logits, np.asarray(labels))
 
 
-def probabilities(model: Model, dec: np.ndarray, temperature: float) -> np.ndarray:
-    return model._kernel.couple(dec * (PROB_SCALE / temperature))
+def probabilities(model: Model, s: Scores, temperature: float) -> np.ndarray:
+    """The model's probabilities at this temperature (the network's second opinion in)."""
+    p = model._kernel.couple(s.dec * (PROB_SCALE / temperature))
+    return p if s.logits is None else model.second_opinion(p, logits=s.logits)
 
 
-def fit_temperature(model: Model, dec: np.ndarray, y: np.ndarray) -> float:
-    classes = model._kernel.classes
-    idx = np.searchsorted(classes, y)
+def fit_temperature(model: Model, s: Scores) -> float:
+    """The SVC's temperature: least negative log-likelihood of its own probabilities."""
+    idx = np.searchsorted(model._kernel.classes, s.y)
+    return _least_nll(lambda t: model._kernel.couple(s.dec * (PROB_SCALE / t)), idx)
+
+
+def _least_nll(probs: Callable[[float], np.ndarray], idx: np.ndarray) -> float:
     best, best_nll = 1.0, np.inf
     for t in TEMPERATURES:
-        p = probabilities(model, dec, float(t))
-        nll = -np.mean(np.log(np.clip(p[np.arange(len(y)), idx], 1e-12, 1.0)))
+        p = probs(float(t))
+        nll = -np.mean(np.log(np.clip(p[np.arange(len(idx)), idx], 1e-12, 1.0)))
         if nll < best_nll:
             best, best_nll = float(t), nll
     return best
@@ -99,12 +120,12 @@ def review_threshold(
     return float(c[k]), float((k + 1) / len(c))
 
 
-def summary(model: Model, dec: np.ndarray, y: np.ndarray, temperature: float) -> dict[str, Any]:
-    idx = np.searchsorted(model._kernel.classes, y)
-    p = probabilities(model, dec, temperature)
+def summary(model: Model, s: Scores, temperature: float) -> dict[str, Any]:
+    idx = np.searchsorted(model._kernel.classes, s.y)
+    p = probabilities(model, s, temperature)
     conf = p.max(1)
     correct = p.argmax(1) == idx
-    return {"n": int(len(y)), "accuracy": float(correct.mean()), "ece": ece(conf, correct)}
+    return {"n": int(len(s.y)), "accuracy": float(correct.mean()), "ece": ece(conf, correct)}
 
 
 # -- the split/keep decision for touching digits -------------------------------------------

@@ -21,10 +21,13 @@ import click
 if TYPE_CHECKING:
     import numpy as np
 
+    from .calibrate import Scores
     from .extra import ExtraData
     from .model import Model
 
 Arrays = tuple["np.ndarray", "np.ndarray", "np.ndarray", "np.ndarray"]
+#: epochs of the second-opinion network in ``digits train`` (see ``recognizer.convnet``)
+CONVNET_EPOCHS = 4
 
 
 @click.group()
@@ -289,6 +292,14 @@ def data_where() -> None:
 @click.option("--C", "C", type=float, default=10.0, show_default=True, help="SVC C")
 @click.option("--pca", type=int, default=120, show_default=True, help="PCA dimensions (0: none)")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--convnet-epochs",
+    type=click.IntRange(0, 100),
+    default=CONVNET_EPOCHS,
+    show_default=True,
+    help="epochs of the small network that gives a second opinion where the SVC is unsure "
+    "(0: none, the SVC alone)",
+)
 @extra_option
 @click.option(
     "--extra-weight",
@@ -313,6 +324,7 @@ def train(
     C: float,
     pca: int,
     seed: int,
+    convnet_epochs: int,
     extra: str | None,
     extra_weight: int,
 ) -> None:
@@ -348,6 +360,7 @@ def train(
         C=C,
         pca=pca,
         seed=seed,
+        convnet_epochs=convnet_epochs,
         data_sha256=digest,
     )
     m = _evaluate(model, xte, yte, "evaluating on the test set (PNG path)")
@@ -489,28 +502,31 @@ def calibrate(
     model.metadata["temperature"] = 1.0
     blobs, y = cal.heldout_blobs(xte[:n], yte[:n], seed=1)
     with click.progressbar(length=len(blobs), label="held-out digits (fit)") as bar:
-        dec, y = cal.decisions(model, blobs, y, progress=bar.update)
-    t = cal.fit_temperature(model, dec, y)
-    p = cal.probabilities(model, dec, t)
-    correct = p.argmax(1) == np.searchsorted(model._kernel.classes, y)
+        held = cal.decisions(model, blobs, y, progress=bar.update)
+    t = cal.fit_temperature(model, held)
+    p = cal.probabilities(model, held, t)
+    correct = p.argmax(1) == np.searchsorted(model._kernel.classes, held.y)
     threshold, kept = cal.review_threshold(p.max(1), correct)
-    report: dict[str, Any] = {"fit_digits": int(len(y)), "target_precision": cal.TARGET_PRECISION}
+    report: dict[str, Any] = {
+        "fit_digits": int(len(held.y)),
+        "target_precision": cal.TARGET_PRECISION,
+    }
     x2, y2 = xte[n : 2 * n], yte[n : 2 * n]
     blobs2, yy2 = cal.heldout_blobs(x2, y2, seed=2)
     with click.progressbar(length=len(blobs2), label="held-out digits (report)") as bar:
-        dec2, yy2 = cal.decisions(model, blobs2, yy2, progress=bar.update)
-    p2 = cal.probabilities(model, dec2, t)
+        held2 = cal.decisions(model, blobs2, yy2, progress=bar.update)
+    p2 = cal.probabilities(model, held2, t)
     conf2 = p2.max(1)
-    correct2 = p2.argmax(1) == np.searchsorted(model._kernel.classes, yy2)
+    correct2 = p2.argmax(1) == np.searchsorted(model._kernel.classes, held2.y)
     keep = conf2 >= threshold
     report.update(
-        report_digits=int(len(yy2)),
+        report_digits=int(len(held2.y)),
         review_threshold_precision=float(correct2[keep].mean()) if keep.any() else None,
         review_kept_share=float(keep.mean()),
     )
-    for name, (d, yy) in _calibration_parts(model, xte, yte, n).items():
-        before = cal.summary(model, d, yy, 1.0)
-        after = cal.summary(model, d, yy, t)
+    for name, scores in _calibration_parts(model, xte, yte, n).items():
+        before = cal.summary(model, scores, 1.0)
+        after = cal.summary(model, scores, t)
         report[name] = {"n": before["n"], "ece_before": before["ece"], "ece_after": after["ece"]}
     model.metadata.update(
         temperature=round(t, 4),
@@ -524,10 +540,8 @@ def calibrate(
     click.echo(f"wrote {metadata_path(path)} in {time.time() - t0:.0f}s")
 
 
-def _calibration_parts(
-    model: Model, xte: np.ndarray, yte: np.ndarray, n: int
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Decision values of the report half as MNIST PNGs and as canvas redraws (for ECE)."""
+def _calibration_parts(model: Model, xte: np.ndarray, yte: np.ndarray, n: int) -> dict[str, Scores]:
+    """Scores of the report half as MNIST PNGs and as canvas redraws (for ECE)."""
     import numpy as np
 
     from . import calibrate as cal

@@ -23,8 +23,8 @@ from typing import Any, Literal, overload
 import cv2
 import numpy as np
 
+from . import convnet, modelfile, split
 from . import features as F
-from . import modelfile, split
 from .errors import (
     ImageTooLarge,
     ModelError,
@@ -81,6 +81,17 @@ def _single_threaded_cv2() -> Iterator[None]:
 
 #: a narrowed reading (``Extracted.narrowed``) is only weighed against one less sure than this
 NARROWED_BELOW = 0.99
+#: the network's file beside the SVC's (``digits.skops`` -> ``digits.convnet.npz``)
+CONVNET_SUFFIX = ".convnet.npz"
+#: the network's second opinion (metadata ``convnet`` may override each; chosen on the
+#: validation split, MNIST train 50,000-59,999, bench/RESULTS.md 2026-11-27): digits the SVC
+#: gives less than ``SECOND_BELOW`` are also read by the network, whose softmax at
+#: ``NETWORK_TEMPERATURE`` gets ``NETWORK_WEIGHT`` of the mixture. At 0.4 the network alone
+#: cannot overrule an SVC at 0.83 or more; a softer network (2.0) costs less on digits
+#: stretched to fill their frame, which it reads worse than the SVC.
+SECOND_BELOW = 0.99
+NETWORK_WEIGHT = 0.4
+NETWORK_TEMPERATURE = 2.0
 
 
 def _reads_better(other: np.ndarray, first: np.ndarray) -> bool:
@@ -308,9 +319,11 @@ class Model:
         *,
         kernel: _KernelSVC | None = None,
         path: str | os.PathLike[str] | None = None,
+        network: convnet.ConvNet | None = None,
     ) -> None:
         """From a fitted ``estimator``, or (``load_model``) from its prediction ``kernel`` and
-        the file it came from: the estimator is then loaded only if asked for."""
+        the file it came from: the estimator is then loaded only if asked for. ``network`` is
+        the network whose opinion is asked where the SVC is unsure (none: the SVC alone)."""
         if estimator is None and (kernel is None or path is None):
             raise ModelError("a model needs a fitted estimator, or a kernel and its file")
         self._estimator = estimator
@@ -319,6 +332,7 @@ class Model:
         #: threads for decoding and segmenting in ``recognize_many`` (outputs do not change)
         self.extract_threads = default_extract_threads()
         self._kernel = kernel if kernel is not None else _KernelSVC.from_estimator(estimator)
+        self.network = network
 
     @property
     def estimator(self) -> Any:
@@ -343,6 +357,52 @@ class Model:
         """Calibration temperature of the pairwise decision values (metadata)."""
         return float(self.metadata.get("temperature", 1.0))
 
+    def _network_setting(self, key: str, default: float) -> float:
+        return float(self.metadata.get("convnet", {}).get(key, default))
+
+    @property
+    def network_below(self) -> float:
+        """The SVC confidence below which the network's opinion is asked too (metadata)."""
+        return self._network_setting("below", SECOND_BELOW)
+
+    @property
+    def network_weight(self) -> float:
+        """The network's share of the mixture where it is asked (metadata)."""
+        return self._network_setting("weight", NETWORK_WEIGHT)
+
+    @property
+    def network_temperature(self) -> float:
+        """The temperature of the network's softmax in the mixture (metadata)."""
+        return self._network_setting("temperature", NETWORK_TEMPERATURE)
+
+    def second_opinion(
+        self,
+        probs: np.ndarray,
+        images28: np.ndarray | None = None,
+        *,
+        logits: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``probs`` (the SVC's calibrated probabilities) with the network's mixed in where
+        the SVC gives less than ``network_below``: two classifiers that learned different
+        features rarely err on the same digit, and where one is unsure the other often is
+        not. Confident digits (~95%) are left alone, which keeps the cost small. The network
+        reads ``images28``, or its ``logits`` of every row are given (calibration). Returns
+        a new array."""
+        out = np.array(probs, dtype=np.float64)
+        if (self.network is None and logits is None) or len(out) == 0:
+            return out
+        unsure = np.nonzero(out.max(1) < self.network_below)[0]
+        if len(unsure):
+            if logits is None:
+                assert self.network is not None and images28 is not None
+                z = self.network.logits(np.asarray(images28)[unsure])
+            else:
+                z = logits[unsure]
+            net = convnet.softmax(np.asarray(z, np.float64) / self.network_temperature)
+            w = self.network_weight
+            out[unsure] = (1 - w) * out[unsure] + w * net
+        return out
+
     # -- prediction -------------------------------------------------------------------------
     def predict_many(self, images28: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, 28, 28) normalized digits -> (labels (N,) int, calibrated probabilities (N, 10))."""
@@ -364,8 +424,9 @@ class Model:
         tuple[np.ndarray, np.ndarray, np.ndarray]
         | tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     ):
-        """Labels, calibrated probabilities and uncalibrated ones (temperature 1; what the
-        touching-digit decisions were tuned on); with ``with_features`` also the classifier's
+        """Labels, calibrated probabilities (with the network's ``second_opinion``) and the
+        SVC's uncalibrated ones (temperature 1; what the touching-digit decisions were tuned
+        on); with ``with_features`` also the classifier's
         features (the pair detector reads them too: extracted once)."""
         x = np.asarray(images28)
         if x.ndim == 2:
@@ -379,7 +440,7 @@ class Model:
         probs = np.empty((n, k))
         raw = probs
         t = self.temperature
-        if t != 1.0:
+        if t != 1.0 or self.network is not None:
             raw = np.empty((n, k))
         for s in range(0, n, PREDICT_CHUNK):
             f = F.extract(x[s : s + PREDICT_CHUNK])
@@ -387,8 +448,9 @@ class Model:
                 feats[s : s + PREDICT_CHUNK] = f
             dec = self._kernel.decision(f)
             probs[s : s + PREDICT_CHUNK] = self._kernel.couple(dec * (PROB_SCALE / t))
-            if t != 1.0:
+            if raw is not probs:
                 raw[s : s + PREDICT_CHUNK] = self._kernel.couple(dec * PROB_SCALE)
+        probs = self.second_opinion(probs, x)
         labels = self._kernel.classes[probs.argmax(1)].astype(np.int64)
         return (labels, probs, raw, feats) if with_features else (labels, probs, raw)
 
@@ -581,12 +643,54 @@ class Model:
         sio.dump(self.estimator, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
         os.replace(tmp, path)
         meta = dict(self.metadata)
+        if self.network is not None:
+            net = convnet_path(path)
+            arrays: dict[str, Any] = self.network.arrays()
+            with open(net.with_suffix(".tmp"), "wb") as f:
+                np.savez_compressed(f, **arrays)
+            os.replace(net.with_suffix(".tmp"), net)
+            meta["convnet"] = {
+                **meta.get("convnet", {}),
+                "file": net.name,
+                "sha256": sha256_file(net),
+            }
         meta["model_file"] = path.name
         meta["model_bytes"] = path.stat().st_size
         meta["model_sha256"] = sha256_file(path)
         self.metadata = meta
         metadata_path(path).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         return path
+
+
+def model_files(model_path: str | os.PathLike[str]) -> list[pathlib.Path]:
+    """Every file of a saved model that exists: the ``.skops``, its ``.json`` metadata and
+    its network's weights (what to copy to move a model)."""
+    path = pathlib.Path(model_path)
+    return [p for p in (path, metadata_path(path), convnet_path(path)) if p.exists()]
+
+
+def convnet_path(model_path: str | os.PathLike[str]) -> pathlib.Path:
+    """Where a model's network weights are: beside its ``.skops`` file."""
+    path = pathlib.Path(model_path)
+    return path.with_name(path.stem + CONVNET_SUFFIX)
+
+
+def _load_convnet(path: pathlib.Path, metadata: dict[str, Any]) -> convnet.ConvNet | None:
+    """The network the metadata names (arrays only, no pickle), checked against its sha256;
+    None for a model without one."""
+    info = metadata.get("convnet")
+    if not info:
+        return None
+    net = path.with_name(str(info.get("file", convnet_path(path).name)))
+    if not net.exists():
+        raise ModelError(f"model {path} names a network file that is missing: {net}")
+    if info.get("sha256") and sha256_file(net) != info["sha256"]:
+        raise ModelError(f"network file {net} does not match its sha256 in the metadata")
+    try:
+        with np.load(net, allow_pickle=False) as f:
+            return convnet.ConvNet.from_arrays(dict(f))
+    except Exception as exc:
+        raise ModelError(f"not a readable network file: {net}: {exc}") from exc
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -662,9 +766,9 @@ def load_model(path: str | os.PathLike[str] | None = None) -> Model:
     try:
         kernel = _KernelSVC.from_estimator(modelfile.read_estimator(path, TRUSTED_TYPES))
     except modelfile.Unsupported:
-        return Model(_skops_load(path), metadata)
+        return Model(_skops_load(path), metadata, network=_load_convnet(path, metadata))
     except ModelError:
         raise
     except Exception as exc:
         raise ModelError(f"not a readable skops model file: {path}: {exc}") from exc
-    return Model(metadata=metadata, kernel=kernel, path=path)
+    return Model(metadata=metadata, kernel=kernel, path=path, network=_load_convnet(path, metadata))

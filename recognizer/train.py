@@ -12,8 +12,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from . import convnet
 from . import features as F
-from .model import Model
+from .model import NETWORK_TEMPERATURE, NETWORK_WEIGHT, SECOND_BELOW, Model
 from .pipeline import normalize_training_images
 
 
@@ -212,6 +213,7 @@ def train_model(
     C: float = 10.0,
     pca: int | None = 120,
     seed: int = 0,
+    convnet_epochs: int = 0,
     data_sha256: str | None = None,
     **extra_metadata: object,
 ) -> Model:
@@ -224,7 +226,9 @@ def train_model(
     PCA, then an RBF SVC.
     With ``vsv`` > 0 the SVC is then fitted again (virtual support vectors, Schoelkopf et al.)
     on its support vectors plus ``vsv`` transformed copies of each (``virtual_sv_images``);
-    with ``vsv_keep_all`` on the whole training set plus those copies."""
+    with ``vsv_keep_all`` on the whole training set plus those copies.
+    With ``convnet_epochs`` > 0 a small network (``convnet``) is trained on the same
+    normalized images as the SVC's second opinion."""
     import sklearn
     from sklearn.decomposition import PCA
     from sklearn.pipeline import Pipeline
@@ -247,6 +251,12 @@ def train_model(
     xn = np.concatenate(sets)
     yn = np.tile(y, len(sets))
     del sets
+    network = None
+    if convnet_epochs:
+        say(f"training the network ({convnet_epochs} epochs of {len(xn)} images)")
+        t_net = time.time()
+        network = convnet.train(xn, yn, epochs=convnet_epochs, seed=seed, progress=say)
+        net_seconds = time.time() - t_net
     say(f"extracting features of {len(xn)} images")
     feats = _features_chunked(xn)
     if not vsv:
@@ -320,5 +330,14 @@ def train_model(
     }
     if vsv:
         metadata["first_fit_support_vectors"] = first_sv
+    if network is not None:
+        metadata["convnet"] = {
+            "description": convnet.DESCRIPTION,
+            "epochs": int(convnet_epochs),
+            "below": SECOND_BELOW,
+            "weight": NETWORK_WEIGHT,
+            "temperature": NETWORK_TEMPERATURE,
+            "training_seconds": round(net_seconds, 1),
+        }
     metadata.update(extra_metadata)
-    return Model(estimator, metadata)
+    return Model(estimator, metadata, network=network)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from cli import main
+from recognizer.model import model_files
 from store import ModelActivation, session_scope
 from store.model_versions import ModelSettings, record_activation
 from tests.support import MNIST, mnist_test_digits, png_bytes, service_env, start_worker
@@ -34,8 +34,8 @@ def service(backend, make_database, redis_dbs, model_path, tmp_path):
     database = make_database(backend)
     models = tmp_path / "models"
     (models / "shipped").mkdir(parents=True)
-    for name in ("digits.skops", "digits.json"):
-        (models / "shipped" / name).symlink_to(Path(model_path).with_name(name))
+    for src in model_files(model_path):
+        (models / "shipped" / src.name).symlink_to(src)
     redis_url = redis_dbs.take()
     env = service_env(database, redis_url, model_path, MODELS_DIR=str(models))
     worker = start_worker(env, tmp_path)

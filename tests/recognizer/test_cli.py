@@ -29,6 +29,8 @@ def test_train_and_evaluate(mnist_path, tmp_path):
     assert (out / "digits.skops").exists() and (out / "digits.json").exists()
     meta = json.loads((out / "digits.json").read_text())
     assert meta["test_accuracy"] > 0.8 and len(meta["per_class"]) == 10
+    assert (out / meta["convnet"]["file"]).exists() and len(meta["convnet"]["sha256"]) == 64
+    assert "training the network" in r.output
     r = runner.invoke(
         main,
         [

@@ -13,7 +13,7 @@ from recognizer import calibrate as cal
 from recognizer import lines, split
 from recognizer.cli import main
 from recognizer.imageio import decode_gray, to_ink
-from recognizer.model import DEFAULT_MODEL_PATH, load_model
+from recognizer.model import DEFAULT_MODEL_PATH, load_model, model_files
 from recognizer.segment import segment
 from recognizer.synth import (
     PAPER_CONDITIONS,
@@ -442,8 +442,8 @@ def test_ece_and_threshold_helpers():
 
 
 def test_calibrate_cli_writes_temperature_and_threshold(mnist_path, tmp_path):
-    for name in ("digits.skops", "digits.json"):
-        shutil.copy(DEFAULT_MODEL_PATH.with_name(name), tmp_path / name)
+    for src in model_files(DEFAULT_MODEL_PATH):
+        shutil.copy(src, tmp_path / src.name)
     r = CliRunner().invoke(
         main,
         [

@@ -30,7 +30,7 @@ def test_serving_never_imports_sklearn():
 def test_numpy_reader_predicts_exactly_as_skops(shipped_model, mnist):
     """The same kernel arrays, so the same probabilities bit for bit."""
     meta = json.loads(DEFAULT_MODEL_PATH.with_suffix(".json").read_text())
-    via_skops = Model(_skops_load(DEFAULT_MODEL_PATH), meta)
+    via_skops = Model(_skops_load(DEFAULT_MODEL_PATH), meta, network=shipped_model.network)
     blobs = encode_png_batch(mnist["x_test"][:200])
     a = shipped_model.recognize_many(blobs)
     b = via_skops.recognize_many(blobs)

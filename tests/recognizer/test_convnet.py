@@ -1,0 +1,121 @@
+"""The second-opinion network: its gradients, its training, and how the model uses it."""
+
+import json
+
+import numpy as np
+import pytest
+
+from recognizer import convnet, features, load_model
+from recognizer.errors import ModelError
+from recognizer.model import (
+    DEFAULT_MODEL_PATH,
+    PROB_SCALE,
+    convnet_path,
+    metadata_path,
+    model_files,
+)
+from recognizer.pipeline import normalize_training_images
+
+
+def _net(seed=1):
+    rng = np.random.default_rng(seed)
+    net = convnet.ConvNet.initial(rng)
+    for name in ("b1", "b2", "b3", "b4"):  # non-zero biases: every path carries gradient
+        setattr(net, name, rng.normal(0, 0.1, getattr(net, name).shape).astype(np.float32))
+    return net
+
+
+def _loss(net, x, y):
+    return net.gradients(x, y, None)[0]
+
+
+@pytest.mark.parametrize("name", convnet.NAMES)
+def test_gradients_match_finite_differences(name):
+    """Along the gradient, the loss changes by |g|^2 per unit step (a central difference)."""
+    net = _net()
+    rng = np.random.default_rng(2)
+    x = rng.random((6, 28, 28, 1)).astype(np.float32)
+    y = np.arange(6)
+    _, g = net.gradients(x, y, None)
+    w, d = getattr(net, name), g[name]
+    eps = 1e-3 / float(np.linalg.norm(d))  # small: ReLU and max pooling have kinks
+    w += eps * d
+    up = _loss(net, x, y)
+    w -= 2 * eps * d
+    down = _loss(net, x, y)
+    w += eps * d
+    slope = (up - down) / (2 * eps)
+    assert slope == pytest.approx(float((d * d).sum()), rel=0.05)
+
+
+def test_inference_is_the_training_forward_pass():
+    net = _net()
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 256, (5, 28, 28)).astype(np.uint8)
+    y = np.array([3, 1, 4, 1, 5])
+    logits = net.logits(x).astype(np.float64)
+    p = convnet.softmax(logits)
+    expected = -np.mean(np.log(p[np.arange(5), y]))
+    assert net.gradients(x[..., None] / np.float32(255), y, None)[0] == pytest.approx(expected)
+
+
+def test_training_learns_digits(mnist):
+    """A few epochs on 1,000 normalized training digits read most test digits (chance: 10%)."""
+    x = normalize_training_images(mnist["x_train"][:1000])
+    net = convnet.train(x, mnist["y_train"][:1000], epochs=4, batch=32, seed=0)
+    xt = normalize_training_images(mnist["x_test"][:300])
+    assert (net.logits(xt).argmax(1) == mnist["y_test"][:300]).mean() >= 0.85
+
+
+def test_shipped_model_asks_the_network_only_where_the_svc_is_unsure(shipped_model, mnist):
+    x = normalize_training_images(mnist["x_test"][:300])
+    assert shipped_model.network is not None
+    labels, probs, raw = shipped_model._predict(x)
+    dec = shipped_model._kernel.decision(features.extract(x))
+    svc_alone = shipped_model._kernel.couple(dec * (PROB_SCALE / shipped_model.temperature))
+    np.testing.assert_allclose(raw, shipped_model._kernel.couple(dec * PROB_SCALE))  # the SVC's
+    sure = svc_alone.max(1) >= shipped_model.network_below
+    assert 0.8 < sure.mean() < 1
+    np.testing.assert_allclose(probs[sure], svc_alone[sure], rtol=1e-6, atol=1e-9)
+    net = convnet.softmax(
+        shipped_model.network.logits(x[~sure]).astype(np.float64)
+        / shipped_model.network_temperature
+    )
+    w = shipped_model.network_weight
+    mixed = (1 - w) * svc_alone[~sure] + w * net
+    np.testing.assert_allclose(probs[~sure], mixed, rtol=1e-5, atol=1e-7)
+    assert (labels == probs.argmax(1)).all()
+
+
+def _copy_model(tmp_path, shipped_model):
+    out = tmp_path / "m"
+    out.mkdir()
+    for src in model_files(DEFAULT_MODEL_PATH):
+        (out / src.name).write_bytes(src.read_bytes())
+    return out / DEFAULT_MODEL_PATH.name
+
+
+def test_a_damaged_or_missing_network_file_is_refused(tmp_path, shipped_model):
+    path = _copy_model(tmp_path, shipped_model)
+    net = convnet_path(path)
+    data = bytearray(net.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    net.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="sha256"):
+        load_model(path)
+    net.unlink()
+    with pytest.raises(ModelError, match="missing"):
+        load_model(path)
+
+
+def test_a_model_without_a_network_reads_with_the_svc_alone(tmp_path, shipped_model, mnist):
+    path = _copy_model(tmp_path, shipped_model)
+    meta = json.loads(metadata_path(path).read_text())
+    del meta["convnet"]
+    metadata_path(path).write_text(json.dumps(meta))
+    convnet_path(path).unlink()
+    alone = load_model(path)
+    assert alone.network is None
+    x = normalize_training_images(mnist["x_test"][:50])
+    _, probs = alone.predict_many(x)
+    assert np.allclose(probs.sum(1), 1.0)
