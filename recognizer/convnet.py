@@ -28,6 +28,13 @@ DESCRIPTION = (
 )
 #: names of the weight arrays, in the order of the layers
 NAMES = ("w1", "b1", "w2", "b2", "w3", "b3", "w4", "b4")
+#: the weight matrices' shapes, layer by layer (biases: their last dimension)
+_WEIGHT_SHAPES = (
+    (KERNEL, KERNEL, 1, CHANNELS[0]),
+    (KERNEL, KERNEL, CHANNELS[0], CHANNELS[1]),
+    (CHANNELS[1] * 4 * 4, HIDDEN),
+    (HIDDEN, CLASSES),
+)
 #: digits per matrix product at inference (keeps the windows of a chunk a few MB)
 CHUNK = 256
 
@@ -90,16 +97,8 @@ class ConvNet:
     @classmethod
     def initial(cls, rng: np.random.Generator) -> ConvNet:
         """He-initialized weights, zero biases."""
-        c1, c2 = CHANNELS
-        flat = c2 * 4 * 4
-        shapes = [
-            (KERNEL, KERNEL, 1, c1),
-            (KERNEL, KERNEL, c1, c2),
-            (flat, HIDDEN),
-            (HIDDEN, CLASSES),
-        ]
         ws = []
-        for s in shapes:
+        for s in _WEIGHT_SHAPES:
             fan_in = int(np.prod(s[:-1]))
             ws.append(rng.normal(0.0, np.sqrt(2.0 / fan_in), s).astype(np.float32))
             ws.append(np.zeros(s[-1], np.float32))
@@ -107,7 +106,14 @@ class ConvNet:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ConvNet:
-        return cls(*(np.asarray(arrays[k], np.float32) for k in NAMES))
+        """From stored arrays; ValueError unless every one has its layer's shape."""
+        shapes = [t for s in _WEIGHT_SHAPES for t in (s, s[-1:])]
+        out = []
+        for name, shape in zip(NAMES, shapes, strict=True):
+            if name not in arrays or np.shape(arrays[name]) != shape:
+                raise ValueError(f"{name}: expected an array of shape {shape}")
+            out.append(np.asarray(arrays[name], np.float32))
+        return cls(*out)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {k: getattr(self, k) for k in NAMES}

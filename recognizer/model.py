@@ -681,7 +681,7 @@ def _load_convnet(path: pathlib.Path, metadata: dict[str, Any]) -> convnet.ConvN
     info = metadata.get("convnet")
     if not info:
         return None
-    net = path.with_name(str(info.get("file", convnet_path(path).name)))
+    net = path.with_name(pathlib.Path(str(info.get("file", ""))).name or convnet_path(path).name)
     if not net.exists():
         raise ModelError(f"model {path} names a network file that is missing: {net}")
     if info.get("sha256") and sha256_file(net) != info["sha256"]:

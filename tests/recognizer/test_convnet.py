@@ -13,6 +13,7 @@ from recognizer.model import (
     convnet_path,
     metadata_path,
     model_files,
+    sha256_file,
 )
 from recognizer.pipeline import normalize_training_images
 
@@ -102,6 +103,15 @@ def test_a_damaged_or_missing_network_file_is_refused(tmp_path, shipped_model):
     data[len(data) // 2] ^= 0xFF
     net.write_bytes(bytes(data))
     with pytest.raises(ModelError, match="sha256"):
+        load_model(path)
+    arrays = _net().arrays()
+    arrays["w3"] = arrays["w3"][:100]  # a layer of the wrong size: refused at load, not in use
+    with open(net, "wb") as f:
+        np.savez(f, **arrays)
+    meta = json.loads(metadata_path(path).read_text())
+    meta["convnet"]["sha256"] = sha256_file(net)
+    metadata_path(path).write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="w3: expected an array of shape"):
         load_model(path)
     net.unlink()
     with pytest.raises(ModelError, match="missing"):
