@@ -178,6 +178,15 @@ def training_images(
     return sets
 
 
+def second_opinion_text() -> str:
+    """The network's part in a line (the model page shows it)."""
+    return (
+        f"a small convolutional network ({convnet.DESCRIPTION}); where the SVC gives a digit "
+        f"under {SECOND_BELOW}, its softmax at temperature {NETWORK_TEMPERATURE} is mixed in "
+        f"with weight {NETWORK_WEIGHT}"
+    )
+
+
 def fit_svc(z: np.ndarray, y: np.ndarray, C: float, gamma: float, seed: int) -> Any:
     from sklearn.svm import SVC
 
@@ -331,6 +340,7 @@ def train_model(
     if vsv:
         metadata["first_fit_support_vectors"] = first_sv
     if network is not None:
+        metadata["second_opinion"] = second_opinion_text()
         metadata["convnet"] = {
             "description": convnet.DESCRIPTION,
             "epochs": int(convnet_epochs),

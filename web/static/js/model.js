@@ -20,6 +20,7 @@
     kind: "Kind",
     type: "Type",
     classifier: "Classifier",
+    second_opinion: "Second opinion",
     created: "Created",
     created_at: "Created",
     trained_at: "Trained",
