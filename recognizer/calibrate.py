@@ -81,13 +81,9 @@ def probabilities(model: Model, s: Scores, temperature: float) -> np.ndarray:
 def fit_temperature(model: Model, s: Scores) -> float:
     """The SVC's temperature: least negative log-likelihood of its own probabilities."""
     idx = np.searchsorted(model._kernel.classes, s.y)
-    return _least_nll(lambda t: model._kernel.couple(s.dec * (PROB_SCALE / t)), idx)
-
-
-def _least_nll(probs: Callable[[float], np.ndarray], idx: np.ndarray) -> float:
     best, best_nll = 1.0, np.inf
     for t in TEMPERATURES:
-        p = probs(float(t))
+        p = model._kernel.couple(s.dec * (PROB_SCALE / t))
         nll = -np.mean(np.log(np.clip(p[np.arange(len(idx)), idx], 1e-12, 1.0)))
         if nll < best_nll:
             best, best_nll = float(t), nll
