@@ -202,7 +202,7 @@ def train(
     x: np.ndarray,
     y: np.ndarray,
     *,
-    epochs: int = 6,
+    epochs: int,
     batch: int = 128,
     lr: float = 2e-3,
     dropout: float = 0.3,

@@ -85,11 +85,11 @@ NARROWED_BELOW = 0.99
 CONVNET_SUFFIX = ".convnet.npz"
 #: the network's second opinion (metadata ``convnet`` may override each; chosen on the
 #: validation split, MNIST train 50,000-59,999, bench/RESULTS.md 2026-11-27): digits the SVC
-#: gives less than ``SECOND_BELOW`` are also read by the network, whose softmax at
+#: gives less than ``NETWORK_BELOW`` are also read by the network, whose softmax at
 #: ``NETWORK_TEMPERATURE`` gets ``NETWORK_WEIGHT`` of the mixture. At 0.4 the network alone
 #: cannot overrule an SVC at 0.83 or more; a softer network (2.0) costs less on digits
 #: stretched to fill their frame, which it reads worse than the SVC.
-SECOND_BELOW = 0.99
+NETWORK_BELOW = 0.99
 NETWORK_WEIGHT = 0.4
 NETWORK_TEMPERATURE = 2.0
 
@@ -363,7 +363,7 @@ class Model:
     @property
     def network_below(self) -> float:
         """The SVC confidence below which the network's opinion is asked too (metadata)."""
-        return self._network_setting("below", SECOND_BELOW)
+        return self._network_setting("below", NETWORK_BELOW)
 
     @property
     def network_weight(self) -> float:

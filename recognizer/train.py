@@ -14,7 +14,7 @@ import numpy as np
 
 from . import convnet
 from . import features as F
-from .model import NETWORK_TEMPERATURE, NETWORK_WEIGHT, SECOND_BELOW, Model
+from .model import NETWORK_BELOW, NETWORK_TEMPERATURE, NETWORK_WEIGHT, Model
 from .pipeline import normalize_training_images
 
 
@@ -182,7 +182,7 @@ def second_opinion_text() -> str:
     """The network's part in a line (the model page shows it)."""
     return (
         f"a small convolutional network ({convnet.DESCRIPTION}); where the SVC gives a digit "
-        f"under {SECOND_BELOW}, its softmax at temperature {NETWORK_TEMPERATURE} is mixed in "
+        f"under {NETWORK_BELOW}, its softmax at temperature {NETWORK_TEMPERATURE} is mixed in "
         f"with weight {NETWORK_WEIGHT}"
     )
 
@@ -344,7 +344,7 @@ def train_model(
         metadata["convnet"] = {
             "description": convnet.DESCRIPTION,
             "epochs": int(convnet_epochs),
-            "below": SECOND_BELOW,
+            "below": NETWORK_BELOW,
             "weight": NETWORK_WEIGHT,
             "temperature": NETWORK_TEMPERATURE,
             "training_seconds": round(net_seconds, 1),
