@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 Arrays = tuple["np.ndarray", "np.ndarray", "np.ndarray", "np.ndarray"]
 #: epochs of the second-opinion network in ``digits train`` (see ``recognizer.convnet``)
-CONVNET_EPOCHS = 4
+CONVNET_EPOCHS = 10
 
 
 @click.group()

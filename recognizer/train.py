@@ -178,13 +178,13 @@ def training_images(
     return sets
 
 
-def second_opinion_text() -> str:
+def second_opinion_text(network: convnet.ConvNet) -> str:
     """The network's part in a line (the model page shows it)."""
-    return (
-        f"a small convolutional network ({convnet.DESCRIPTION}); where the SVC gives a digit "
-        f"under {NETWORK_BELOW}, its softmax at temperature {NETWORK_TEMPERATURE} is mixed in "
-        f"with weight {NETWORK_WEIGHT}"
+    mix = (
+        f"where the SVC gives a digit under {NETWORK_BELOW}, its softmax at temperature "
+        f"{NETWORK_TEMPERATURE} is mixed in with weight {NETWORK_WEIGHT}"
     )
+    return f"a small convolutional network ({network.describe()}; {convnet.recipe()}); {mix}"
 
 
 def fit_svc(z: np.ndarray, y: np.ndarray, C: float, gamma: float, seed: int) -> Any:
@@ -340,9 +340,10 @@ def train_model(
     if vsv:
         metadata["first_fit_support_vectors"] = first_sv
     if network is not None:
-        metadata["second_opinion"] = second_opinion_text()
+        metadata["second_opinion"] = second_opinion_text(network)
         metadata["convnet"] = {
-            "description": convnet.DESCRIPTION,
+            "description": network.describe(),
+            "training": convnet.recipe(),
             "epochs": int(convnet_epochs),
             "below": NETWORK_BELOW,
             "weight": NETWORK_WEIGHT,

@@ -60,12 +60,72 @@ def test_inference_is_the_training_forward_pass():
     assert net.gradients(x[..., None] / np.float32(255), y, None)[0] == pytest.approx(expected)
 
 
-def test_training_learns_digits(mnist):
-    """A few epochs on 1,000 normalized training digits read most test digits (chance: 10%)."""
+@pytest.mark.parametrize("distort", [False, True])
+def test_training_learns_digits(mnist, distort):
+    """A few epochs on 1,000 normalized training digits read most test digits (chance: 10%),
+    with or without new distortions of the digits in every epoch."""
     x = normalize_training_images(mnist["x_train"][:1000])
-    net = convnet.train(x, mnist["y_train"][:1000], epochs=4, batch=32, seed=0)
+    y = mnist["y_train"][:1000]
+    net = convnet.train(x, y, epochs=4, batch=32, seed=0, distort=distort)
     xt = normalize_training_images(mnist["x_test"][:300])
     assert (net.logits(xt).argmax(1) == mnist["y_test"][:300]).mean() >= 0.85
+
+
+def test_distortions_keep_the_digit_and_differ_every_time(mnist):
+    x = normalize_training_images(mnist["x_train"][:64])
+    a = convnet._distorted(x, np.random.default_rng(0), 2)
+    again = convnet._distorted(x, np.random.default_rng(0), 2)
+    other = convnet._distorted(x, np.random.default_rng(1), 2)
+    assert a.shape == x.shape and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, again)  # the seed decides
+    assert (a != other).any(axis=(1, 2)).all()
+    ink = a.reshape(64, -1).sum(1) / x.reshape(64, -1).sum(1)
+    assert ink.min() > 0.5 and ink.max() < 2  # moved and bent, not lost or smeared
+    # still the same digit: most of its ink stays near where it was
+    near = [_surroundings(x[i]) for i in range(64)]
+    kept = [(a[i][near[i] > 0].sum() / a[i].sum()) for i in range(64)]
+    assert np.median(kept) > 0.7
+
+
+def _surroundings(img):
+    import cv2
+
+    return cv2.dilate(img, np.ones((5, 5), np.uint8))
+
+
+def test_gradients_in_pieces_on_threads_are_the_batch_gradients():
+    """Training splits a batch into pieces computed on threads; their weighted sum is the
+    whole batch's gradient, and the same whatever the number of threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    net = _net()
+    rng = np.random.default_rng(4)
+    n = convnet.PIECE * 2 + 7  # a short last piece
+    x = rng.random((n, 28, 28, 1)).astype(np.float32)
+    y = rng.integers(0, 10, n)
+    keep = (rng.random((n, convnet.HIDDEN)) >= 0.3).astype(np.float32) / 0.7
+    loss, whole = net.gradients(x, y, keep)
+    results = []
+    for workers in (1, 2):
+        with ThreadPoolExecutor(workers) as pool:
+            results.append(convnet._batch_gradients(pool, net, x, y, keep))
+    assert results[0][0] == pytest.approx(loss, rel=1e-5)
+    for name in convnet.NAMES:
+        np.testing.assert_allclose(results[0][1][name], whole[name], rtol=1e-4, atol=1e-7)
+        np.testing.assert_array_equal(results[0][1][name], results[1][1][name])
+
+
+def test_a_wider_network_trains_saves_and_loads():
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 256, (64, 28, 28)).astype(np.uint8)
+    y = rng.integers(0, 10, 64)
+    net = convnet.train(x, y, epochs=1, batch=32, channels=(8, 12), hidden=20)
+    assert net.w2.shape == (5, 5, 8, 12) and net.w3.shape == (12 * 16, 20)
+    assert "conv 8" in net.describe() and "conv 12" in net.describe()
+    again = convnet.ConvNet.from_arrays(net.arrays())
+    np.testing.assert_array_equal(again.logits(x), net.logits(x))
+    with pytest.raises(ValueError, match="w3: expected an array of shape"):
+        convnet.ConvNet.from_arrays({**net.arrays(), "w3": net.w3[:100]})
 
 
 def test_shipped_model_asks_the_network_only_where_the_svc_is_unsure(shipped_model, mnist):
