@@ -38,6 +38,9 @@ NAMES = ("w1", "b1", "w2", "b2", "w3", "b3", "w4", "b4")
 CHUNK = 256
 #: digits per gradient piece in training (small enough for a piece's windows to stay in cache)
 PIECE = 32
+#: training's defaults that ``recipe`` names: the largest move of a digit (px), the dropout
+SHIFT = 2
+DROPOUT = 0.3
 
 
 def weight_shapes(
@@ -227,7 +230,7 @@ def _shifted(x: np.ndarray, rng: np.random.Generator, most: int) -> np.ndarray:
     return pad[np.arange(n)[:, None, None], rows, cols]
 
 
-def recipe(distort: bool = True, shift: int = 2, dropout: float = 0.3) -> str:
+def recipe(distort: bool = True, shift: int = SHIFT, dropout: float = DROPOUT) -> str:
     """How ``train`` fits the network, in a line (the model's metadata and page show it)."""
     moves = f"moves of up to {shift} px"
     if distort:
@@ -312,8 +315,8 @@ def train(
     hidden: int = HIDDEN,
     batch: int = 128,
     lr: float = 2e-3,
-    dropout: float = 0.3,
-    shift: int = 2,
+    dropout: float = DROPOUT,
+    shift: int = SHIFT,
     seed: int = 0,
     distort: bool = True,
     workers: int | None = None,
@@ -325,8 +328,8 @@ def train(
     ``distort``, half of them also rotated, scaled, sheared and (half of those) elastically
     bent, anew in every epoch (``_distorted``). The other half keep their sharp edges:
     distorting every digit (resampling blurs it) cost binarized and low-resolution digits
-    1.4 points on the validation split. The gradients are computed
-    on ``workers`` threads (default: one per available core)."""
+    1.4 points on the validation split. The gradients are computed on ``workers`` threads
+    (default: one per available core)."""
     from threadpoolctl import threadpool_limits
 
     say = progress or (lambda msg: None)
