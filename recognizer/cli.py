@@ -6,6 +6,7 @@ digits train --extra corrections.npz --out models/v2   # + users' corrections (e
 digits evaluate [--extra corrections.npz]
 digits calibrate                  # touching: detector, piece scorer, split decision; temperature,
                                   # review threshold
+digits pairs                      # the pair reader (touching digits read whole), ~12 min
 """
 
 from __future__ import annotations
@@ -477,6 +478,8 @@ def calibrate(
     t0 = time.time()
     path = model_file(model_path)
     model = load_model(path)
+    # what is fitted here is the reading without the pair reader, which sits on top of it
+    model.pair_reader = None
     xtr, ytr, xte, yte = _load_npz(data, None, None)
     if pairs:
         click.echo(f"fitting the touching-digit detector on {pairs} pairs + {pairs} singles")
@@ -538,6 +541,56 @@ def calibrate(
     click.echo(json.dumps({k: model.metadata[k] for k in ("temperature", "review_threshold")}))
     click.echo(json.dumps(report, indent=2))
     click.echo(f"wrote {metadata_path(path)} in {time.time() - t0:.0f}s")
+
+
+@main.command("pairs")
+@fetch_option
+@data_option
+@model_option
+@click.option(
+    "--examples",
+    type=int,
+    default=160_000,
+    show_default=True,
+    help="touching pairs and wide single digits to train on (made from MNIST train)",
+)
+@click.option("--epochs", type=int, default=8, show_default=True)
+@click.option(
+    "--digits",
+    "n_digits",
+    type=int,
+    default=None,
+    help="make the examples from the first N train digits only [default: all]",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+def pairs_command(
+    fetch: bool,
+    data: str,
+    model_path: str | None,
+    examples: int,
+    epochs: int,
+    n_digits: int | None,
+    seed: int,
+) -> None:
+    """Train the pair reader of an existing model (it reads a wide segment as two touching
+    digits or one; ``recognizer.pairs``) and name it in the model's metadata."""
+    import os
+
+    from . import pairs
+    from .model import model_file, save_pair_reader
+
+    t0 = time.time()
+    path = model_file(model_path)
+    xtr, ytr, _, _ = _load_npz(data, n_digits, None)
+    workers = len(os.sched_getaffinity(0))
+    click.echo(f"making {examples} examples from {len(xtr)} train digits ({workers} processes)")
+    xs, ys = pairs.examples(xtr, ytr, examples, seed=seed, workers=workers)
+    click.echo(f"made in {time.time() - t0:.0f}s; training {epochs} epochs")
+    net = pairs.fit(xs, ys, epochs=epochs, seed=seed, progress=click.echo)
+    settings = pairs.settings(net, len(xs), epochs, len(xtr))
+    save_pair_reader(path, net, settings, new_version=True)
+    click.echo(json.dumps(settings, indent=2))
+    click.echo(f"wrote {pairs.__name__} reader beside {path} in {time.time() - t0:.0f}s")
 
 
 def _calibration_parts(model: Model, xte: np.ndarray, yte: np.ndarray, n: int) -> dict[str, Scores]:

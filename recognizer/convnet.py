@@ -44,16 +44,26 @@ DROPOUT = 0.3
 
 
 def weight_shapes(
-    channels: tuple[int, int] = CHANNELS, hidden: int = HIDDEN
+    channels: tuple[int, int] = CHANNELS,
+    hidden: int = HIDDEN,
+    size: tuple[int, int] = (28, 28),
+    outputs: int = CLASSES,
 ) -> tuple[tuple[int, ...], ...]:
-    """The weight matrices' shapes, layer by layer (a bias has its matrix's last dimension)."""
+    """The weight matrices' shapes, layer by layer (a bias has its matrix's last dimension),
+    for inputs of ``size`` (height, width) and ``outputs`` logits."""
     c1, c2 = channels
+    fh, fw = (_features_side(n) for n in size)
     return (
         (KERNEL, KERNEL, 1, c1),
         (KERNEL, KERNEL, c1, c2),
-        (c2 * 4 * 4, hidden),
-        (hidden, CLASSES),
+        (c2 * fh * fw, hidden),
+        (hidden, outputs),
     )
+
+
+def _features_side(n: int) -> int:
+    """A side of the last pooled map: two (valid 5x5 convolution, 2x2 pool) steps."""
+    return ((n - KERNEL + 1) // 2 - KERNEL + 1) // 2
 
 
 def _windows(x: np.ndarray) -> np.ndarray:
@@ -100,7 +110,9 @@ def _inputs(images28: np.ndarray) -> np.ndarray:
 
 @dataclass
 class ConvNet:
-    """The network's weights (float32); ``logits`` of normalized 28x28 digits."""
+    """The network's weights (float32); ``logits`` of normalized 28x28 digits. ``heads``:
+    the sizes of the softmax groups the logits fall into (one of 10 classes for a digit
+    reader; a pair reader has one per digit, ``pairs``)."""
 
     w1: np.ndarray
     b1: np.ndarray
@@ -110,34 +122,47 @@ class ConvNet:
     b3: np.ndarray
     w4: np.ndarray
     b4: np.ndarray
+    heads: tuple[int, ...] = (CLASSES,)
 
     @classmethod
     def initial(
-        cls, rng: np.random.Generator, channels: tuple[int, int] = CHANNELS, hidden: int = HIDDEN
+        cls,
+        rng: np.random.Generator,
+        channels: tuple[int, int] = CHANNELS,
+        hidden: int = HIDDEN,
+        size: tuple[int, int] = (28, 28),
+        heads: tuple[int, ...] = (CLASSES,),
     ) -> ConvNet:
         """He-initialized weights, zero biases."""
         ws = []
-        for s in weight_shapes(channels, hidden):
+        for s in weight_shapes(channels, hidden, size, sum(heads)):
             fan_in = int(np.prod(s[:-1]))
             ws.append(rng.normal(0.0, np.sqrt(2.0 / fan_in), s).astype(np.float32))
             ws.append(np.zeros(s[-1], np.float32))
-        return cls(*ws)
+        return cls(**dict(zip(NAMES, ws, strict=True)), heads=tuple(heads))
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ConvNet:
-        """From stored arrays; ValueError unless every one has its layer's shape. The widths
-        are read from ``w1``, ``w2`` and ``w3``, so a wider network loads as well."""
+    def from_arrays(
+        cls,
+        arrays: dict[str, np.ndarray],
+        size: tuple[int, int] = (28, 28),
+        heads: tuple[int, ...] = (CLASSES,),
+    ) -> ConvNet:
+        """From stored arrays; ValueError unless every one has its layer's shape for inputs
+        of ``size`` and ``heads``. The widths are read from ``w1``, ``w2`` and ``w3``, so a
+        wider network loads as well."""
         dims = {k: np.shape(arrays.get(k, ())) for k in ("w1", "w2", "w3")}
         if [len(d) for d in dims.values()] != [4, 4, 2]:
             raise ValueError("w1, w2, w3: expected arrays of 4, 4 and 2 dimensions")
         widths = (dims["w1"][3], dims["w2"][3])
-        shapes = [t for s in weight_shapes(widths, dims["w3"][1]) for t in (s, s[-1:])]
+        layers = weight_shapes(widths, dims["w3"][1], size, sum(heads))
+        shapes = [t for s in layers for t in (s, s[-1:])]
         out = []
         for name, shape in zip(NAMES, shapes, strict=True):
             if name not in arrays or np.shape(arrays[name]) != shape:
                 raise ValueError(f"{name}: expected an array of shape {shape}")
             out.append(np.asarray(arrays[name], np.float32))
-        return cls(*out)
+        return cls(**dict(zip(NAMES, out, strict=True)), heads=tuple(heads))
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {k: getattr(self, k) for k in NAMES}
@@ -147,13 +172,14 @@ class ConvNet:
         c1, c2, h = self.w1.shape[3], self.w2.shape[3], self.w3.shape[1]
         return (
             f"5x5 conv {c1}, ReLU, 2x2 max pool; 5x5 conv {c2}, ReLU, 2x2 max pool; "
-            f"dense {h}, ReLU; dense {CLASSES} (NumPy)"
+            f"dense {h}, ReLU; dense {self.w4.shape[1]} (NumPy)"
         )
 
     def logits(self, images28: np.ndarray) -> np.ndarray:
-        """(N, 28, 28) uint8 normalized digits -> (N, 10) logits."""
+        """(N, 28, 28) uint8 normalized digits -> (N, 10) logits (other sizes and heads:
+        (N, H, W) -> (N, sum(heads)))."""
         x = np.asarray(images28)
-        out = np.empty((len(x), CLASSES), np.float32)
+        out = np.empty((len(x), self.w4.shape[1]), np.float32)
         for s in range(0, len(x), CHUNK):
             out[s : s + CHUNK] = self._forward(_inputs(x[s : s + CHUNK]))
         return out
@@ -164,12 +190,19 @@ class ConvNet:
         h = _relu(a2.reshape(len(x), -1) @ self.w3 + self.b3)
         return h @ self.w4 + self.b4
 
+    def probabilities(self, images: np.ndarray, temperature: float = 1.0) -> list[np.ndarray]:
+        """Each head's softmax of ``logits`` (divided by ``temperature``)."""
+        z = self.logits(images) / np.float32(temperature)
+        ends = np.cumsum(self.heads)
+        return [softmax(z[:, e - k : e]) for k, e in zip(self.heads, ends, strict=True)]
+
     def gradients(
         self, x: np.ndarray, y: np.ndarray, keep: np.ndarray | None
     ) -> tuple[float, dict[str, np.ndarray]]:
-        """Mean cross-entropy of a batch ((N, 28, 28, 1) float inputs, (N,) labels) and the
-        gradient of every weight; ``keep`` is the dropout mask of the hidden layer (scaled),
-        None for none."""
+        """Mean cross-entropy of a batch ((N, H, W, 1) float inputs; (N,) labels, or (N,
+        heads) labels, one per head, the heads' cross-entropies summed) and the gradient of
+        every weight; ``keep`` is the dropout mask of the hidden layer (scaled), None for
+        none."""
         n = len(x)
         z1, cols1 = _conv(x, self.w1, self.b1)
         r1 = _relu(z1)
@@ -181,10 +214,17 @@ class ConvNet:
         h = _relu(f @ self.w3 + self.b3)
         if keep is not None:
             h = h * keep
-        prob = softmax(h @ self.w4 + self.b4)
-        loss = float(-np.mean(np.log(prob[np.arange(n), y] + 1e-12)))
-        dz = prob
-        dz[np.arange(n), y] -= 1.0
+        z = h @ self.w4 + self.b4
+        dz = np.empty_like(z)
+        loss = 0.0
+        labels = y.reshape(n, -1)
+        start = 0
+        for k, size in enumerate(self.heads):
+            prob = softmax(z[:, start : start + size])
+            loss -= float(np.mean(np.log(prob[np.arange(n), labels[:, k]] + 1e-12)))
+            prob[np.arange(n), labels[:, k]] -= 1.0
+            dz[:, start : start + size] = prob
+            start += size
         dz /= n
         g = {"w4": h.T @ dz, "b4": dz.sum(0)}
         dh = dz @ self.w4.T
@@ -221,12 +261,12 @@ def _col2im(dcols: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 def _shifted(x: np.ndarray, rng: np.random.Generator, most: int) -> np.ndarray:
     """Each image moved by up to ``most`` pixels each way (a writer's digit is never exactly
     where normalization puts MNIST's)."""
-    n = len(x)
+    n, h, w = len(x), int(x.shape[1]), int(x.shape[2])
     pad = np.pad(x, ((0, 0), (most, most), (most, most)))
     oy = rng.integers(0, 2 * most + 1, n)
     ox = rng.integers(0, 2 * most + 1, n)
-    rows = (oy[:, None] + np.arange(28))[:, :, None]
-    cols = (ox[:, None] + np.arange(28))[:, None, :]
+    rows = (oy[:, None] + np.arange(h))[:, :, None]
+    cols = (ox[:, None] + np.arange(w))[:, None, :]
     return pad[np.arange(n)[:, None, None], rows, cols]
 
 
@@ -249,21 +289,23 @@ def _distorted(x: np.ndarray, rng: np.random.Generator, shift: int) -> np.ndarra
     map per image (the affine map plus the field), one ``cv2.remap`` each."""
     import cv2
 
-    n = len(x)
+    n, hgt, wid = len(x), int(x.shape[1]), int(x.shape[2])
     f32 = np.float32
     angle = np.radians(rng.uniform(-12, 12, n)).astype(f32)
     scale = rng.uniform(0.9, 1.1, n).astype(f32)
     shear = rng.uniform(-0.2, 0.2, n).astype(f32)[:, None, None]
     move = rng.uniform(-shift, shift, (n, 2)).astype(f32)
     strength = ((rng.random(n) < 0.5) * 68.0).astype(f32)[:, None, None, None]
-    noise = rng.random((n * 2 * 28, 28), dtype=f32)  # uniform 0..1; 2 * (u - 0.5) is -1..1
+    noise = rng.random((n * 2 * hgt, wid), dtype=f32)  # uniform 0..1; 2 * (u - 0.5) is -1..1
     # one blur for the whole stack: a field that bleeds into its neighbour's is still random
-    field = (cv2.GaussianBlur(noise, (0, 0), 4.0).reshape(n, 2, 28, 28) - f32(0.5)) * strength
+    field = cv2.GaussianBlur(noise, (0, 0), 4.0).reshape(n, 2, hgt, wid) - f32(0.5)
+    field *= strength
     c, s = (np.cos(angle) / scale)[:, None, None], (np.sin(angle) / scale)[:, None, None]
-    u = np.arange(28, dtype=f32) - f32(13.5)
-    gx, gy = u[None, None, :], u[None, :, None]
-    mx = c * gx + (shear * c - s) * gy + (move[:, 0, None, None] + f32(13.5)) + field[:, 0]
-    my = s * gx + (shear * s + c) * gy + (move[:, 1, None, None] + f32(13.5)) + field[:, 1]
+    cy, cx = f32((hgt - 1) / 2), f32((wid - 1) / 2)
+    gx = (np.arange(wid, dtype=f32) - cx)[None, None, :]
+    gy = (np.arange(hgt, dtype=f32) - cy)[None, :, None]
+    mx = c * gx + (shear * c - s) * gy + (move[:, 0, None, None] + cx) + field[:, 0]
+    my = s * gx + (shear * s + c) * gy + (move[:, 1, None, None] + cy) + field[:, 1]
     out = np.empty_like(x)
     for i in range(n):
         out[i] = cv2.remap(x[i], mx[i], my[i], cv2.INTER_LINEAR)
@@ -320,9 +362,11 @@ def train(
     seed: int = 0,
     distort: bool = True,
     workers: int | None = None,
+    heads: tuple[int, ...] = (CLASSES,),
     progress: Callable[[str], None] | None = None,
 ) -> ConvNet:
-    """Fit the network on normalized digits (N, 28, 28) uint8 with labels 0-9 (``recipe``):
+    """Fit the network on normalized digits (N, 28, 28) uint8 with labels 0-9 (``recipe``;
+    other inputs (N, H, W) with labels (N, len(heads)), one per head, as well):
     Adam, the learning rate warmed up over the first epoch and then cosine-decayed to zero,
     dropout on the hidden layer, and every digit moved by up to ``shift`` pixels -- with
     ``distort``, half of them also rotated, scaled, sheared and (half of those) elastically
@@ -335,7 +379,7 @@ def train(
     say = progress or (lambda msg: None)
     _reuse_freed_memory()
     rng = np.random.default_rng(seed)
-    net = ConvNet.initial(rng, channels, hidden)
+    net = ConvNet.initial(rng, channels, hidden, (x.shape[1], x.shape[2]), heads)
     params = net.arrays()
     m = {k: np.zeros_like(v) for k, v in params.items()}
     v2 = {k: np.zeros_like(v) for k, v in params.items()}

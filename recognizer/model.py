@@ -23,7 +23,7 @@ from typing import Any, Literal, overload
 import cv2
 import numpy as np
 
-from . import convnet, modelfile, split
+from . import convnet, modelfile, pairs, split
 from . import features as F
 from .errors import (
     ImageTooLarge,
@@ -83,6 +83,7 @@ def _single_threaded_cv2() -> Iterator[None]:
 NARROWED_BELOW = 0.99
 #: the network's file beside the SVC's (``digits.skops`` -> ``digits.convnet.npz``)
 CONVNET_SUFFIX = ".convnet.npz"
+PAIRS_SUFFIX = ".pairs.npz"
 #: the network's second opinion (metadata ``convnet`` may override each; chosen on the
 #: validation split, MNIST train 50,000-59,999, bench/RESULTS.md 2026-11-27): digits the SVC
 #: gives less than ``NETWORK_BELOW`` are also read by the network, whose softmax at
@@ -321,10 +322,12 @@ class Model:
         kernel: _KernelSVC | None = None,
         path: str | os.PathLike[str] | None = None,
         network: convnet.ConvNet | None = None,
+        pair_reader: convnet.ConvNet | None = None,
     ) -> None:
         """From a fitted ``estimator``, or (``load_model``) from its prediction ``kernel`` and
         the file it came from: the estimator is then loaded only if asked for. ``network`` is
-        the network whose opinion is asked where the SVC is unsure (none: the SVC alone)."""
+        the network whose opinion is asked where the SVC is unsure (none: the SVC alone);
+        ``pair_reader`` reads wide segments as two touching digits or one (``pairs``)."""
         if estimator is None and (kernel is None or path is None):
             raise ModelError("a model needs a fitted estimator, or a kernel and its file")
         self._estimator = estimator
@@ -334,6 +337,7 @@ class Model:
         self.extract_threads = default_extract_threads()
         self._kernel = kernel if kernel is not None else _KernelSVC.from_estimator(estimator)
         self.network = network
+        self.pair_reader = pair_reader
 
     @property
     def estimator(self) -> Any:
@@ -533,28 +537,30 @@ class Model:
         replace: dict[int, list[Any]] = {}  # id -> [the image's digits, {index: pair}]
         wide_pieces: list[tuple[list[Digit], Digit, Found]] = []
         for job in self._touching_jobs(found, params, p_min):
-            b = split.choose_cut(
-                params,
-                job.cuts,
-                job.box,
-                job.raw,
-                job.piece_pair,
-                job.p_pair,
-                job.p_whole,
-                job.valid,
-            )
+            b = None
+            if job.p_pair >= p_min:
+                b = split.choose_cut(
+                    params,
+                    job.cuts,
+                    job.box,
+                    job.raw,
+                    job.piece_pair,
+                    job.p_pair,
+                    job.p_whole,
+                    job.valid,
+                )
+            if job.reader is not None:
+                b = pairs.decide(self.metadata.get("pair_reader", {}), job, b)
             if b is None:
                 continue
             c, e = job.cuts[b], job.extracted
-            pair = [
-                self._digit(
-                    job.labels[2 * b + s],
-                    job.probs[2 * b + s],
-                    e.original_box(c.boxes[s]),
-                    c.digits[s],
-                )
-                for s in (0, 1)
-            ]
+            pair = []
+            for s in (0, 1):
+                p = job.probs[2 * b + s]
+                if job.reader is not None:
+                    p = pairs.combined(self.metadata.get("pair_reader", {}), job.reader, s, p)
+                label = int(self._kernel.classes[int(np.argmax(p))])
+                pair.append(self._digit(label, p, e.original_box(c.boxes[s]), c.digits[s]))
             replace.setdefault(id(job.digits), [job.digits, {}])[1][job.index] = pair
             if again and job.box[2] >= split.THREE_ASPECT * job.box[3]:
                 wide_pieces += [
@@ -576,29 +582,40 @@ class Model:
         self, found: list[Found], params: dict[str, Any], p_min: float
     ) -> list[split.Job]:
         """The wide segments of ``found`` ((extracted, digits, raw confidences, features) per
-        image) the pair detector scores at ``p_min`` or more, with their candidate cuts and
-        the pieces read (all pieces of all segments in one batch)."""
+        image) the pair detector scores at ``p_min`` or more -- or the pair reader would
+        have cut (``pairs.may_rescue``) -- with their candidate cuts and the pieces read (all
+        pieces of all segments in one batch). The detector is asked about the segments
+        ``split.wants_cut``; the reader, when the model has one, about every wide segment
+        that does not read as one digit for certain (``pairs.asks``)."""
         asked = []  # (extracted, digits, index, working box, confidence)
         asked_feats = []
+        wanted = []
+        reads = self.metadata.get("pair_reader", {}) if self.pair_reader is not None else None
         for e, digits, conf, feats in found:
             for i, (_crop, wbox) in e.wide.items():
-                if split.wants_cut(wbox, float(conf[i])):
+                want = split.wants_cut(wbox, float(conf[i]))
+                if want or (reads is not None and pairs.asks(reads, float(conf[i]))):
                     asked.append((e, digits, i, wbox, float(conf[i])))
                     asked_feats.append(feats[i])
+                    wanted.append(want)
         if not asked:
             return []
-        p_pair = split.pair_probability(
+        detector = split.pair_probability(
             params,
             np.stack([digits[i].normalized for _, digits, i, _, _ in asked]),
             np.array([w[2] / max(1, w[3]) for _, _, _, w, _ in asked]),
             np.stack(asked_feats),
         )
+        p_pair = detector * np.array(wanted)  # 0 where only the reader is asked
+        heads = self._read_pairs(asked, detector)
         jobs = []
-        for (e, digits, i, wbox, whole), pp in zip(asked, p_pair, strict=True):
-            if pp >= p_min:
+        for k, ((e, digits, i, wbox, whole), pp) in enumerate(zip(asked, p_pair, strict=True)):
+            if pp >= p_min or pairs.may_rescue(reads or {}, heads[k], float(detector[k])):
                 cs = split.cuts(e.wide[i][0], wbox, more=pp >= split.MORE_CUTS_P)
                 if cs:
-                    jobs.append(split.Job(e, digits, i, wbox, float(pp), whole, cs))
+                    job = split.Job(e, digits, i, wbox, float(pp), whole, cs)
+                    job.reader, job.detector = heads[k], float(detector[k])
+                    jobs.append(job)
         if not jobs:
             return []
         pieces = np.concatenate([c.digits for job in jobs for c in job.cuts])
@@ -629,6 +646,22 @@ class Model:
             k += n
         return jobs
 
+    def _read_pairs(
+        self, asked: list[Any], detector: np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """The pair reader's two heads on each asked segment's crop that the detector gives
+        at least ``detector_min`` (``pairs.DETECTOR_MIN``; the reader costs as much as the
+        rest of a drawing's reading); None for the others, and without a reader."""
+        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(asked)
+        if self.pair_reader is None:
+            return out
+        floor = pairs.detector_min(self.metadata.get("pair_reader", {}))
+        read = [k for k in range(len(asked)) if detector[k] >= floor]
+        left, right = pairs.read(self.pair_reader, [asked[k][0].wide[asked[k][2]][0] for k in read])
+        for n, k in enumerate(read):
+            out[k] = (left[n], right[n])
+        return out
+
     # -- persistence ------------------------------------------------------------------------
     def save(
         self, directory: str | os.PathLike[str], filename: str = MODEL_FILENAME
@@ -655,6 +688,10 @@ class Model:
                 "file": net.name,
                 "sha256": sha256_file(net),
             }
+        meta.pop("pair_reader", None)
+        if self.pair_reader is not None:
+            settings = self.metadata.get("pair_reader", {})
+            meta["pair_reader"] = {**settings, **_write_pair_reader(path, self.pair_reader)}
         meta["model_file"] = path.name
         meta["model_bytes"] = path.stat().st_size
         meta["model_sha256"] = sha256_file(path)
@@ -667,7 +704,8 @@ def model_files(model_path: str | os.PathLike[str]) -> list[pathlib.Path]:
     """Every file of a saved model that exists: the ``.skops``, its ``.json`` metadata and
     its network's weights (what to copy to move a model)."""
     path = pathlib.Path(model_path)
-    return [p for p in (path, metadata_path(path), convnet_path(path)) if p.exists()]
+    files = (path, metadata_path(path), convnet_path(path), pairs_path(path))
+    return [p for p in files if p.exists()]
 
 
 def convnet_path(model_path: str | os.PathLike[str]) -> pathlib.Path:
@@ -676,22 +714,67 @@ def convnet_path(model_path: str | os.PathLike[str]) -> pathlib.Path:
     return path.with_name(path.stem + CONVNET_SUFFIX)
 
 
-def _load_convnet(path: pathlib.Path, metadata: dict[str, Any]) -> convnet.ConvNet | None:
-    """The network the metadata names (arrays only, no pickle), checked against its sha256;
-    None for a model without one."""
-    info = metadata.get("convnet")
+def pairs_path(model_path: str | os.PathLike[str]) -> pathlib.Path:
+    """Where a model's pair reader is: beside its ``.skops`` file."""
+    path = pathlib.Path(model_path)
+    return path.with_name(path.stem + PAIRS_SUFFIX)
+
+
+def _load_convnet(
+    path: pathlib.Path, metadata: dict[str, Any], key: str = "convnet"
+) -> convnet.ConvNet | None:
+    """The network the metadata names under ``key`` (arrays only, no pickle), checked
+    against its sha256; None for a model without one. ``pair_reader``: the pair reader."""
+    info = metadata.get(key)
     if not info:
         return None
-    net = path.with_name(pathlib.Path(str(info.get("file", ""))).name or convnet_path(path).name)
+    default = (convnet_path(path) if key == "convnet" else pairs_path(path)).name
+    net = path.with_name(pathlib.Path(str(info.get("file", ""))).name or default)
     if not net.exists():
         raise ModelError(f"model {path} names a network file that is missing: {net}")
     if info.get("sha256") and sha256_file(net) != info["sha256"]:
         raise ModelError(f"network file {net} does not match its sha256 in the metadata")
     try:
         with np.load(net, allow_pickle=False) as f:
-            return convnet.ConvNet.from_arrays(dict(f))
+            if key == "convnet":
+                return convnet.ConvNet.from_arrays(dict(f))
+            return convnet.ConvNet.from_arrays(dict(f), pairs.SIZE, pairs.HEADS)
     except Exception as exc:
         raise ModelError(f"not a readable network file: {net}: {exc}") from exc
+
+
+def save_pair_reader(
+    model_path: str | os.PathLike[str],
+    net: convnet.ConvNet,
+    settings: dict[str, Any],
+    new_version: bool = False,
+) -> None:
+    """Write ``net`` beside the model at ``model_path`` and name it, with ``settings``, in
+    the model's metadata (``pair_reader``); the ``.skops`` file is left as it is. With
+    ``new_version`` the model gets a new version (the time now; the training data's part
+    kept): it reads touching digits differently."""
+    import datetime
+
+    path = model_file(model_path)
+    mpath = metadata_path(path)
+    meta = json.loads(mpath.read_text()) if mpath.exists() else {}
+    meta["pair_reader"] = {**settings, **_write_pair_reader(path, net)}
+    meta["touching_reader"] = pairs.text(net)
+    if new_version:
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+        data = str(meta.get("version", "")).split("-")[2:]
+        meta["version"] = "-".join([now, *data])
+    mpath.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+
+def _write_pair_reader(path: pathlib.Path, net: convnet.ConvNet) -> dict[str, str]:
+    """The reader's arrays beside the model at ``path``: its file's name and sha256."""
+    out = pairs_path(path)
+    arrays: dict[str, Any] = net.arrays()
+    with open(out.with_suffix(".tmp"), "wb") as f:
+        np.savez_compressed(f, **arrays)
+    os.replace(out.with_suffix(".tmp"), out)
+    return {"file": out.name, "sha256": sha256_file(out)}
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -767,9 +850,20 @@ def load_model(path: str | os.PathLike[str] | None = None) -> Model:
     try:
         kernel = _KernelSVC.from_estimator(modelfile.read_estimator(path, TRUSTED_TYPES))
     except modelfile.Unsupported:
-        return Model(_skops_load(path), metadata, network=_load_convnet(path, metadata))
+        return Model(
+            _skops_load(path),
+            metadata,
+            network=_load_convnet(path, metadata),
+            pair_reader=_load_convnet(path, metadata, "pair_reader"),
+        )
     except ModelError:
         raise
     except Exception as exc:
         raise ModelError(f"not a readable skops model file: {path}: {exc}") from exc
-    return Model(metadata=metadata, kernel=kernel, path=path, network=_load_convnet(path, metadata))
+    return Model(
+        metadata=metadata,
+        kernel=kernel,
+        path=path,
+        network=_load_convnet(path, metadata),
+        pair_reader=_load_convnet(path, metadata, "pair_reader"),
+    )

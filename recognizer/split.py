@@ -102,6 +102,10 @@ class Job:
     #: log-probability that each piece is one whole digit (``piece_validity``; zeros without
     #: a piece scorer in the metadata)
     valid: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: the pair reader's left (10) and right (11) heads on the whole, when the model has one
+    reader: tuple[np.ndarray, np.ndarray] | None = None
+    #: the pair detector's probability, also where the segment was not ``wants_cut``
+    detector: float = 0.0
 
 
 def candidate_columns(crop: np.ndarray, max_cuts: int = MAX_CUTS) -> list[int]:

@@ -412,11 +412,12 @@ def touching_png(
     right28: np.ndarray,
     rng: np.random.Generator,
     overlap: tuple[int, int] = (1, 5),
+    pens: tuple[float, float] = (0.08, 0.14),
 ) -> bytes:
     """Two digits side by side whose strokes touch or overlap by ``overlap`` px (at a digit
-    height of 34-64 px)."""
+    height of 34-64 px, a pen of ``pens`` x the height)."""
     hgt = float(rng.uniform(34, 64))
-    pen = float(rng.uniform(0.08, 0.14))
+    pen = float(rng.uniform(*pens))
     a = pen_digit(left28, rng, hgt, pen)
     b = pen_digit(right28, rng, hgt * float(rng.uniform(0.92, 1.08)), pen)
     H = max(a.shape[0], b.shape[0])
@@ -464,7 +465,8 @@ def touching_run_png(
         ra = np.where(a.any(1), row.shape[1] - 1 - np.argmax(a[:, ::-1], 1), -(10**6))
         lb = np.where((B > 0.5).any(1), np.argmax(B > 0.5, 1), 10**6)
         ov = int(rng.integers(overlap[0], overlap[1] + 1))
-        xb = max(row.shape[1] - c.shape[1] // 2, int(-(lb - ra).min()) - ov + 1)
+        # (at least 0: a wide digit after a narrow "1" would otherwise start left of it)
+        xb = max(0, row.shape[1] - c.shape[1] // 2, int(-(lb - ra).min()) - ov + 1)
         grown = np.zeros((canvas_h, max(row.shape[1], xb + c.shape[1])), np.float32)
         grown[:, : row.shape[1]] = row
         np.maximum(grown[:, xb : xb + c.shape[1]], B, out=grown[:, xb : xb + c.shape[1]])
@@ -653,6 +655,32 @@ def hyphenated_png(groups: Sequence[Sequence[np.ndarray]], rng: np.random.Genera
         for c in g:
             _lay(paper, c, x, top + int(rng.integers(-3, 4)), ink)
             x += c.shape[1] + int(h * rng.uniform(0.1, 0.35))
+    return _to_png(paper)
+
+
+def dash_touching_png(digit28: np.ndarray, rng: np.random.Generator) -> bytes:
+    """One digit with a hyphen stuck to its left or right side (as ``hyphenated_png`` draws
+    them, but touching: written in a hurry): one segment that holds one digit."""
+    h = float(rng.uniform(34, 60))
+    pen = float(rng.uniform(0.08, 0.16))
+    cov = pen_digit(digit28, rng, height=h, pen=pen)
+    dash = int(h * rng.uniform(0.25, 0.5))
+    m = int(0.6 * h)
+    paper = _paper(cov.shape[0] + 2 * m, cov.shape[1] + dash + 2 * m, rng)
+    ink = _ink_level(rng)
+    left = bool(rng.random() < 0.5)
+    x0 = m + (dash if left else 0)
+    _lay(paper, cov, x0, m, ink)
+    y = m + int(cov.shape[0] * rng.uniform(0.42, 0.58))
+    row = cov[min(cov.shape[0] - 1, y - m)] > 0.5
+    cols = np.nonzero(row)[0]
+    edge = (x0 + int(cols.min()) if left else x0 + int(cols.max())) if len(cols) else x0
+    reach = int(rng.integers(0, 4))  # into the stroke by up to 3 px
+    a, b = (edge - dash, edge + reach) if left else (edge - reach, edge + dash)
+    stroke = np.zeros(paper.shape, np.float32)
+    t = max(1, round(pen * h))
+    cv2.line(stroke, (a, y), (b, y + int(rng.integers(-2, 3))), 1.0, t, cv2.LINE_AA)
+    _lay(paper, stroke, 0, 0, ink)
     return _to_png(paper)
 
 

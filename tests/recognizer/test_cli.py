@@ -48,7 +48,20 @@ def test_train_and_evaluate(mnist_path, tmp_path):
     ev = json.loads((out / "evaluation.json").read_text())
     assert ev["n"] == 200 and len(ev["confusion"]) == 10
     assert (out / "confusion.png").stat().st_size > 1000
+    version = meta["version"]
+    r = runner.invoke(
+        main,
+        ["pairs", "--data", str(mnist_path), "--model", str(out / "digits.skops")]
+        + ["--examples", "300", "--epochs", "1", "--digits", "1500"],
+    )
+    assert r.exit_code == 0, r.output
+    meta = json.loads((out / "digits.json").read_text())
+    assert (out / meta["pair_reader"]["file"]).exists() and meta["version"] != version
+    assert "300 examples" in meta["pair_reader"]["training"] and meta["touching_reader"]
+    from recognizer import load_model
+
+    assert load_model(out / "digits.skops").pair_reader is not None
 
 
 def test_group_has_commands():
-    assert {"train", "evaluate"} <= set(main.commands)
+    assert {"train", "evaluate", "calibrate", "pairs"} <= set(main.commands)

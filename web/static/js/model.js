@@ -21,6 +21,7 @@
     type: "Type",
     classifier: "Classifier",
     second_opinion: "Second opinion",
+    touching_reader: "Touching digits",
     created: "Created",
     created_at: "Created",
     trained_at: "Trained",

@@ -1,0 +1,295 @@
+"""The pair reader: a network that reads a wide segment as two touching digits, or as one.
+
+Cutting two touching digits apart and reading the pieces fails where no cut is clean: the
+pieces keep a bit of the neighbour or lose a bit of their own stroke (bench/RESULTS.md: a
+wrong cut is the biggest share of the touching pairs read wrong). The pair reader looks at
+the whole segment instead -- its crop, strokes brought to one width, fitted into 28 x 56
+(``pair_input``) -- and gives two softmax heads: the left digit (10 classes) and the right
+one (10 classes, plus ``NONE``: "there is no second digit, the segment is one wide digit").
+It is a ``convnet.ConvNet`` of that shape, trained (``fit``) on touching pairs and wide
+single digits made from MNIST *train* digits with ``synth`` (paper and canvas, thin to
+thick pens), each put through the real pipeline to the same crop the service sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import cv2
+import numpy as np
+
+from . import convnet
+from .normalize import _grown, stroke_width
+
+SIZE = (28, 56)
+#: the right head's extra class: the segment holds one digit
+NONE = 10
+HEADS = (10, 11)
+#: the convolutions' widths: half the second opinion's work per input of twice its size
+#: (it reads most wide segments of a drawing, so its cost shows in the canvas rate)
+CHANNELS = (16, 32)
+#: the digits' height inside the frame; wider segments are fitted to the frame's width
+INNER = (24, 52)
+#: working height of the crop for the stroke width, and the width strokes are brought to
+#: there (MNIST's median at ``normalize.WORK`` = 64 px, scaled)
+WORK_H = 40
+TARGET_WIDTH = 8.3 * WORK_H / 64
+PAD = 12
+
+
+def pair_input(crop: np.ndarray) -> np.ndarray:
+    """A white-on-black crop of a segment -> (28, 56) uint8: rescaled to a height of
+    ``WORK_H``, strokes grown or shrunk to ``TARGET_WIDTH``, then fitted into ``INNER``
+    (aspect kept) in the frame's centre."""
+    out = np.zeros(SIZE, np.uint8)
+    h, w = crop.shape
+    if h == 0 or w == 0 or cv2.countNonZero(crop) == 0:
+        return out
+    s = min(WORK_H / h, 4 * WORK_H / w)
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    r = np.zeros((nh + 2 * PAD, nw + 2 * PAD), np.uint8)
+    interp = cv2.INTER_LINEAR if s > 1 else cv2.INTER_AREA
+    cv2.resize(crop, (nw, nh), dst=r[PAD : PAD + nh, PAD : PAD + nw], interpolation=interp)
+    thr = 0.45 * float(r.max())
+    _, b = cv2.threshold(r, thr, 1, cv2.THRESH_BINARY)
+    dt_in = cv2.distanceTransform(b, cv2.DIST_L2, cv2.DIST_MASK_5)
+    width = stroke_width(b, dt_in)
+    d = max((TARGET_WIDTH - width) / 2.0, -0.3 * width)
+    grown = d >= 0
+    soft = _grown(r, thr, nh, nw, d) if grown else np.clip(dt_in + np.float32(d), 0.0, 1.0)
+    x, y, bw, bh = cv2.boundingRect((soft > 0).view(np.uint8))
+    if bw == 0 or bh == 0:
+        return out
+    soft = soft[y : y + bh, x : x + bw]
+    f = min(INNER[0] / bh, INNER[1] / bw)
+    fw, fh = max(1, round(bw * f)), max(1, round(bh * f))
+    small = cv2.resize(soft, (fw, fh), interpolation=cv2.INTER_AREA)
+    oy, ox = (SIZE[0] - fh) // 2, (SIZE[1] - fw) // 2
+    out[oy : oy + fh, ox : ox + fw] = np.minimum(small * 255.0 + 0.5, 255).astype(np.uint8)
+    return out
+
+
+def read(net: convnet.ConvNet, crops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The left head's (N, 10) and the right head's (N, 11) probabilities of ``crops``."""
+    if not crops:
+        return np.zeros((0, 10)), np.zeros((0, 11))
+    left, right = net.probabilities(np.stack([pair_input(c) for c in crops]))
+    return left.astype(np.float64), right.astype(np.float64)
+
+
+# -- how its reading is used (``Model._split_touching``; settings in the metadata) ---------
+#: the reader is asked about every wide segment whose whole reads below this (the detector
+#: only about the ones ``split.wants_cut``: a "16" can be as narrow as a wide "6")
+READ_BELOW = 0.9999
+#: a cut the split decision takes is undone when the reader is this sure the segment is one
+VETO = 0.98
+#: a segment the split decision keeps whole is cut (at its best cut) when the reader is this
+#: sure it holds two digits ...
+RESCUE = 0.99
+#: ... and reads each of them at least this confidently
+CONFIDENT = 0.5
+#: ... and the best cut's pieces read at least this confidently (the SVC, uncalibrated)
+PIECE_MIN = 0.0
+#: ... and the pair detector gives it at least this (an independent opinion: the reader
+#: may take a digit with a hyphen or a bit of a line stuck to it for two)
+DETECTOR_MIN = 0.01
+#: ... and on at least this many of its two digits the cut's pieces read as the reader does
+AGREE = 0
+#: the reader's head's weight (a power) beside the piece's own probabilities
+WEIGHT = 2.0
+
+
+def _setting(settings: dict[str, Any], key: str, default: float) -> float:
+    return float(settings.get(key, default))
+
+
+def _heads(reader: tuple[np.ndarray, np.ndarray]) -> tuple[float, np.ndarray, np.ndarray]:
+    """(probability of one digit, the left digit's and the right digit's probabilities given
+    two)."""
+    left, right = reader
+    one = float(right[NONE])
+    return one, left, right[:NONE] / max(1e-12, float(right[:NONE].sum()))
+
+
+def detector_min(settings: dict[str, Any]) -> float:
+    """The pair detector's probability below which the reader is not asked at all."""
+    return _setting(settings, "detector_min", DETECTOR_MIN)
+
+
+def asks(settings: dict[str, Any], confidence: float) -> bool:
+    """Whether the reader is asked about a wide segment whose whole reads at
+    ``confidence`` (``READ_BELOW``)."""
+    return confidence < _setting(settings, "read_below", READ_BELOW)
+
+
+def may_rescue(
+    settings: dict[str, Any], reader: tuple[np.ndarray, np.ndarray] | None, detector: float
+) -> bool:
+    """Whether the reader would have a segment cut that the split decision keeps whole (see
+    ``decide``); ``detector``: the pair detector's probability of the segment, which must
+    be at least ``DETECTOR_MIN``."""
+    if reader is None or detector < detector_min(settings):
+        return False
+    one, left, right = _heads(reader)
+    sure = _setting(settings, "confident", CONFIDENT)
+    rescue = _setting(settings, "rescue", RESCUE)
+    return 1 - one >= rescue and float(left.max()) >= sure and float(right.max()) >= sure
+
+
+def decide(settings: dict[str, Any], job: Any, b: int | None) -> int | None:
+    """The cut to take of ``job`` (a ``split.Job`` with its ``reader`` heads), given the
+    split decision's ``b``: undone when the reader is sure of one digit (``VETO``); when it
+    is sure of two, both read confidently (``may_rescue``), the best cut by ``cut_rank``."""
+    one, _, _ = _heads(job.reader)
+    if b is not None:
+        return None if one >= _setting(settings, "veto", VETO) else b
+    if may_rescue(settings, job.reader, job.detector):
+        from .split import rank_cuts
+
+        best = rank_cuts(job.raw, job.piece_pair)[0]
+        pieces = np.asarray(job.raw)[2 * best : 2 * best + 2]
+        if pieces.max(1).min() < _setting(settings, "piece_min", PIECE_MIN):
+            return None
+        _, left, right = _heads(job.reader)
+        agree = (pieces[0].argmax() == left.argmax()) + (pieces[1].argmax() == right.argmax())
+        return best if agree >= _setting(settings, "agree", AGREE) else None
+    return None
+
+
+def combined(
+    settings: dict[str, Any], reader: tuple[np.ndarray, np.ndarray], side: int, p: np.ndarray
+) -> np.ndarray:
+    """A piece's probabilities ``p`` times the reader's head of its ``side`` (0 left, 1
+    right) to the power ``weight``, renormalized: two opinions of the same digit, one from
+    the piece as cut, one from the whole (which a bad cut does not spoil)."""
+    _, left, right = _heads(reader)
+    head = left if side == 0 else right
+    w = _setting(settings, "weight", WEIGHT)
+    out = np.asarray(p, np.float64) * np.maximum(head, 1e-9) ** w
+    return out / out.sum()
+
+
+# -- training data ---------------------------------------------------------------------------
+#: share of the examples that are touching pairs (the rest: wide single digits)
+PAIR_SHARE = 0.6
+PENS = (0.04, 0.22)
+OVERLAPS = (1, 8)
+
+
+def _wide_crops(data: bytes) -> list[np.ndarray]:
+    from .pipeline import extract_bytes
+
+    try:
+        ex = extract_bytes(data)
+    except Exception:  # noqa: BLE001 - a sample the pipeline cannot read is skipped
+        return []
+    return [crop for crop, _ in ex.wide.values()] if len(ex.boxes) == 1 else []
+
+
+#: single digits as paper brings them besides plain ink: the reader must not take a digit
+#: with a bit of a line, a loop or noise left on it for two
+SINGLE_CONDITIONS = (
+    "boxed",
+    "underline",
+    "rotated",
+    "jpeg25",
+    "lowres16",
+    "shadow",
+    "dashed",
+    "grid",
+    "circled",
+)
+
+
+def _single(x: np.ndarray, y: np.ndarray, i: int, rng: np.random.Generator) -> tuple[bytes, str]:
+    """One single digit: a third drawn on a canvas, a third in ink with a pen of ``PENS``, a
+    third in one of ``SINGLE_CONDITIONS`` or with a hyphen stuck to it."""
+    from . import synth
+
+    kind = rng.random()
+    if kind < 1 / 3:
+        return synth.canvas_png(x[i], rng), str(int(y[i]))
+    if kind < 2 / 3:
+        return synth.pen_png(x[i], rng, float(rng.uniform(*PENS))), str(int(y[i]))
+    k = int(rng.integers(len(SINGLE_CONDITIONS) + 1))
+    if k == len(SINGLE_CONDITIONS):
+        return synth.dash_touching_png(x[i], rng), str(int(y[i]))
+    return synth.paper_sample(SINGLE_CONDITIONS[k], x, y, rng)
+
+
+def _examples(args: tuple[np.ndarray, np.ndarray, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` examples (inputs, (left, right) labels) from digits ``x``/``y`` (one process)."""
+    from . import synth
+
+    x, y, n, seed = args
+    rng = np.random.default_rng(seed)
+    xs: list[np.ndarray] = []
+    ys: list[tuple[int, int]] = []
+    while len(xs) < n:
+        i, j = (int(v) for v in rng.integers(len(x), size=2))
+        if rng.random() < PAIR_SHARE:
+            png = synth.touching_png(x[i], x[j], rng, OVERLAPS, PENS)
+            label = (int(y[i]), int(y[j]))
+        else:
+            png, text = _single(x, y, i, rng)
+            label = (int(text), NONE)
+        for crop in _wide_crops(png):
+            xs.append(pair_input(crop))
+            ys.append(label)
+    return np.stack(xs), np.array(ys, np.int64)
+
+
+def examples(
+    x: np.ndarray, y: np.ndarray, n: int, seed: int = 0, workers: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` training examples made from digits ``x``/``y`` (MNIST train), in ``workers``
+    processes: touching pairs (``PAIR_SHARE``) and single digits whose segment is wide
+    enough to be asked (``split.ASPECT_MIN``), drawn on canvas or on paper."""
+    parts = [n // workers + (k < n % workers) for k in range(workers)]
+    jobs = [(x, y, m, seed * 1000 + k) for k, m in enumerate(parts)]
+    with ProcessPoolExecutor(workers) as pool:
+        out = list(pool.map(_examples, jobs))
+    return np.concatenate([a for a, _ in out]), np.concatenate([b for _, b in out])
+
+
+def fit(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    epochs: int = 6,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> convnet.ConvNet:
+    """The pair reader trained on ``examples``."""
+    return convnet.train(
+        xs, ys, epochs=epochs, channels=CHANNELS, seed=seed, heads=HEADS, progress=progress
+    )
+
+
+def settings(net: convnet.ConvNet, n_examples: int, epochs: int, n_digits: int) -> dict[str, Any]:
+    """The metadata block of a trained reader: how its reading is used, and what it is."""
+    return {
+        "veto": VETO,
+        "rescue": RESCUE,
+        "confident": CONFIDENT,
+        "weight": WEIGHT,
+        "piece_min": PIECE_MIN,
+        "agree": AGREE,
+        "detector_min": DETECTOR_MIN,
+        "read_below": READ_BELOW,
+        "description": net.describe() + f"; input {SIZE[0]}x{SIZE[1]}, heads 10 + 11",
+        "training": (
+            f"{n_examples} examples ({PAIR_SHARE:.0%} touching pairs, the rest wide single "
+            f"digits) made from {n_digits} MNIST train digits, {epochs} epochs; " + convnet.recipe()
+        ),
+    }
+
+
+def text(net: convnet.ConvNet) -> str:
+    """The reader in a sentence (the model page shows it)."""
+    return (
+        f"a network that reads a wide segment as two touching digits or one ({net.describe()}; "
+        f"input {SIZE[0]}x{SIZE[1]}); its reading is multiplied into the cut pieces' and "
+        "decides, where it is sure, whether the segment is cut"
+    )
