@@ -241,15 +241,22 @@ def _examples(args: tuple[np.ndarray, np.ndarray, int, int]) -> tuple[np.ndarray
     return np.stack(xs), np.array(ys, np.int64)
 
 
+#: the examples are made in this many parts, each from its own seed (so the set does not
+#: depend on the number of processes that make them)
+PARTS = 2
+
+
 def examples(
-    x: np.ndarray, y: np.ndarray, n: int, seed: int = 0, workers: int = 2
+    x: np.ndarray, y: np.ndarray, n: int, seed: int = 0, workers: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` training examples made from digits ``x``/``y`` (MNIST train), in ``workers``
-    processes: touching pairs (``PAIR_SHARE``) and single digits whose segment is wide
-    enough to be asked (``split.ASPECT_MIN``), drawn on canvas or on paper."""
-    parts = [n // workers + (k < n % workers) for k in range(workers)]
-    jobs = [(x, y, m, seed * 1000 + k) for k, m in enumerate(parts)]
-    with ProcessPoolExecutor(workers) as pool:
+    """``n`` training examples made from digits ``x``/``y`` (MNIST train), in ``PARTS`` parts
+    on ``workers`` processes (default: one per core): touching pairs (``PAIR_SHARE``) and
+    single digits whose segment is wide enough to be asked (``split.ASPECT_MIN``)."""
+    import os
+
+    sizes = [n // PARTS + (k < n % PARTS) for k in range(PARTS)]
+    jobs = [(x, y, m, seed * 1000 + k) for k, m in enumerate(sizes)]
+    with ProcessPoolExecutor(workers or len(os.sched_getaffinity(0))) as pool:
         out = list(pool.map(_examples, jobs))
     return np.concatenate([a for a, _ in out]), np.concatenate([b for _, b in out])
 
