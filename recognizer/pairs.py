@@ -161,13 +161,18 @@ def decide(settings: dict[str, Any], job: Any, b: int | None) -> int | None:
 def combined(
     settings: dict[str, Any], reader: tuple[np.ndarray, np.ndarray], side: int, p: np.ndarray
 ) -> np.ndarray:
-    """A piece's probabilities ``p`` times the reader's head of its ``side`` (0 left, 1
-    right) to the power ``weight``, renormalized: two opinions of the same digit, one from
-    the piece as cut, one from the whole (which a bad cut does not spoil)."""
+    """A piece's probabilities ``p`` pooled with the reader's head of its ``side`` (0 left,
+    1 right): two opinions of the same digit, one from the piece as cut, one from the whole
+    (which a bad cut does not spoil). A log-linear pool, the head weighted ``weight`` times
+    the piece: the label is the argmax of ``p * head ** weight``, and the weights sum to 1 so
+    that two opinions agreeing are not read as more certain than either (the confidence
+    stays on the scale the review threshold was calibrated on)."""
     _, left, right = _heads(reader)
     head = left if side == 0 else right
     w = _setting(settings, "weight", WEIGHT)
-    out = np.asarray(p, np.float64) * np.maximum(head, 1e-9) ** w
+    log = np.log(np.maximum(p, 1e-12)) + w * np.log(np.maximum(head, 1e-9))
+    log /= 1 + w
+    out = np.exp(log - log.max())
     return out / out.sum()
 
 
