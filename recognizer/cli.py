@@ -590,7 +590,7 @@ def pairs_command(
     settings = pairs.settings(net, len(xs), epochs, len(xtr))
     save_pair_reader(path, net, settings, new_version=True)
     click.echo(json.dumps(settings, indent=2))
-    click.echo(f"wrote {pairs.__name__} reader beside {path} in {time.time() - t0:.0f}s")
+    click.echo(f"wrote the pair reader beside {path} in {time.time() - t0:.0f}s")
 
 
 def _calibration_parts(model: Model, xte: np.ndarray, yte: np.ndarray, n: int) -> dict[str, Scores]:
