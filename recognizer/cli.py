@@ -6,7 +6,7 @@ digits train --extra corrections.npz --out models/v2   # + users' corrections (e
 digits evaluate [--extra corrections.npz]
 digits calibrate                  # touching: detector, piece scorer, split decision; temperature,
                                   # review threshold
-digits pairs                      # the pair reader (touching digits read whole), ~12 min
+digits pairs                      # the pair reader (touching digits read whole), ~10 min
 """
 
 from __future__ import annotations

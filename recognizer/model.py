@@ -362,6 +362,11 @@ class Model:
         """Calibration temperature of the pairwise decision values (metadata)."""
         return float(self.metadata.get("temperature", 1.0))
 
+    @property
+    def pair_settings(self) -> dict[str, Any]:
+        """How the pair reader's reading is used (metadata ``pair_reader``; ``pairs``)."""
+        return dict(self.metadata.get("pair_reader", {}))
+
     def _network_setting(self, key: str, default: float) -> float:
         return float(self.metadata.get("convnet", {}).get(key, default))
 
@@ -550,7 +555,7 @@ class Model:
                     job.valid,
                 )
             if job.reader is not None:
-                b = pairs.decide(self.metadata.get("pair_reader", {}), job, b)
+                b = pairs.decide(self.pair_settings, job, b)
             if b is None:
                 continue
             c, e = job.cuts[b], job.extracted
@@ -558,7 +563,7 @@ class Model:
             for s in (0, 1):
                 p = job.probs[2 * b + s]
                 if job.reader is not None:
-                    p = pairs.combined(self.metadata.get("pair_reader", {}), job.reader, s, p)
+                    p = pairs.combined(self.pair_settings, job.reader, s, p)
                 label = int(self._kernel.classes[int(np.argmax(p))])
                 pair.append(self._digit(label, p, e.original_box(c.boxes[s]), c.digits[s]))
             replace.setdefault(id(job.digits), [job.digits, {}])[1][job.index] = pair
@@ -590,7 +595,7 @@ class Model:
         asked = []  # (extracted, digits, index, working box, confidence)
         asked_feats = []
         wanted = []
-        reads = self.metadata.get("pair_reader", {}) if self.pair_reader is not None else None
+        reads = self.pair_settings if self.pair_reader is not None else None
         for e, digits, conf, feats in found:
             for i, (_crop, wbox) in e.wide.items():
                 want = split.wants_cut(wbox, float(conf[i]))
@@ -650,12 +655,12 @@ class Model:
         self, asked: list[Any], detector: np.ndarray
     ) -> list[tuple[np.ndarray, np.ndarray] | None]:
         """The pair reader's two heads on each asked segment's crop that the detector gives
-        at least ``detector_min`` (``pairs.DETECTOR_MIN``; the reader costs as much as the
-        rest of a drawing's reading); None for the others, and without a reader."""
+        at least ``detector_min`` (``pairs.DETECTOR_MIN``: reading every wide segment of a
+        drawing cost 18% of the canvas rate); None for the others, and without a reader."""
         out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(asked)
         if self.pair_reader is None:
             return out
-        floor = pairs.detector_min(self.metadata.get("pair_reader", {}))
+        floor = pairs.detector_min(self.pair_settings)
         read = [k for k in range(len(asked)) if detector[k] >= floor]
         left, right = pairs.read(self.pair_reader, [asked[k][0].wide[asked[k][2]][0] for k in read])
         for n, k in enumerate(read):
@@ -689,9 +694,13 @@ class Model:
                 "sha256": sha256_file(net),
             }
         meta.pop("pair_reader", None)
+        meta.pop("touching_reader", None)
         if self.pair_reader is not None:
-            settings = self.metadata.get("pair_reader", {})
-            meta["pair_reader"] = {**settings, **_write_pair_reader(path, self.pair_reader)}
+            meta["pair_reader"] = {
+                **self.pair_settings,
+                **_write_pair_reader(path, self.pair_reader),
+            }
+            meta["touching_reader"] = pairs.text(self.pair_reader)
         meta["model_file"] = path.name
         meta["model_bytes"] = path.stat().st_size
         meta["model_sha256"] = sha256_file(path)
