@@ -72,6 +72,48 @@ def _grown(r: np.ndarray, thr: float, nh: int, nw: int, d: float) -> np.ndarray:
     return _clip01(np.subtract(np.float32(d + 1.0), dt_out, out=dt_out))
 
 
+def stroke_normalized(
+    crop: np.ndarray,
+    scale: float,
+    target_width: float | None,
+    steps: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """A white-on-black uint8 crop with ink, rescaled by ``scale``, binarized at 0.45 of its
+    maximum, its strokes grown or shrunk to ``target_width`` (sub-pixel, anti-aliased; None:
+    the binary image) and cropped to the ink's bounding box: float32 in [0, 1], empty when no
+    ink is left. ``steps`` (debug) gets the rescaled, binary and stroke images and the width."""
+    h, w = crop.shape
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    interp = cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA
+    # the crop rescaled, inside a border of PAD zeros (resized straight into place)
+    r = np.zeros((nh + 2 * PAD, nw + 2 * PAD), np.uint8)
+    inner = r[PAD : PAD + nh, PAD : PAD + nw]
+    cv2.resize(crop, (nw, nh), dst=inner, interpolation=interp)
+    # r > thr as 0/1 (OpenCV compares uint8 pixels with floor(thr): the same test); the
+    # border is 0, so r's maximum is its inner part's
+    thr = 0.45 * cv2.minMaxLoc(inner)[1]
+    _, b = cv2.threshold(r, thr, 1, cv2.THRESH_BINARY)
+    dt_in = _inside_distance(b, nh, nw)
+    width = stroke_width(b, dt_in)
+    if steps is not None:
+        steps["rescaled"] = r
+        steps["binary"] = b * 255
+        steps["width"] = width
+    if target_width is None:
+        soft = b.astype(np.float32)
+    else:
+        d = (target_width - width) / 2.0
+        d = max(d, -MAX_ERODE_FRACTION * width)
+        if d >= 0:
+            soft = _grown(r, thr, nh, nw, d)
+        else:
+            soft = _clip01(np.add(dt_in, np.float32(d), out=dt_in))
+    if steps is not None:
+        steps["stroke"] = (soft * 255).astype(np.uint8)
+    x, y, bw, bh = cv2.boundingRect((soft > 0).view(np.uint8))
+    return soft[y : y + bh, x : x + bw]
+
+
 @overload
 def normalize_digit(
     crop: np.ndarray, target_width: float | None = ..., debug: Literal[False] = ...
@@ -94,38 +136,10 @@ def normalize_digit(
     out = np.zeros((28, 28), np.uint8)
     if h == 0 or w == 0 or cv2.countNonZero(crop) == 0:  # no ink (cheaper than crop.max())
         return (out, steps) if debug else out
-    s = WORK / max(h, w)
-    nw, nh = max(1, round(w * s)), max(1, round(h * s))
-    interp = cv2.INTER_LINEAR if s > 1 else cv2.INTER_AREA
-    # the crop rescaled, inside a border of PAD zeros (resized straight into place)
-    r = np.zeros((nh + 2 * PAD, nw + 2 * PAD), np.uint8)
-    inner = r[PAD : PAD + nh, PAD : PAD + nw]
-    cv2.resize(crop, (nw, nh), dst=inner, interpolation=interp)
-    # r > thr as 0/1 (OpenCV compares uint8 pixels with floor(thr): the same test); the
-    # border is 0, so r's maximum is its inner part's
-    thr = 0.45 * cv2.minMaxLoc(inner)[1]
-    _, b = cv2.threshold(r, thr, 1, cv2.THRESH_BINARY)
-    dt_in = _inside_distance(b, nh, nw)
-    width = stroke_width(b, dt_in)
-    if debug:
-        steps["rescaled"] = r
-        steps["binary"] = b * 255
-        steps["width"] = width
-    if target_width is None:
-        soft = b.astype(np.float32)
-    else:
-        d = (target_width - width) / 2.0
-        d = max(d, -MAX_ERODE_FRACTION * width)
-        if d >= 0:
-            soft = _grown(r, thr, nh, nw, d)
-        else:
-            soft = _clip01(np.add(dt_in, np.float32(d), out=dt_in))
-    if debug:
-        steps["stroke"] = (soft * 255).astype(np.uint8)
-    x, y, bw, bh = cv2.boundingRect((soft > 0).view(np.uint8))
-    if bw == 0 or bh == 0:
+    soft = stroke_normalized(crop, WORK / max(h, w), target_width, steps if debug else None)
+    if soft.size == 0:
         return (out, steps) if debug else out
-    soft = soft[y : y + bh, x : x + bw]
+    bh, bw = soft.shape
     s2 = 20.0 / max(bw, bh)
     fw, fh = max(1, round(bw * s2)), max(1, round(bh * s2))
     small = cv2.resize(soft, (fw, fh), interpolation=cv2.INTER_AREA)

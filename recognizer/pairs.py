@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from . import convnet
-from .normalize import _grown, stroke_width
+from .normalize import stroke_normalized
 
 SIZE = (28, 56)
 #: the right head's extra class: the segment holds one digit
@@ -38,7 +38,6 @@ INNER = (24, 52)
 #: there (MNIST's median at ``normalize.WORK`` = 64 px, scaled)
 WORK_H = 40
 TARGET_WIDTH = 8.3 * WORK_H / 64
-PAD = 12
 
 
 def pair_input(crop: np.ndarray) -> np.ndarray:
@@ -49,22 +48,10 @@ def pair_input(crop: np.ndarray) -> np.ndarray:
     h, w = crop.shape
     if h == 0 or w == 0 or cv2.countNonZero(crop) == 0:
         return out
-    s = min(WORK_H / h, 4 * WORK_H / w)
-    nw, nh = max(1, round(w * s)), max(1, round(h * s))
-    r = np.zeros((nh + 2 * PAD, nw + 2 * PAD), np.uint8)
-    interp = cv2.INTER_LINEAR if s > 1 else cv2.INTER_AREA
-    cv2.resize(crop, (nw, nh), dst=r[PAD : PAD + nh, PAD : PAD + nw], interpolation=interp)
-    thr = 0.45 * float(r.max())
-    _, b = cv2.threshold(r, thr, 1, cv2.THRESH_BINARY)
-    dt_in = cv2.distanceTransform(b, cv2.DIST_L2, cv2.DIST_MASK_5)
-    width = stroke_width(b, dt_in)
-    d = max((TARGET_WIDTH - width) / 2.0, -0.3 * width)
-    grown = d >= 0
-    soft = _grown(r, thr, nh, nw, d) if grown else np.clip(dt_in + np.float32(d), 0.0, 1.0)
-    x, y, bw, bh = cv2.boundingRect((soft > 0).view(np.uint8))
-    if bw == 0 or bh == 0:
+    soft = stroke_normalized(crop, min(WORK_H / h, 4 * WORK_H / w), TARGET_WIDTH)
+    if soft.size == 0:
         return out
-    soft = soft[y : y + bh, x : x + bw]
+    bh, bw = soft.shape
     f = min(INNER[0] / bh, INNER[1] / bw)
     fw, fh = max(1, round(bw * f)), max(1, round(bh * f))
     small = cv2.resize(soft, (fw, fh), interpolation=cv2.INTER_AREA)
