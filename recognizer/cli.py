@@ -381,6 +381,11 @@ def train(
     _print_metrics(m)
     _write_evaluation(m, model, outdir, None, None, digest)
     click.echo(f"saved {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.time() - t0:.0f}s")
+    click.echo(
+        f"next (`make train` runs all): `digits calibrate --model {path}` (touching digits, "
+        f"calibrated confidence), then `digits pairs --model {path} --digits 50000` (the pair "
+        "reader); until then this model never splits touching digits"
+    )
 
 
 @main.command()

@@ -31,6 +31,8 @@ def test_train_and_evaluate(mnist_path, tmp_path):
     assert meta["test_accuracy"] > 0.8 and len(meta["per_class"]) == 10
     assert (out / meta["convnet"]["file"]).exists() and len(meta["convnet"]["sha256"]) == 64
     assert "training the network" in r.output
+    # a model of `digits train` alone never splits touching digits: it says what comes next
+    assert f"digits calibrate --model {out / 'digits.skops'}" in r.output
     r = runner.invoke(
         main,
         [
@@ -65,3 +67,32 @@ def test_train_and_evaluate(mnist_path, tmp_path):
 
 def test_group_has_commands():
     assert {"train", "evaluate", "calibrate", "pairs"} <= set(main.commands)
+
+
+def test_make_train_runs_the_whole_recipe_of_the_shipped_model():
+    """`make train` must not leave a model without its touching-digit detector, calibration
+    and pair reader (`digits train` alone makes one)."""
+    import pathlib
+    import subprocess
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [
+            "make",
+            "-n",
+            "-s",
+            "-o",
+            ".venv/.installed-stamp",
+            "train",
+            "OUT=/tmp/m",
+            "DATA=/tmp/d.npz",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    steps = [line.split()[1] for line in out if line.startswith(".venv/bin/digits")]
+    assert steps == ["train", "calibrate", "pairs", "evaluate"], out
+    assert all("--data /tmp/d.npz" in line for line in out if "digits" in line)
+    assert "--model /tmp/m/digits.skops" in out[-1]
