@@ -105,6 +105,25 @@ def _reads_better(other: np.ndarray, first: np.ndarray) -> bool:
     return len(first) != 1 or float(other.max()) > float(first.max())
 
 
+def _repeats(cut: list[Digit], digits: list[Digit], piece: Digit) -> bool:
+    """Whether a digit of ``cut`` (the two digits ``piece`` was cut into) covers much the
+    same box as another digit of the image (``digits``)."""
+    others = [d.box for d in digits if d is not piece]
+    return any(_iou(d.box, o) >= REPEAT_IOU for d in cut for o in others)
+
+
+#: boxes that overlap this much (intersection over union) hold the same digit
+REPEAT_IOU = 0.8
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    inter = max(0, w) * max(0, h)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
 def _piece_found(job: split.Job, b: int, s: int, digit: Digit) -> Found:
     """Piece ``s`` of cut ``b`` of ``job``, read as ``digit``, as a segment of its own
     (``Found``) to be offered cuts; a list of its own holds ``digit``, for the cut's two."""
@@ -579,7 +598,10 @@ class Model:
         if wide_pieces:
             self._split_touching([f for _, _, f in wide_pieces], again=False)
             for digits, piece, (_, cut, _, _) in wide_pieces:
-                if len(cut) > 1:  # the piece was cut too: its two digits take its place
+                # the piece was cut too: its two digits take its place, unless the cut only
+                # found a digit the image already has (a path that left the other piece
+                # inside this one's span cuts this piece as it cut the segment)
+                if len(cut) > 1 and not _repeats(cut, digits, piece):
                     i = next(k for k, d in enumerate(digits) if d is piece)
                     digits[i : i + 1] = cut
 
