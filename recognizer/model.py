@@ -33,7 +33,7 @@ from .errors import (
     UnreadableImage,
 )
 from .imageio import DEFAULT_MAX_PIXELS
-from .pipeline import Extracted, extract_bytes
+from .pipeline import Extracted, Joined, extract_bytes
 
 MODELS_DIR = pathlib.Path(__file__).resolve().parent.parent / "models"
 MODEL_FILENAME = "digits.skops"
@@ -509,13 +509,11 @@ class Model:
         stacks = [r.digits for rs in ways for r in rs]
         allx = np.concatenate(stacks) if stacks else np.zeros((0, 28, 28), np.uint8)
         labels, probs, raw, feats = self._predict(allx, with_features=True)
-        out, k = [], 0
-        found = []
+        chosen: list[tuple[Extracted, list[int]] | None] = []  # the reading kept, its rows
+        k = 0
         for e, readings in zip(extracted, ways, strict=True):
             if isinstance(e, Exception):
-                out.append(
-                    Reading([], 0, 0, error=getattr(e, "message", str(e)), error_code=e.code)
-                )
+                chosen.append(None)
                 continue
             best, rows = e, slice(k, k + len(e.digits))
             k = rows.stop
@@ -526,10 +524,19 @@ class Model:
                     continue  # read confidently as it is: not squeezed into a "1"
                 if _reads_better(probs[span], probs[rows]):
                     best, rows = alt, span
-            e = best
+            chosen.append((best, list(range(rows.start, rows.stop))))
+        labels, probs, raw, feats = self._join_pieces(chosen, labels, probs, raw, feats)
+        out, found = [], []
+        for e, kept in zip(extracted, chosen, strict=True):
+            if kept is None:
+                out.append(
+                    Reading([], 0, 0, error=getattr(e, "message", str(e)), error_code=e.code)
+                )
+                continue
+            e, rows = kept
             digits = [
                 self._digit(labels[j], probs[j], box, img)
-                for j, box, img in zip(range(rows.start, rows.stop), e.boxes, e.digits, strict=True)
+                for j, box, img in zip(rows, e.boxes, e.digits, strict=True)
             ]
             out.append(Reading(digits, e.width, e.height))
             if e.wide:  # only wide segments are offered cuts (``_touching_jobs``)
@@ -537,6 +544,55 @@ class Model:
         with _single_threaded_cv2():
             self._split_touching(found)
         return out
+
+    def _join_pieces(
+        self,
+        chosen: list[tuple[Extracted, list[int]] | None],
+        labels: np.ndarray,
+        probs: np.ndarray,
+        raw: np.ndarray,
+        feats: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Join (in ``chosen``: each image's reading and its rows, in place) the neighbouring
+        segments that are one digit in pieces (``Extracted.joins``, ``_one_digit``). Returns
+        the arrays with the joined digits' rows appended (the rows ``chosen`` points at)."""
+        asked = [(n, join) for n, kept in enumerate(chosen) if kept for join in kept[0].joins]
+        if not asked or self.pair_reader is None:
+            return labels, probs, raw, feats
+        read = self._predict(np.stack([join.digit for _, join in asked]), with_features=True)
+        base = len(labels)
+        for n, taken in self._one_digit(asked, read[1]).items():
+            e, rows = chosen[n]  # type: ignore[misc]
+            for k in sorted(taken, key=lambda k: asked[k][1].index, reverse=True):
+                join = asked[k][1]
+                e = e.joined(join)
+                rows[join.index : join.index + 2] = [base + k]
+            chosen[n] = (e, rows)
+        arrays = (labels, probs, raw, feats)
+        return tuple(np.concatenate([a, b]) for a, b in zip(arrays, read, strict=True))  # type: ignore[return-value]
+
+    def _one_digit(
+        self, asked: list[tuple[int, Joined]], probs: np.ndarray
+    ) -> dict[int, list[int]]:
+        """By image, which of the ``asked`` joins (image, join) are one digit: read joined
+        confidently (``pairs.join_read``, ``probs``) and by the pair reader as one digit
+        (``pairs.is_one``). The surest first: a segment joins once."""
+        sure = np.flatnonzero(probs.max(1) >= pairs.join_read(self.pair_settings)).tolist()
+        if not sure:
+            return {}
+        _, right = pairs.read(self.pair_reader, [asked[k][1].crop for k in sure])
+        one = right[:, pairs.NONE].tolist()
+        taken: dict[int, list[int]] = {}
+        used: set[tuple[int, int]] = set()
+        for p_one, k in sorted(zip(one, sure, strict=True), reverse=True):
+            n, join = asked[k]
+            if pairs.is_one(self.pair_settings, p_one) and not used & {
+                (n, join.index),
+                (n, join.index + 1),
+            }:
+                used |= {(n, join.index), (n, join.index + 1)}
+                taken.setdefault(n, []).append(k)
+        return taken
 
     def _digit(self, label: int, p: np.ndarray, box: Sequence[int], img: np.ndarray) -> Digit:
         probabilities = p.tolist()

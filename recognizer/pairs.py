@@ -85,6 +85,11 @@ CONFIDENT = 0.5
 DETECTOR_MIN = 0.01
 #: the reader's head's weight (a power) beside the piece's own probabilities
 WEIGHT = 2.0
+#: two neighbouring segments are one digit in pieces (``pipeline.Joined``) when the
+#: classifier reads their joined crop at least this confidently ...
+JOIN_READ = 0.9
+#: ... and the reader is this sure it is one digit
+JOIN = 0.9
 
 
 def _setting(settings: dict[str, Any], key: str, default: float) -> float:
@@ -108,6 +113,18 @@ def asks(settings: dict[str, Any], confidence: float) -> bool:
     """Whether the reader is asked about a wide segment whose whole reads at
     ``confidence`` (``READ_BELOW``)."""
     return confidence < _setting(settings, "read_below", READ_BELOW)
+
+
+def join_read(settings: dict[str, Any]) -> float:
+    """How confidently two neighbouring segments must read joined for the reader to be asked
+    whether they are one digit in pieces (``JOIN_READ``)."""
+    return _setting(settings, "join_read", JOIN_READ)
+
+
+def is_one(settings: dict[str, Any], p_one: float) -> bool:
+    """Whether two neighbouring segments whose joined crop the reader gives ``p_one`` of
+    being one digit are one digit in pieces (``JOIN``)."""
+    return p_one >= _setting(settings, "join", JOIN)
 
 
 def may_rescue(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -11,7 +11,7 @@ import numpy as np
 from .errors import UnreadableImage
 from .imageio import DEFAULT_MAX_PIXELS, Box, decode_drawn, ink_drawn
 from .normalize import normalize_digit
-from .segment import Segmentation, segment
+from .segment import Segment, Segmentation, segment
 from .split import ASPECT_MIN
 
 #: an image no bigger than this on its longer side (an MNIST-style 28x28 digit) holds at most
@@ -27,6 +27,21 @@ FILLED_SHARE = 0.78
 FILLED_OTHER = 0.65
 #: ... so it is also read narrowed to these shares of its width (``Extracted.narrowed``)
 NARROWED = (0.5, 0.7)
+#: two neighbouring segments of a line at most this share of the taller one apart (or
+#: overlapping) are also read joined (``Joined``): a pen that skips, a faint stroke lost to
+#: the threshold or a digit written in two strokes that do not meet leaves one digit in
+#: pieces, and only a reading tells them from two digits written close
+JOIN_GAP = 0.1
+
+
+@dataclass(eq=False)
+class Joined:
+    """Segments ``index`` and ``index`` + 1 of a reading taken as one digit."""
+
+    index: int
+    digit: np.ndarray  # (28, 28) uint8, normalized
+    crop: np.ndarray  # ink of both, working pixels
+    box: tuple[int, int, int, int]  # original pixels
 
 
 @dataclass
@@ -45,6 +60,8 @@ class Extracted:
     narrowed: list[Extracted] = field(default_factory=list)
     #: this is a narrowed reading (or one of its polarities)
     squeezed: bool = False
+    #: neighbouring segments close enough to be one digit in pieces, read joined (``JOIN_GAP``)
+    joins: list[Joined] = field(default_factory=list)
 
     def readings(self) -> list[Extracted]:
         """This reading and every other way of reading the same image (``other``,
@@ -57,6 +74,19 @@ class Extracted:
     def original_box(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         """A working-pixel box in original pixels."""
         return Segmentation.box_to_original(box, self.scale, self.width, self.height)
+
+    def joined(self, join: Joined) -> Extracted:
+        """This reading with ``join``'s two segments as one digit (never offered cuts: it is
+        joined because it reads as one)."""
+        i = join.index
+        wide = {k - (k > i): v for k, v in self.wide.items() if k not in (i, i + 1)}
+        return replace(
+            self,
+            boxes=[*self.boxes[:i], join.box, *self.boxes[i + 2 :]],
+            digits=np.concatenate([self.digits[:i], join.digit[None], self.digits[i + 2 :]]),
+            wide=wide,
+            joins=[],
+        )
 
 
 def extract_gray(
@@ -84,11 +114,31 @@ def extract_gray(
         if not (single or small) and s.box[2] >= ASPECT_MIN * s.box[3]:
             wide[i] = (crop, s.box)
     ex = Extracted(W, H, boxes, arr, wide, seg.scale)
+    if not (single or small):
+        ex.joins = _joins(seg, W, H)
     if unsure and not single:
         ex.other, _ = extract_gray(gray, False, remove_form_lines, light_paper=not inverted)
     if not single and _fills_frame(seg, W, H):
         ex.narrowed = [_narrowed_reading(gray, f, ex) for f in NARROWED]
     return ex, seg
+
+
+def _joins(seg: Segmentation, width: int, height: int) -> list[Joined]:
+    """Each pair of neighbouring segments on one line (their boxes overlap down the page)
+    at most ``JOIN_GAP`` of the taller apart, read joined."""
+    out = []
+    segs = seg.segments
+    for i in range(len(segs) - 1):
+        (xa, ya, wa, ha), (xb, yb, wb, hb) = segs[i].box, segs[i + 1].box
+        gap = max(xa, xb) - min(xa + wa, xb + wb)
+        if min(ya + ha, yb + hb) <= max(ya, yb) or gap > JOIN_GAP * max(ha, hb):
+            continue
+        x0, y0 = min(xa, xb), min(ya, yb)
+        box = (x0, y0, max(xa + wa, xb + wb) - x0, max(ya + ha, yb + hb) - y0)
+        both = Segment(box, segs[i].labels + segs[i + 1].labels, segs[i].area + segs[i + 1].area)
+        crop = seg.crop(both)
+        out.append(Joined(i, normalize_digit(crop), crop, seg.original_box(both, width, height)))
+    return out
 
 
 def _fills_frame(seg: Segmentation, width: int, height: int) -> bool:
@@ -115,6 +165,7 @@ def _narrowed_reading(gray: np.ndarray, share: float, ex: Extracted) -> Extracte
         if len(one.boxes) == 1:
             one.boxes = list(ex.boxes)
         one.width, one.height, one.scale, one.wide = ex.width, ex.height, ex.scale, {}
+        one.joins = []
         one.squeezed = True
     return alt
 
