@@ -124,6 +124,31 @@ def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def _kept_readings(
+    extracted: list[Extracted | RecognizerError], ways: list[list[Extracted]], probs: np.ndarray
+) -> list[tuple[Extracted, list[int]] | None]:
+    """Each image's reading kept (the likeliest of ``Extracted.readings``, see
+    ``_reads_better``) and the rows of ``probs`` that hold its digits; None for a bad image.
+    ``ways``: every reading of each image, its rows stacked in that order."""
+    chosen: list[tuple[Extracted, list[int]] | None] = []
+    k = 0
+    for e, readings in zip(extracted, ways, strict=True):
+        if isinstance(e, Exception):
+            chosen.append(None)
+            continue
+        best, rows = e, slice(k, k + len(e.digits))
+        k = rows.stop
+        for alt in readings[1:]:
+            span = slice(k, k + len(alt.digits))
+            k = span.stop
+            if alt.squeezed and probs[rows].max(initial=0.0) >= NARROWED_BELOW:
+                continue  # read confidently as it is: not squeezed into a "1"
+            if _reads_better(probs[span], probs[rows]):
+                best, rows = alt, span
+        chosen.append((best, list(range(rows.start, rows.stop))))
+    return chosen
+
+
 def _piece_found(job: split.Job, b: int, s: int, digit: Digit) -> Found:
     """Piece ``s`` of cut ``b`` of ``job``, read as ``digit``, as a segment of its own
     (``Found``) to be offered cuts; a list of its own holds ``digit``, for the cut's two."""
@@ -509,38 +534,24 @@ class Model:
         stacks = [r.digits for rs in ways for r in rs]
         allx = np.concatenate(stacks) if stacks else np.zeros((0, 28, 28), np.uint8)
         labels, probs, raw, feats = self._predict(allx, with_features=True)
-        chosen: list[tuple[Extracted, list[int]] | None] = []  # the reading kept, its rows
-        k = 0
-        for e, readings in zip(extracted, ways, strict=True):
-            if isinstance(e, Exception):
-                chosen.append(None)
-                continue
-            best, rows = e, slice(k, k + len(e.digits))
-            k = rows.stop
-            for alt in readings[1:]:
-                span = slice(k, k + len(alt.digits))
-                k = span.stop
-                if alt.squeezed and probs[rows].max(initial=0.0) >= NARROWED_BELOW:
-                    continue  # read confidently as it is: not squeezed into a "1"
-                if _reads_better(probs[span], probs[rows]):
-                    best, rows = alt, span
-            chosen.append((best, list(range(rows.start, rows.stop))))
+        chosen = _kept_readings(extracted, ways, probs)
         labels, probs, raw, feats = self._join_pieces(chosen, labels, probs, raw, feats)
         out, found = [], []
         for e, kept in zip(extracted, chosen, strict=True):
-            if kept is None:
+            if isinstance(e, Exception):
                 out.append(
                     Reading([], 0, 0, error=getattr(e, "message", str(e)), error_code=e.code)
                 )
                 continue
-            e, rows = kept
+            assert kept is not None  # (None only for a bad image)
+            ex, rows = kept
             digits = [
                 self._digit(labels[j], probs[j], box, img)
-                for j, box, img in zip(rows, e.boxes, e.digits, strict=True)
+                for j, box, img in zip(rows, ex.boxes, ex.digits, strict=True)
             ]
-            out.append(Reading(digits, e.width, e.height))
-            if e.wide:  # only wide segments are offered cuts (``_touching_jobs``)
-                found.append((e, digits, raw[rows].max(1), feats[rows]))
+            out.append(Reading(digits, ex.width, ex.height))
+            if ex.wide:  # only wide segments are offered cuts (``_touching_jobs``)
+                found.append((ex, digits, raw[rows].max(1), feats[rows]))
         with _single_threaded_cv2():
             self._split_touching(found)
         return out
@@ -580,7 +591,9 @@ class Model:
         sure = np.flatnonzero(probs.max(1) >= pairs.join_read(self.pair_settings)).tolist()
         if not sure:
             return {}
-        _, right = pairs.read(self.pair_reader, [asked[k][1].crop for k in sure])
+        reader = self.pair_reader
+        assert reader is not None  # (``_join_pieces`` asks only with a reader)
+        _, right = pairs.read(reader, [asked[k][1].crop for k in sure])
         one = right[:, pairs.NONE].tolist()
         taken: dict[int, list[int]] = {}
         used: set[tuple[int, int]] = set()

@@ -132,7 +132,8 @@ def test_digits_written_close_are_not_joined(mnist, shipped_model):
 
     unseen._DATA.update(x=mnist["x_test"], y=mnist["y_test"])
     rng = np.random.default_rng(5)
-    blobs, truth = zip(*(unseen._string(rng, 4, (0, 5), 3, (45.0, 55.0)) for _ in range(300)))
+    samples = [unseen._string(rng, 4, (0, 5), 3, (45.0, 55.0)) for _ in range(300)]
+    blobs, truth = zip(*samples, strict=True)
     texts = [r.text for r in shipped_model.recognize_many(list(blobs))]
     assert sum(t == s for t, s in zip(texts, truth, strict=True)) >= 280
     assert sum(len(t) < 4 for t in texts) <= 3
