@@ -570,17 +570,25 @@ class Model:
         asked = [(n, join) for n, kept in enumerate(chosen) if kept for join in kept[0].joins]
         if not asked or self.pair_reader is None:
             return labels, probs, raw, feats
-        read = self._predict(np.stack([join.digit for _, join in asked]), with_features=True)
+        j_labels, j_probs, j_raw, j_feats = self._predict(
+            np.stack([join.digit for _, join in asked]), with_features=True
+        )
         base = len(labels)
-        for n, taken in self._one_digit(asked, read[1]).items():
-            e, rows = chosen[n]  # type: ignore[misc]
+        for n, taken in self._one_digit(asked, j_probs).items():
+            kept = chosen[n]
+            assert kept is not None  # (only a readable image has joins)
+            e, rows = kept
             for k in sorted(taken, key=lambda k: asked[k][1].index, reverse=True):
                 join = asked[k][1]
                 e = e.joined(join)
                 rows[join.index : join.index + 2] = [base + k]
             chosen[n] = (e, rows)
-        arrays = (labels, probs, raw, feats)
-        return tuple(np.concatenate([a, b]) for a, b in zip(arrays, read, strict=True))  # type: ignore[return-value]
+        return (
+            np.concatenate([labels, j_labels]),
+            np.concatenate([probs, j_probs]),
+            np.concatenate([raw, j_raw]),
+            np.concatenate([feats, j_feats]),
+        )
 
     def _one_digit(
         self, asked: list[tuple[int, Joined]], probs: np.ndarray
@@ -599,11 +607,9 @@ class Model:
         used: set[tuple[int, int]] = set()
         for p_one, k in sorted(zip(one, sure, strict=True), reverse=True):
             n, join = asked[k]
-            if pairs.is_one(self.pair_settings, p_one) and not used & {
-                (n, join.index),
-                (n, join.index + 1),
-            }:
-                used |= {(n, join.index), (n, join.index + 1)}
+            pieces = {(n, join.index), (n, join.index + 1)}  # (image, segment)
+            if pairs.is_one(self.pair_settings, p_one) and not used & pieces:
+                used |= pieces
                 taken.setdefault(n, []).append(k)
         return taken
 
