@@ -555,11 +555,11 @@ def calibrate(
 @click.option(
     "--examples",
     type=int,
-    default=160_000,
+    default=184_000,
     show_default=True,
-    help="touching pairs and wide single digits to train on (made from MNIST train)",
+    help="touching pairs, runs of three and wide single digits to train on (from MNIST train)",
 )
-@click.option("--epochs", type=int, default=8, show_default=True)
+@click.option("--epochs", type=int, default=10, show_default=True)
 @click.option(
     "--digits",
     "n_digits",

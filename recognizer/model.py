@@ -259,6 +259,9 @@ class Reading:
 
 #: one image's extraction, its digits, their uncalibrated top confidences and their features
 Found = tuple[Extracted, list[Digit], np.ndarray, np.ndarray]
+#: pieces holding two of three touching digits, by ``id`` of the piece's ``Extracted``: the
+#: whole segment's reading and the heads (``pairs.combined`` sides) of the piece's two digits
+Threes = dict[int, tuple[pairs.Reading, tuple[int, int]]]
 
 
 class _KernelSVC:
@@ -601,8 +604,8 @@ class Model:
             return {}
         reader = self.pair_reader
         assert reader is not None  # (``_join_pieces`` asks only with a reader)
-        _, right = pairs.read(reader, [asked[k][1].crop for k in sure])
-        one = right[:, pairs.NONE].tolist()
+        readings = pairs.read(reader, [asked[k][1].crop for k in sure])
+        one = [float(r[1][pairs.NONE]) for r in readings]
         taken: dict[int, list[int]] = {}
         used: set[tuple[int, int]] = set()
         for p_one, k in sorted(zip(one, sure, strict=True), reverse=True):
@@ -625,17 +628,25 @@ class Model:
             needs_review=conf < self.review_threshold,
         )
 
-    def _split_touching(self, found: list[Found], again: bool = True) -> None:
+    def _split_touching(
+        self, found: list[Found], again: bool = True, threes: Threes | None = None
+    ) -> None:
         """Replace (in place) each wide digit by the two digits of its best cut, when the
         cut reading is likelier than the whole (see ``split``); ``again``: a piece still wide
-        enough to hold two (three digits touching) is offered cuts in its turn."""
+        enough to hold two (three digits touching) is offered cuts in its turn. A segment the
+        pair reader reads as three digits (``pairs.holds_three``) is cut, and its piece that
+        holds two of them is cut again (``threes``: by the piece's ``Extracted``, the whole's
+        reading and the heads of the piece's two digits)."""
         params = self.metadata.get("touching")
         if not params:
             return
+        threes = threes or {}
+        settings = self.pair_settings
         p_min = float(params.get("accept", {}).get("p_pair_min", split.P_PAIR_MIN))
         replace: dict[int, list[Any]] = {}  # id -> [the image's digits, {index: pair}]
         wide_pieces: list[tuple[list[Digit], Digit, Found]] = []
-        for job in self._touching_jobs(found, params, p_min):
+        next_threes: Threes = {}
+        for job in self._touching_jobs(found, params, p_min, threes):
             b = None
             if job.p_pair >= p_min:
                 b = split.choose_cut(
@@ -649,29 +660,45 @@ class Model:
                     job.valid,
                 )
             if job.reader is not None:
-                b = pairs.decide(self.pair_settings, job, b)
+                b = pairs.decide(settings, job, b)
+            whole = threes.get(id(job.extracted))
+            three = again and pairs.holds_three(settings, job.reader)
+            pair_side = 0
+            if three:
+                assert job.reader is not None  # (``holds_three`` needs a reading)
+                b, pair_side = pairs.three_cut(job.reader, job.raw, job.piece_pair)
+            elif b is None and whole is not None:
+                b = split.rank_cuts(job.raw, job.piece_pair)[0]
             if b is None:
                 continue
             c, e = job.cuts[b], job.extracted
             pair = []
             for s in (0, 1):
-                p = job.probs[2 * b + s]
-                if job.reader is not None:
-                    p = pairs.combined(self.pair_settings, job.reader, s, p)
+                heads = [] if job.reader is None else [(job.reader, s)]
+                if whole is not None:
+                    heads.append((whole[0], whole[1][s]))
+                p = pairs.combined(settings, job.probs[2 * b + s], heads)
                 label = int(self._kernel.classes[int(np.argmax(p))])
                 pair.append(self._digit(label, p, e.original_box(c.boxes[s]), c.digits[s]))
             replace.setdefault(id(job.digits), [job.digits, {}])[1][job.index] = pair
-            if again and job.box[2] >= split.THREE_ASPECT * job.box[3]:
+            if not (again and c.crops):
+                continue
+            if three:  # the piece holding two of the three is cut again
+                assert job.reader is not None
+                two = _piece_found(job, b, pair_side, pair[pair_side])
+                wide_pieces.append((job.digits, pair[pair_side], two))
+                next_threes[id(two[0])] = (job.reader, (0, 2) if pair_side == 0 else (2, 1))
+            elif job.box[2] >= split.THREE_ASPECT * job.box[3]:
                 wide_pieces += [
                     (job.digits, pair[s], _piece_found(job, b, s, pair[s]))
                     for s in (0, 1)
-                    if c.crops and c.boxes[s][2] >= split.ASPECT_MIN * c.boxes[s][3]
+                    if c.boxes[s][2] >= split.ASPECT_MIN * c.boxes[s][3]
                 ]
         for digits, repl in replace.values():
             for i in sorted(repl, reverse=True):
                 digits[i : i + 1] = repl[i]
         if wide_pieces:
-            self._split_touching([f for _, _, f in wide_pieces], again=False)
+            self._split_touching([f for _, _, f in wide_pieces], again=False, threes=next_threes)
             for digits, piece, (_, cut, _, _) in wide_pieces:
                 # the piece was cut too: its two digits take its place, unless the cut only
                 # found a digit the image already has (a path that left the other piece
@@ -681,7 +708,11 @@ class Model:
                     digits[i : i + 1] = cut
 
     def _touching_jobs(
-        self, found: list[Found], params: dict[str, Any], p_min: float
+        self,
+        found: list[Found],
+        params: dict[str, Any],
+        p_min: float,
+        threes: Threes | None = None,
     ) -> list[split.Job]:
         """The wide segments of ``found`` ((extracted, digits, raw confidences, features) per
         image) the pair detector scores at ``p_min`` or more -- or the pair reader would
@@ -693,9 +724,10 @@ class Model:
         asked_feats = []
         wanted = []
         reads = self.pair_settings if self.pair_reader is not None else None
+        threes = threes or {}
         for e, digits, conf, feats in found:
             for i, (_crop, wbox) in e.wide.items():
-                want = split.wants_cut(wbox, float(conf[i]))
+                want = split.wants_cut(wbox, float(conf[i])) or id(e) in threes
                 if want or (reads is not None and pairs.asks(reads, float(conf[i]))):
                     asked.append((e, digits, i, wbox, float(conf[i])))
                     asked_feats.append(feats[i])
@@ -712,7 +744,8 @@ class Model:
         heads = self._read_pairs(asked, detector)
         jobs = []
         for k, ((e, digits, i, wbox, whole), pp) in enumerate(zip(asked, p_pair, strict=True)):
-            if pp >= p_min or pairs.may_rescue(reads or {}, heads[k], float(detector[k])):
+            must = id(e) in threes
+            if must or pp >= p_min or pairs.may_rescue(reads or {}, heads[k], float(detector[k])):
                 cs = split.cuts(e.wide[i][0], wbox, more=pp >= split.MORE_CUTS_P)
                 if cs:
                     job = split.Job(e, digits, i, wbox, float(pp), whole, cs)
@@ -748,20 +781,18 @@ class Model:
             k += n
         return jobs
 
-    def _read_pairs(
-        self, asked: list[Any], detector: np.ndarray
-    ) -> list[tuple[np.ndarray, np.ndarray] | None]:
-        """The pair reader's two heads on each asked segment's crop that the detector gives
+    def _read_pairs(self, asked: list[Any], detector: np.ndarray) -> list[pairs.Reading | None]:
+        """The pair reader's reading of each asked segment's crop that the detector gives
         at least ``detector_min`` (``pairs.DETECTOR_MIN``: reading every wide segment of a
         drawing cost 18% of the canvas rate); None for the others, and without a reader."""
-        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(asked)
+        out: list[pairs.Reading | None] = [None] * len(asked)
         if self.pair_reader is None:
             return out
         floor = pairs.detector_min(self.pair_settings)
         read = [k for k in range(len(asked)) if detector[k] >= floor]
-        left, right = pairs.read(self.pair_reader, [asked[k][0].wide[asked[k][2]][0] for k in read])
-        for n, k in enumerate(read):
-            out[k] = (left[n], right[n])
+        readings = pairs.read(self.pair_reader, [asked[k][0].wide[asked[k][2]][0] for k in read])
+        for k, reading in zip(read, readings, strict=True):
+            out[k] = reading
         return out
 
     # -- persistence ------------------------------------------------------------------------
@@ -844,7 +875,8 @@ def _load_convnet(
         with np.load(net, allow_pickle=False) as f:
             if key == "convnet":
                 return convnet.ConvNet.from_arrays(dict(f))
-            return convnet.ConvNet.from_arrays(dict(f), pairs.SIZE, pairs.HEADS)
+            arrays = dict(f)
+            return convnet.ConvNet.from_arrays(arrays, pairs.SIZE, pairs.heads_of(arrays))
     except Exception as exc:
         raise ModelError(f"not a readable network file: {net}: {exc}") from exc
 

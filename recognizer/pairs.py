@@ -1,21 +1,24 @@
-"""The pair reader: a network that reads a wide segment as two touching digits, or as one.
+"""The pair reader: a network that reads a wide segment as one digit, two touching digits or
+three.
 
 Cutting two touching digits apart and reading the pieces fails where no cut is clean: the
 pieces keep a bit of the neighbour or lose a bit of their own stroke (bench/RESULTS.md: a
 wrong cut is the biggest share of the touching pairs read wrong). The pair reader looks at
 the whole segment instead -- its crop, strokes brought to one width, fitted into 28 x 56
-(``pair_input``) -- and gives two softmax heads: the left digit (10 classes) and the right
-one (10 classes, plus ``NONE``: "there is no second digit, the segment is one wide digit").
-It is a ``convnet.ConvNet`` of that shape, trained (``fit``) on touching pairs and wide
-single digits made from MNIST *train* digits with ``synth`` (on canvas and on paper, thin to
-thick pens, in the paper conditions, with a hyphen stuck on), each put through the real
+(``pair_input``) -- and gives three softmax heads: the left digit (10 classes), the right
+one (10 classes, plus ``NONE``: "there is no second digit, the segment is one wide digit")
+and the middle one (10 classes, plus ``NONE``: "there are fewer than three digits"). Readers
+trained before the middle head have only the first two, and read no segment as three.
+It is a ``convnet.ConvNet`` of that shape, trained (``fit``) on touching pairs, runs of three
+and wide single digits made from MNIST *train* digits with ``synth`` (on canvas and on paper,
+thin to thick pens, in the paper conditions, with a hyphen stuck on), each put through the real
 pipeline to the same crop the service sees (``examples``). How the model uses its reading:
-``decide`` and ``combined``.
+``decide``, ``combined`` and, for three, ``holds_three`` and ``three_cut``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -28,7 +31,8 @@ from .normalize import stroke_normalized
 SIZE = (28, 56)
 #: the right head's extra class: the segment holds one digit
 NONE = 10
-HEADS = (10, 11)
+#: the left digit, the right digit (or ``NONE``) and the middle digit of three (or ``NONE``)
+HEADS = (10, 11, 11)
 #: the convolutions' widths: half the second opinion's work per input of twice its size
 #: (it reads most wide segments of a drawing, so its cost shows in the canvas rate)
 CHANNELS = (16, 32)
@@ -60,12 +64,38 @@ def pair_input(crop: np.ndarray) -> np.ndarray:
     return out
 
 
-def read(net: convnet.ConvNet, crops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The left head's (N, 10) and the right head's (N, 11) probabilities of ``crops``."""
+#: one reading of a segment: the left head (10), the right head (11) and, for a reader with
+#: one, the middle head (11: ``NONE`` when the segment holds fewer than three digits)
+Reading = tuple[np.ndarray, ...]
+
+
+def heads_of(arrays: dict[str, np.ndarray]) -> tuple[int, ...]:
+    """The heads of a stored reader, from its output layer: left, right and middle, or only
+    left and right (readers trained before the middle head)."""
+    bias = np.asarray(arrays.get("b4", ()))
+    return HEADS if bias.ndim and bias.shape[-1] == sum(HEADS) else HEADS[:2]
+
+
+def read(net: convnet.ConvNet, crops: list[np.ndarray]) -> list[Reading]:
+    """Each crop's reading: the left head's (10), the right head's (11) and, when ``net``
+    has one, the middle head's (11) probabilities."""
     if not crops:
-        return np.zeros((0, 10)), np.zeros((0, 11))
-    left, right = net.probabilities(np.stack([pair_input(c) for c in crops]))
-    return left.astype(np.float64), right.astype(np.float64)
+        return []
+    heads = net.probabilities(np.stack([pair_input(c) for c in crops]))
+    return [tuple(h[k].astype(np.float64) for h in heads) for k in range(len(crops))]
+
+
+def three(reading: Reading | None) -> float:
+    """The reader's probability that the segment holds three digits (0 without a middle
+    head)."""
+    if reading is None or len(reading) < 3:
+        return 0.0
+    return 1.0 - float(reading[2][NONE])
+
+
+def holds_three(settings: dict[str, Any], reading: Reading | None) -> bool:
+    """Whether the segment is read as three touching digits (``THREE``)."""
+    return three(reading) >= _setting(settings, "three", THREE)
 
 
 # -- how its reading is used (``Model._split_touching``; settings in the metadata) ---------
@@ -83,6 +113,10 @@ CONFIDENT = 0.5
 #: less than this: most wide single digits of a drawing (0.84 asked per drawing -> 0.09, the
 #: canvas rate 650 -> 820 img/s) and digits with a bit of a line stuck to them
 DETECTOR_MIN = 0.01
+#: a segment the reader gives at least this of holding three digits (three is its best
+#: guess) is cut twice: at the cut that leaves one digit alone (``three_cut``), then its
+#: piece holding two (``Model._split_touching``)
+THREE = 0.5
 #: the reader's head's weight (a power) beside the piece's own probabilities
 WEIGHT = 2.0
 #: two neighbouring segments are one digit in pieces (``pipeline.Joined``) when the
@@ -96,12 +130,17 @@ def _setting(settings: dict[str, Any], key: str, default: float) -> float:
     return float(settings.get(key, default))
 
 
-def _heads(reader: tuple[np.ndarray, np.ndarray]) -> tuple[float, np.ndarray, np.ndarray]:
+def _heads(reader: Reading) -> tuple[float, np.ndarray, np.ndarray]:
     """(probability of one digit, the left digit's and the right digit's probabilities given
     two)."""
-    left, right = reader
+    left, right = reader[0], reader[1]
     one = float(right[NONE])
     return one, left, right[:NONE] / max(1e-12, float(right[:NONE].sum()))
+
+
+def _middle(reader: Reading) -> np.ndarray:
+    """The middle head's digit probabilities, given three digits."""
+    return reader[2][:NONE] / max(1e-12, float(reader[2][:NONE].sum()))
 
 
 def detector_min(settings: dict[str, Any]) -> float:
@@ -127,9 +166,7 @@ def is_one(settings: dict[str, Any], p_one: float) -> bool:
     return p_one >= _setting(settings, "join", JOIN)
 
 
-def may_rescue(
-    settings: dict[str, Any], reader: tuple[np.ndarray, np.ndarray] | None, detector: float
-) -> bool:
+def may_rescue(settings: dict[str, Any], reader: Reading | None, detector: float) -> bool:
     """Whether the reader would have a segment cut that the split decision keeps whole (see
     ``decide``); ``detector``: the pair detector's probability of the segment, which must
     be at least ``DETECTOR_MIN``."""
@@ -139,6 +176,22 @@ def may_rescue(
     sure = _setting(settings, "confident", CONFIDENT)
     rescue = _setting(settings, "rescue", RESCUE)
     return 1 - one >= rescue and float(left.max()) >= sure and float(right.max()) >= sure
+
+
+def three_cut(reading: Reading, raw: np.ndarray, piece_pair: np.ndarray) -> tuple[int, int]:
+    """For a segment read as three digits: the cut that leaves one of them alone, and the
+    side (0 left, 1 right) of its piece that holds the other two. ``raw``: the classifier's
+    probabilities of each candidate cut's left and right piece in turn; ``piece_pair``: the
+    pair detector's on the same pieces. Each cut is scored both ways: how well the lone
+    piece agrees with the reader's head of its end digit, times the detector's probability
+    that the other piece holds two."""
+    _, left, right = _heads(reading)
+    eps = 1e-9
+    lone_left = np.log(raw[0::2] @ left + eps) + np.log(piece_pair[1::2] + eps)
+    lone_right = np.log(raw[1::2] @ right + eps) + np.log(piece_pair[0::2] + eps)
+    k = int(np.argmax(np.concatenate([lone_left, lone_right])))
+    n = len(lone_left)
+    return (k, 1) if k < n else (k - n, 0)
 
 
 def decide(settings: dict[str, Any], job: Any, b: int | None) -> int | None:
@@ -156,26 +209,35 @@ def decide(settings: dict[str, Any], job: Any, b: int | None) -> int | None:
 
 
 def combined(
-    settings: dict[str, Any], reader: tuple[np.ndarray, np.ndarray], side: int, p: np.ndarray
+    settings: dict[str, Any], p: np.ndarray, heads: Sequence[tuple[Reading, int]]
 ) -> np.ndarray:
-    """A piece's probabilities ``p`` pooled with the reader's head of its ``side`` (0 left,
-    1 right): two opinions of the same digit, one from the piece as cut, one from the whole
-    (which a bad cut does not spoil). A log-linear pool, the head weighted ``weight`` times
-    the piece: the label is the argmax of ``p * head ** weight``, and the weights sum to 1 so
-    that two opinions agreeing are not read as more certain than either (the confidence
-    stays on the scale the review threshold was calibrated on)."""
-    _, left, right = _heads(reader)
-    head = left if side == 0 else right
+    """A piece's probabilities ``p`` pooled with ``heads``: (reading, side) of the same
+    digit, the side 0 for the left head, 1 the right, 2 the middle of three. Two opinions of
+    one digit, one from the piece as cut, one from the whole (which a bad cut does not
+    spoil). A log-linear pool, each head weighted ``weight`` times the piece: the label is
+    the argmax of ``p * head ** weight``, and the weights sum to 1 so that opinions agreeing
+    are not read as more certain than either (the confidence stays on the scale the review
+    threshold was calibrated on). A digit of a piece cut again has two heads: its piece's
+    reading and the whole segment's (three digits). No heads: ``p`` as it is."""
+    if not heads:
+        return p
     w = _setting(settings, "weight", WEIGHT)
-    log = np.log(np.maximum(p, 1e-12)) + w * np.log(np.maximum(head, 1e-9))
-    log /= 1 + w
+    log = np.log(np.maximum(p, 1e-12))
+    for reading, side in heads:
+        _, left, right = _heads(reading)
+        head = _middle(reading) if side == 2 else (left, right)[side]
+        log = log + w * np.log(np.maximum(head, 1e-9))
+    log /= 1 + w * len(heads)
     out = np.exp(log - log.max())
     return out / out.sum()
 
 
 # -- training data ---------------------------------------------------------------------------
-#: share of the examples that are touching pairs (the rest: wide single digits)
-PAIR_SHARE = 0.6
+#: share of the examples that are touching pairs (the rest, but for ``THREE_SHARE``: wide
+#: single digits)
+PAIR_SHARE = 0.52
+#: share of three touching digits (labels: left, right, and the middle head's digit)
+THREE_SHARE = 0.13
 PENS = (0.04, 0.22)
 OVERLAPS = (1, 8)
 
@@ -222,21 +284,27 @@ def _single(x: np.ndarray, y: np.ndarray, i: int, rng: np.random.Generator) -> t
 
 
 def _examples(args: tuple[np.ndarray, np.ndarray, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` examples (inputs, (left, right) labels) from digits ``x``/``y`` (one process)."""
+    """``n`` examples (inputs, (left, right, middle) labels) from digits ``x``/``y`` (one
+    process)."""
     from . import synth
 
     x, y, n, seed = args
     rng = np.random.default_rng(seed)
     xs: list[np.ndarray] = []
-    ys: list[tuple[int, int]] = []
+    ys: list[tuple[int, int, int]] = []
     while len(xs) < n:
         i, j = (int(v) for v in rng.integers(len(x), size=2))
-        if rng.random() < PAIR_SHARE:
+        kind = rng.random()
+        if kind < PAIR_SHARE:
             png = synth.touching_png(x[i], x[j], rng, OVERLAPS, PENS)
-            label = (int(y[i]), int(y[j]))
+            label = (int(y[i]), int(y[j]), NONE)
+        elif kind < PAIR_SHARE + THREE_SHARE:
+            k = int(rng.integers(len(x)))
+            png = synth.touching_run_png([x[i], x[j], x[k]], rng, OVERLAPS, PENS)
+            label = (int(y[i]), int(y[k]), int(y[j]))
         else:
             png, text = _single(x, y, i, rng)
-            label = (int(text), NONE)
+            label = (int(text), NONE, NONE)
         for crop in _wide_crops(png):
             xs.append(pair_input(crop))
             ys.append(label)
@@ -252,8 +320,9 @@ def examples(
     x: np.ndarray, y: np.ndarray, n: int, seed: int = 0, workers: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` training examples made from digits ``x``/``y`` (MNIST train), in ``PARTS`` parts
-    on ``workers`` processes (default: one per core): touching pairs (``PAIR_SHARE``) and
-    single digits whose segment is wide enough to be asked (``split.ASPECT_MIN``)."""
+    on ``workers`` processes (default: one per core): touching pairs (``PAIR_SHARE``), runs
+    of three (``THREE_SHARE``) and single digits whose segment is wide enough to be asked
+    (``split.ASPECT_MIN``)."""
     import os
 
     sizes = [n // PARTS + (k < n % PARTS) for k in range(PARTS)]
@@ -285,10 +354,12 @@ def settings(net: convnet.ConvNet, n_examples: int, epochs: int, n_digits: int) 
         "weight": WEIGHT,
         "detector_min": DETECTOR_MIN,
         "read_below": READ_BELOW,
-        "description": net.describe() + f"; input {SIZE[0]}x{SIZE[1]}, heads 10 + 11",
+        "three": THREE,
+        "description": net.describe() + f"; input {SIZE[0]}x{SIZE[1]}, heads 10 + 11 + 11",
         "training": (
-            f"{n_examples} examples ({PAIR_SHARE:.0%} touching pairs, the rest wide single "
-            f"digits) made from {n_digits} MNIST train digits, {epochs} epochs; " + convnet.recipe()
+            f"{n_examples} examples ({PAIR_SHARE:.0%} touching pairs, {THREE_SHARE:.0%} runs "
+            f"of three touching digits, the rest wide single digits) made from {n_digits} "
+            f"MNIST train digits, {epochs} epochs; " + convnet.recipe()
         ),
     }
 
@@ -296,7 +367,8 @@ def settings(net: convnet.ConvNet, n_examples: int, epochs: int, n_digits: int) 
 def text(net: convnet.ConvNet) -> str:
     """The reader in a sentence (the model page shows it)."""
     return (
-        f"a network that reads a wide segment as two touching digits or one ({net.describe()}; "
+        f"a network that reads a wide segment as one digit, two touching digits or three "
+        f"({net.describe()}; "
         f"input {SIZE[0]}x{SIZE[1]}); its reading is multiplied into the cut pieces' and "
         "decides, where it is sure, whether the segment is cut"
     )

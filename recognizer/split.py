@@ -102,8 +102,8 @@ class Job:
     #: log-probability that each piece is one whole digit (``piece_validity``; zeros without
     #: a piece scorer in the metadata)
     valid: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    #: the pair reader's left (10) and right (11) heads on the whole, when the model has one
-    reader: tuple[np.ndarray, np.ndarray] | None = None
+    #: the pair reader's heads on the whole (``pairs.Reading``), when the model has one
+    reader: tuple[np.ndarray, ...] | None = None
     #: the pair detector's probability, also where the segment was not ``wants_cut``
     detector: float = 0.0
 

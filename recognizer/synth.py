@@ -444,12 +444,15 @@ def touching_png(
 
 
 def touching_run_png(
-    digits28: Sequence[np.ndarray], rng: np.random.Generator, overlap: tuple[int, int] = (1, 5)
+    digits28: Sequence[np.ndarray],
+    rng: np.random.Generator,
+    overlap: tuple[int, int] = (1, 5),
+    pens: tuple[float, float] = (0.08, 0.14),
 ) -> bytes:
     """Three or more digits in a row, each touching or overlapping the next by ``overlap``
     px (as in ``touching_png``): one component holding several digits ("000", "2024")."""
     hgt = float(rng.uniform(34, 64))
-    pen = float(rng.uniform(0.08, 0.14))
+    pen = float(rng.uniform(*pens))
     covs = [pen_digit(d, rng, hgt * float(rng.uniform(0.92, 1.08)), pen) for d in digits28]
     m = 24
     canvas_h = max(c.shape[0] for c in covs) + 2 * m

@@ -1,4 +1,4 @@
-"""The pair reader: its input, its two heads, its training and how the model uses it."""
+"""The pair reader: its input, its heads, its training and how the model uses it."""
 
 import json
 
@@ -37,12 +37,12 @@ def test_pair_input_fits_the_strokes_into_the_frame():
     assert not pairs.pair_input(np.zeros((10, 10), np.uint8)).any()
 
 
-def test_two_heads_gradients_match_finite_differences():
+def test_the_heads_gradients_match_finite_differences():
     rng = np.random.default_rng(1)
     net = convnet.ConvNet.initial(rng, (4, 6), 12, pairs.SIZE, pairs.HEADS)
     net.b3 += np.float32(0.1)
     x = rng.random((5, *pairs.SIZE, 1)).astype(np.float32)
-    y = np.array([[1, 2], [3, 10], [0, 0], [9, 10], [4, 7]])
+    y = np.array([[1, 2, 10], [3, 10, 10], [0, 0, 4], [9, 10, 10], [4, 7, 10]])
     _, g = net.gradients(x, y, None)
     for name in ("w1", "w4"):
         w, d = getattr(net, name), g[name]
@@ -53,26 +53,30 @@ def test_two_heads_gradients_match_finite_differences():
         down = net.gradients(x, y, None)[0]
         w += eps * d
         assert (up - down) / (2 * eps) == pytest.approx(float((d * d).sum()), rel=0.05)
-    left, right = net.probabilities((x[..., 0] * 255).astype(np.uint8))
-    assert left.shape == (5, 10) and right.shape == (5, 11)
-    # the loss is the two heads' cross-entropies summed
+    left, right, middle = net.probabilities((x[..., 0] * 255).astype(np.uint8))
+    assert left.shape == (5, 10) and right.shape == (5, 11) and middle.shape == (5, 11)
+    # the loss is the heads' cross-entropies summed
     z = net.logits((x[..., 0] * 255).astype(np.uint8)).astype(np.float64)
-    expected = -np.mean(np.log(convnet.softmax(z[:, :10])[np.arange(5), y[:, 0]])) - np.mean(
-        np.log(convnet.softmax(z[:, 10:])[np.arange(5), y[:, 1]])
+    expected = -sum(
+        np.mean(np.log(convnet.softmax(z[:, a:b])[np.arange(5), y[:, k]]))
+        for k, (a, b) in enumerate(((0, 10), (10, 21), (21, 32)))
     )
     got = net.gradients(((x * 255).astype(np.uint8) / np.float32(255)), y, None)[0]
     assert got == pytest.approx(expected, rel=1e-4)
 
 
-def test_examples_are_pairs_and_wide_singles_as_the_pipeline_crops_them(mnist):
-    xs, ys = pairs.examples(mnist["x_train"][:200], mnist["y_train"][:200], 60, seed=3)
-    assert xs.shape == (60, *pairs.SIZE) and ys.shape == (60, 2)
+def test_examples_are_pairs_threes_and_wide_singles_as_the_pipeline_crops_them(mnist):
+    xs, ys = pairs.examples(mnist["x_train"][:200], mnist["y_train"][:200], 120, seed=3)
+    assert xs.shape == (120, *pairs.SIZE) and ys.shape == (120, 3)
     single = ys[:, 1] == pairs.NONE
-    assert 0.1 < single.mean() < 0.5
+    three = ys[:, 2] != pairs.NONE
+    assert 0.15 < single.mean() < 0.55 and 0.03 < three.mean() < 0.3
+    assert not (single & three).any()
     assert set(ys[:, 0]) <= set(range(10))
-    # a pair is wider than a single digit
+    # a pair is wider than a single digit, and a run of three wider than a pair
     width = (xs > 64).any(1).sum(1)
-    assert np.median(width[~single]) > np.median(width[single])
+    pair = ~single & ~three
+    assert np.median(width[single]) < np.median(width[pair]) < np.median(width[three])
 
 
 def test_a_small_reader_learns_to_tell_one_from_two(mnist):
@@ -80,7 +84,7 @@ def test_a_small_reader_learns_to_tell_one_from_two(mnist):
     net = convnet.train(
         xs[:2500], ys[:2500], epochs=6, batch=32, channels=(8, 16), hidden=32, heads=pairs.HEADS
     )
-    left, right = net.probabilities(xs[2500:])
+    left, right, _ = net.probabilities(xs[2500:])
     truth_one = ys[2500:, 1] == pairs.NONE
     said_one = right[:, pairs.NONE] > 0.5
     assert (said_one == truth_one).mean() >= 0.8  # always saying "two": ~0.7
@@ -121,8 +125,27 @@ def test_the_reader_undoes_a_cut_of_one_digit_and_cuts_a_kept_pair():
     # labels: the piece's opinion times the reader's
     p = np.full(10, 0.05)
     p[8] = 0.55
-    out = pairs.combined(settings, _job(one=0.01).reader, 0, p)
+    out = pairs.combined(settings, p, [(_job(one=0.01).reader, 0)])
     assert out.argmax() == 3 and out.sum() == pytest.approx(1.0)
+    assert pairs.combined(settings, p, []) is p
+
+
+def test_a_run_of_three_is_cut_where_one_digit_is_left_alone():
+    """``three_cut``: the lone piece must agree with the reader's end digit, and the other
+    piece must hold two (the pair detector)."""
+    left, right = np.eye(10)[2] * 0.9 + 0.01, np.append(np.eye(10)[7] * 0.9 + 0.01, 0.0)
+    middle = np.append(np.eye(10)[4] * 0.9 + 0.01, 0.0)
+    reading = (left, right, middle)
+    assert pairs.three(reading) == pytest.approx(1.0) and pairs.three((left, right)) == 0.0
+    assert pairs.holds_three({}, reading) and not pairs.holds_three({"three": 1.01}, reading)
+    flat = np.full(10, 0.1)
+    # cut 0: a "2" alone on the left, a pair on the right; cut 1: a "2" alone, but the rest
+    # is no pair; cut 2: a "7" alone on the right, a pair on the left, read less surely
+    raw = np.array([np.eye(10)[2], flat, np.eye(10)[2], flat, flat, np.eye(10)[7] * 0.6 + 0.04])
+    piece_pair = np.array([0.1, 0.9, 0.1, 0.05, 0.9, 0.1])
+    assert pairs.three_cut(reading, raw, piece_pair) == (0, 1)
+    piece_pair[1] = 0.2  # the right piece of cut 0 no likelier a pair than cut 2's left
+    assert pairs.three_cut(reading, raw, piece_pair) == (2, 0)
 
 
 def test_the_shipped_reader_reads_touching_pairs_as_two_digits(shipped_model, mnist):
@@ -137,6 +160,28 @@ def test_the_shipped_reader_reads_touching_pairs_as_two_digits(shipped_model, mn
     for r in readings:
         if len(r.digits) == 2:
             assert r.digits[0].box[0] < r.digits[1].box[0]  # left to right, a box each
+
+
+def test_a_reader_without_a_middle_head_loads_and_reads_no_run_of_three(tmp_path, mnist):
+    out = tmp_path / "m"
+    out.mkdir()
+    for src in model_files(DEFAULT_MODEL_PATH):
+        (out / src.name).write_bytes(src.read_bytes())
+    path = out / DEFAULT_MODEL_PATH.name
+    rng = np.random.default_rng(0)
+    save_pair_reader(path, convnet.ConvNet.initial(rng, (4, 6), 12, pairs.SIZE, (10, 11)), {})
+    model = load_model(path)
+    assert model.pair_reader.heads == (10, 11)
+    blob = touching_png(mnist["x_test"][0], mnist["x_test"][1], rng)
+    (reading,) = pairs.read(model.pair_reader, [next(iter(_wide(blob)))])
+    assert len(reading) == 2 and pairs.three(reading) == 0.0
+    assert len(model.recognize(blob).digits) in (1, 2)
+
+
+def _wide(blob):
+    from recognizer.pipeline import extract_bytes
+
+    return [crop for crop, _ in extract_bytes(blob).wide.values()]
 
 
 def test_a_damaged_reader_file_is_refused_and_a_saved_one_loads(tmp_path, shipped_model):

@@ -246,7 +246,9 @@ def test_a_smaller_digit_beside_a_bigger_one_stays_a_digit(mnist, shipped_model)
 def test_three_touching_digits_are_cut_twice(mnist, shipped_model):
     # three digits, each touching the next: the best cut of the whole leaves one piece that
     # still holds two, and that piece is offered cuts in its turn (123 of 200 read right
-    # with one cut, 136 with the second)
+    # with one cut, 136 with the second); the pair reader reads the run as three, so it is
+    # cut where one digit stands alone and the rest cut again (this reader without that:
+    # 163, with it: 180)
     from recognizer.synth import _lay, _paper, _to_png, pen_digit
 
     x, y = mnist["x_test"], mnist["y_test"]
@@ -262,7 +264,7 @@ def test_three_touching_digits_are_cut_twice(mnist, shipped_model):
             left += c.shape[1] - int(rng.integers(1, 5))
         blobs.append(_to_png(paper))
         texts.append("".join(str(int(y[i])) for i in idx))
-    assert _scored(shipped_model, blobs, texts)[0] >= 131
+    assert _scored(shipped_model, blobs, texts)[0] >= 172
 
 
 def test_rows_of_digits_are_read_row_by_row(mnist, shipped_model):
