@@ -52,7 +52,7 @@ train: venv
 	$(VENV)/bin/digits train $(DATA_OPT) --out $(OUT)
 	$(VENV)/bin/digits calibrate $(DATA_OPT) --model $(OUT)/digits.skops
 	$(VENV)/bin/digits pairs $(DATA_OPT) --model $(OUT)/digits.skops --digits 50000
-	$(VENV)/bin/digits evaluate $(DATA_OPT) --model $(OUT)/digits.skops
+	$(VENV)/bin/digits evaluate $(DATA_OPT) --model $(OUT)/digits.skops --record
 
 evaluate: venv
 	$(VENV)/bin/digits evaluate $(DATA_OPT)

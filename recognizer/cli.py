@@ -406,6 +406,12 @@ def train(
     type=click.Path(dir_okay=False),
     help="per-class figures JSON [default: evaluation.json next to the model]",
 )
+@click.option(
+    "--record",
+    is_flag=True,
+    help="also write the accuracy into the model's metadata (`make train` does: `digits "
+    "train` measures it before the touching steps exist)",
+)
 @extra_option
 def evaluate(
     fetch: bool,
@@ -414,11 +420,12 @@ def evaluate(
     limit: int | None,
     confusion: str | None,
     json_out: str | None,
+    record: bool,
     extra: str | None,
 ) -> None:
     """Accuracy, per-class precision/recall and a confusion matrix on the test set (and, with
     --extra, accuracy on the held-out part of users' corrections)."""
-    from .model import load_model, model_file, sha256_file
+    from .model import load_model, metadata_path, model_file, sha256_file
 
     path = model_file(model_path)
     model = load_model(path)
@@ -429,6 +436,11 @@ def evaluate(
     m.update(_evaluate_extra(model, _load_extra(extra)) or {})
     directory = path.parent
     _write_evaluation(m, model, directory, confusion, json_out, sha256_file(data))
+    if record:
+        meta = json.loads(metadata_path(path).read_text())
+        meta.update(test_accuracy=m["accuracy"], test_size=m["n"], per_class=m["per_class"])
+        metadata_path(path).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        click.echo(f"recorded the accuracy in {metadata_path(path)}")
 
 
 @main.command()

@@ -49,6 +49,15 @@ def test_train_and_evaluate(mnist_path, tmp_path):
     assert "precision" in r.output
     ev = json.loads((out / "evaluation.json").read_text())
     assert ev["n"] == 200 and len(ev["confusion"]) == 10
+    assert json.loads((out / "digits.json").read_text())["test_size"] == 300  # not recorded
+    r = runner.invoke(
+        main,
+        ["evaluate", "--data", str(mnist_path), "--model", str(out / "digits.skops")]
+        + ["--limit", "200", "--record"],
+    )
+    assert r.exit_code == 0, r.output
+    recorded = json.loads((out / "digits.json").read_text())
+    assert recorded["test_size"] == 200 and recorded["test_accuracy"] == ev["accuracy"]
     assert (out / "confusion.png").stat().st_size > 1000
     version = meta["version"]
     r = runner.invoke(
@@ -95,4 +104,4 @@ def test_make_train_runs_the_whole_recipe_of_the_shipped_model():
     steps = [line.split()[1] for line in out if line.startswith(".venv/bin/digits")]
     assert steps == ["train", "calibrate", "pairs", "evaluate"], out
     assert all("--data /tmp/d.npz" in line for line in out if "digits" in line)
-    assert "--model /tmp/m/digits.skops" in out[-1]
+    assert "--model /tmp/m/digits.skops" in out[-1] and "--record" in out[-1]
