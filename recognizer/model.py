@@ -259,9 +259,11 @@ class Reading:
 
 #: one image's extraction, its digits, their uncalibrated top confidences and their features
 Found = tuple[Extracted, list[Digit], np.ndarray, np.ndarray]
-#: pieces holding two of three touching digits, by ``id`` of the piece's ``Extracted``: the
-#: whole segment's reading and the heads (``pairs.combined`` sides) of the piece's two digits
-Threes = dict[int, tuple[pairs.Reading, tuple[int, int]]]
+#: a piece holding two of three touching digits: the whole run's reading and the heads
+#: (``pairs.combined`` sides) of the piece's two digits
+Whole = tuple[pairs.Reading, tuple[int, int]]
+#: such pieces by ``id`` of the piece's ``Extracted``
+Threes = dict[int, Whole]
 
 
 class _KernelSVC:
@@ -647,39 +649,13 @@ class Model:
         wide_pieces: list[tuple[list[Digit], Digit, Found]] = []
         next_threes: Threes = {}
         for job in self._touching_jobs(found, params, p_min, threes):
-            b = None
-            if job.p_pair >= p_min:
-                b = split.choose_cut(
-                    params,
-                    job.cuts,
-                    job.box,
-                    job.raw,
-                    job.piece_pair,
-                    job.p_pair,
-                    job.p_whole,
-                    job.valid,
-                )
-            if job.reader is not None:
-                b = pairs.decide(settings, job, b)
             whole = threes.get(id(job.extracted))
             three = again and pairs.holds_three(settings, job.reader)
-            pair_side = 0
-            if three:
-                assert job.reader is not None  # (``holds_three`` needs a reading)
-                b, pair_side = pairs.three_cut(job.reader, job.raw, job.piece_pair)
-            elif b is None and whole is not None:
-                b = split.rank_cuts(job.raw, job.piece_pair)[0]
+            b, pair_side = self._cut_of(job, params, p_min, whole, three)
             if b is None:
                 continue
-            c, e = job.cuts[b], job.extracted
-            pair = []
-            for s in (0, 1):
-                heads = [] if job.reader is None else [(job.reader, s)]
-                if whole is not None:
-                    heads.append((whole[0], whole[1][s]))
-                p = pairs.combined(settings, job.probs[2 * b + s], heads)
-                label = int(self._kernel.classes[int(np.argmax(p))])
-                pair.append(self._digit(label, p, e.original_box(c.boxes[s]), c.digits[s]))
+            c = job.cuts[b]
+            pair = self._cut_digits(job, b, whole)
             replace.setdefault(id(job.digits), [job.digits, {}])[1][job.index] = pair
             if not (again and c.crops):
                 continue
@@ -706,6 +682,54 @@ class Model:
                 if len(cut) > 1 and not _repeats(cut, digits, piece):
                     i = next(k for k, d in enumerate(digits) if d is piece)
                     digits[i : i + 1] = cut
+
+    def _cut_of(
+        self,
+        job: split.Job,
+        params: dict[str, Any],
+        p_min: float,
+        whole: Whole | None,
+        three: bool,
+    ) -> tuple[int | None, int]:
+        """The cut to take of ``job`` (None: keep it whole) and, for a run of ``three``, the
+        side of its piece holding two. The split decision (``split.choose_cut``) and the pair
+        reader (``pairs.decide``) choose; a run of three is cut by ``pairs.three_cut``; a
+        piece holding two of three (``whole``) is always cut."""
+        if three:
+            assert job.reader is not None  # (``holds_three`` needs a reading)
+            return pairs.three_cut(job.reader, job.raw, job.piece_pair)
+        b = None
+        if job.p_pair >= p_min:
+            b = split.choose_cut(
+                params,
+                job.cuts,
+                job.box,
+                job.raw,
+                job.piece_pair,
+                job.p_pair,
+                job.p_whole,
+                job.valid,
+            )
+        if job.reader is not None:
+            b = pairs.decide(self.pair_settings, job, b)
+        if b is None and whole is not None:
+            b = split.rank_cuts(job.raw, job.piece_pair)[0]
+        return b, 0
+
+    def _cut_digits(self, job: split.Job, b: int, whole: Whole | None) -> list[Digit]:
+        """The two digits of cut ``b`` of ``job``: each piece's probabilities pooled with the
+        pair reader's head of its side and, for a piece holding two of three, the whole
+        run's (``pairs.combined``)."""
+        c, e = job.cuts[b], job.extracted
+        out = []
+        for s in (0, 1):
+            heads = [] if job.reader is None else [(job.reader, s)]
+            if whole is not None:
+                heads.append((whole[0], whole[1][s]))
+            p = pairs.combined(self.pair_settings, job.probs[2 * b + s], heads)
+            label = int(self._kernel.classes[int(np.argmax(p))])
+            out.append(self._digit(label, p, e.original_box(c.boxes[s]), c.digits[s]))
+        return out
 
     def _touching_jobs(
         self,
