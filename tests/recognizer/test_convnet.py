@@ -8,11 +8,9 @@ import pytest
 from recognizer import convnet, features, load_model
 from recognizer.errors import ModelError
 from recognizer.model import (
-    DEFAULT_MODEL_PATH,
     PROB_SCALE,
     convnet_path,
     metadata_path,
-    model_files,
     sha256_file,
 )
 from recognizer.pipeline import normalize_training_images
@@ -148,16 +146,8 @@ def test_shipped_model_asks_the_network_only_where_the_svc_is_unsure(shipped_mod
     assert (labels == probs.argmax(1)).all()
 
 
-def _copy_model(tmp_path, shipped_model):
-    out = tmp_path / "m"
-    out.mkdir()
-    for src in model_files(DEFAULT_MODEL_PATH):
-        (out / src.name).write_bytes(src.read_bytes())
-    return out / DEFAULT_MODEL_PATH.name
-
-
-def test_a_damaged_or_missing_network_file_is_refused(tmp_path, shipped_model):
-    path = _copy_model(tmp_path, shipped_model)
+def test_a_damaged_or_missing_network_file_is_refused(model_copy):
+    path = model_copy
     net = convnet_path(path)
     data = bytearray(net.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -178,8 +168,8 @@ def test_a_damaged_or_missing_network_file_is_refused(tmp_path, shipped_model):
         load_model(path)
 
 
-def test_a_model_without_a_network_reads_with_the_svc_alone(tmp_path, shipped_model, mnist):
-    path = _copy_model(tmp_path, shipped_model)
+def test_a_model_without_a_network_reads_with_the_svc_alone(model_copy, shipped_model, mnist):
+    path = model_copy
     meta = json.loads(metadata_path(path).read_text())
     del meta["convnet"]
     metadata_path(path).write_text(json.dumps(meta))

@@ -8,9 +8,7 @@ import pytest
 from recognizer import convnet, load_model, pairs, split
 from recognizer.errors import ModelError
 from recognizer.model import (
-    DEFAULT_MODEL_PATH,
     metadata_path,
-    model_files,
     pairs_path,
     save_pair_reader,
     sha256_file,
@@ -162,12 +160,8 @@ def test_the_shipped_reader_reads_touching_pairs_as_two_digits(shipped_model, mn
             assert r.digits[0].box[0] < r.digits[1].box[0]  # left to right, a box each
 
 
-def test_a_reader_without_a_middle_head_loads_and_reads_no_run_of_three(tmp_path, mnist):
-    out = tmp_path / "m"
-    out.mkdir()
-    for src in model_files(DEFAULT_MODEL_PATH):
-        (out / src.name).write_bytes(src.read_bytes())
-    path = out / DEFAULT_MODEL_PATH.name
+def test_a_reader_without_a_middle_head_loads_and_reads_no_run_of_three(model_copy, mnist):
+    path = model_copy
     rng = np.random.default_rng(0)
     save_pair_reader(path, convnet.ConvNet.initial(rng, (4, 6), 12, pairs.SIZE, (10, 11)), {})
     model = load_model(path)
@@ -184,12 +178,8 @@ def _wide(blob):
     return [crop for crop, _ in extract_bytes(blob).wide.values()]
 
 
-def test_a_damaged_reader_file_is_refused_and_a_saved_one_loads(tmp_path, shipped_model):
-    out = tmp_path / "m"
-    out.mkdir()
-    for src in model_files(DEFAULT_MODEL_PATH):
-        (out / src.name).write_bytes(src.read_bytes())
-    path = out / DEFAULT_MODEL_PATH.name
+def test_a_damaged_reader_file_is_refused_and_a_saved_one_loads(model_copy):
+    path = model_copy
     net = convnet.ConvNet.initial(np.random.default_rng(0), (4, 6), 12, pairs.SIZE, pairs.HEADS)
     skops_before = path.read_bytes()
     save_pair_reader(path, net, {"veto": 0.9})
