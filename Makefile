@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv lock run test test-fast bench lint format migrate train evaluate screenshots clean
+.PHONY: venv lock run test test-fast bench lint format migrate train train-classifiers train-reader \
+	evaluate screenshots clean
 
 venv: $(STAMP)
 
@@ -43,16 +44,26 @@ migrate: venv
 
 # MNIST: DATA=path, else $$DIGITS_MNIST, else the copy `digits data fetch` made (see README).
 # The shipped model's whole recipe, into OUT: the classifiers, then the touching-digit
-# detector, temperature and review threshold (calibrate), then the pair reader (pairs; MNIST
-# train 50,000-59,999 held out for validation), then the test figures. `digits train` alone
-# makes a model that never splits touching digits.
+# detector, temperature and review threshold (calibrate); beside them, as a second job, the
+# pair reader (pairs; MNIST train 50,000-59,999 held out for validation), which does not
+# depend on the classifiers and so fills the core they leave idle; then the reader is given
+# to the model and the test figures are recorded. `digits train` alone makes a model that
+# never splits touching digits.
 OUT ?= models
 DATA_OPT = $(if $(DATA),--data $(DATA))
+READER = $(OUT)/.pair-reader
 train: venv
+	$(MAKE) --no-print-directory -j2 train-classifiers train-reader
+	$(VENV)/bin/digits pairs $(DATA_OPT) --model $(OUT)/digits.skops --from $(READER)
+	rm -r $(READER)
+	$(VENV)/bin/digits evaluate $(DATA_OPT) --model $(OUT)/digits.skops --record
+
+train-classifiers: venv
 	$(VENV)/bin/digits train $(DATA_OPT) --out $(OUT)
 	$(VENV)/bin/digits calibrate $(DATA_OPT) --model $(OUT)/digits.skops
-	$(VENV)/bin/digits pairs $(DATA_OPT) --model $(OUT)/digits.skops --digits 50000
-	$(VENV)/bin/digits evaluate $(DATA_OPT) --model $(OUT)/digits.skops --record
+
+train-reader: venv
+	$(VENV)/bin/digits pairs $(DATA_OPT) --out $(READER) --digits 50000
 
 evaluate: venv
 	$(VENV)/bin/digits evaluate $(DATA_OPT)

@@ -6,7 +6,9 @@ digits train --extra corrections.npz --out models/v2   # + users' corrections (e
 digits evaluate [--extra corrections.npz]
 digits calibrate                  # touching: detector, piece scorer, split decision; temperature,
                                   # review threshold
-digits pairs                      # the pair reader (touching digits read whole), ~10 min
+digits pairs                      # the pair reader (touching digits read whole), ~11 min
+digits pairs --out DIR            # ... trained apart (make train: beside train + calibrate),
+digits pairs --from DIR           # ... then given to the model
 """
 
 from __future__ import annotations
@@ -130,9 +132,12 @@ extra_option = click.option(
 
 
 def _resolve_data(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
-    """--data, else $DIGITS_MNIST, else the data directory's copy (fetched with --fetch)."""
+    """--data, else $DIGITS_MNIST, else the data directory's copy (fetched with --fetch);
+    none for ``digits pairs --from``, which trains nothing."""
     from .datasets import DataError, fetch_mnist, find_mnist
 
+    if ctx.params.get("source"):
+        return ""
     try:
         return str(find_mnist(value))
     except DataError as exc:
@@ -581,6 +586,20 @@ def calibrate(
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="the training's seed")
 @click.option("--examples-seed", type=int, default=3, show_default=True, help="the examples' seed")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="write the reader into this directory alone, not into a model (see --from)",
+)
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(exists=True),
+    default=None,
+    is_eager=True,
+    help="give the model the reader of this model or --out directory instead of training one",
+)
 def pairs_command(
     fetch: bool,
     data: str,
@@ -590,24 +609,45 @@ def pairs_command(
     n_digits: int | None,
     seed: int,
     examples_seed: int,
+    out: str | None,
+    source: str | None,
 ) -> None:
     """Train the pair reader of an existing model (it reads a wide segment as two touching
     digits or one; ``recognizer.pairs``) and name it in the model's metadata. The shipped
-    one: ``digits pairs --digits 50000`` (digits 50,000-59,999 held out for validation)."""
+    one: ``digits pairs --digits 50000`` (digits 50,000-59,999 held out for validation).
+
+    The reader does not depend on the model's classifiers, so it can be trained on its own
+    (``--out DIR``, beside ``digits train`` and ``digits calibrate``: ``make train``) and
+    given to a model afterwards (``--from DIR``)."""
     from . import pairs
-    from .model import model_file, save_pair_reader
+    from .model import MODEL_FILENAME, load_pair_reader, model_file, save_pair_reader
 
     t0 = time.time()
-    path = model_file(model_path)
+    if out is not None and source is not None:
+        raise click.UsageError("--out trains a reader and --from takes one: give only one")
+    if out is not None:
+        pathlib.Path(out).mkdir(parents=True, exist_ok=True)
+        path = pathlib.Path(out) / MODEL_FILENAME
+    else:
+        path = model_file(model_path)
+    if source is not None:
+        net, settings = load_pair_reader(source)
+        save_pair_reader(path, net, settings, new_version=True)
+        click.echo(f"gave {path} the pair reader of {source}")
+        return
     xtr, ytr, _, _ = _load_npz(data, n_digits, None)
-    click.echo(f"making {examples} examples from {len(xtr)} train digits")
+
+    def say(message: str) -> None:  # named: `make train` runs it beside `digits train`
+        click.echo(f"pair reader: {message}")
+
+    say(f"making {examples} examples from {len(xtr)} train digits")
     xs, ys = pairs.examples(xtr, ytr, examples, seed=examples_seed)
-    click.echo(f"made in {time.time() - t0:.0f}s; training {epochs} epochs")
-    net = pairs.fit(xs, ys, epochs=epochs, seed=seed, progress=click.echo)
+    say(f"made in {time.time() - t0:.0f}s; training {epochs} epochs")
+    net = pairs.fit(xs, ys, epochs=epochs, seed=seed, progress=say)
     settings = pairs.settings(net, len(xs), epochs, len(xtr))
     save_pair_reader(path, net, settings, new_version=True)
     click.echo(json.dumps(settings, indent=2))
-    click.echo(f"wrote the pair reader beside {path} in {time.time() - t0:.0f}s")
+    say(f"written beside {path} in {time.time() - t0:.0f}s")
 
 
 def _calibration_parts(model: Model, xte: np.ndarray, yte: np.ndarray, n: int) -> dict[str, Scores]:

@@ -905,6 +905,19 @@ def _load_convnet(
         raise ModelError(f"not a readable network file: {net}: {exc}") from exc
 
 
+def load_pair_reader(model_path: str | os.PathLike[str]) -> tuple[convnet.ConvNet, dict[str, Any]]:
+    """The pair reader saved beside ``model_path`` (a model, or a reader alone: ``digits
+    pairs --out``) and its settings; ModelError if it has none or its file does not match."""
+    path = model_file(model_path)
+    mpath = metadata_path(path)
+    meta = json.loads(mpath.read_text()) if mpath.exists() else {}
+    net = _load_convnet(path, meta, "pair_reader")
+    if net is None:
+        raise ModelError(f"{path} has no pair reader")
+    settings = {k: v for k, v in meta["pair_reader"].items() if k not in ("file", "sha256")}
+    return net, settings
+
+
 def save_pair_reader(
     model_path: str | os.PathLike[str],
     net: convnet.ConvNet,
