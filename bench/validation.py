@@ -9,7 +9,8 @@ Trains (``recognizer.train.train_model``, the same code as ``digits train``) on 
 from ``synth.paper_sample``, and 3,000 in each of four styles of other datasets that stretch a
 digit to fill a square frame without keeping its aspect (``STRETCHED``: 16x16 grey dark on
 light as USPS, 16x16 binarized as Semeion, 28x28, and stretched part of the way; their mean is
-``stretched_mean``, ``paper_mean`` is the paper conditions'). The inputs are segmented and
+``stretched_mean``, ``paper_mean`` is the paper conditions'), and 1,500 strings of 3-5 digits
+in a continental hand (``continental``: flagged 1s, crossed 7s). The inputs are segmented and
 normalized once and cached (``--cache``, completed when conditions are added), so a score is
 the classifier's alone: touching pairs and the learned split decision are not in it (use
 ``python -m bench.recognizer --accuracy --paper-digits train``).
@@ -27,7 +28,7 @@ import time
 
 import numpy as np
 
-from recognizer.cli import CONVNET_EPOCHS
+from recognizer.cli import CONVNET_EPOCHS, WRITER_FORMS
 
 CONDITIONS = (
     "png",
@@ -44,7 +45,9 @@ CONDITIONS = (
 #: other datasets' digits stretched to fill a square frame, aspect not kept (USPS: 16x16 grey,
 #: Semeion: 16x16 binary; a 28x28 one; one stretched only part of the way, on a margin)
 STRETCHED = ("fill16", "fill16bin", "fill28", "fill_part")
-ALL_CONDITIONS = CONDITIONS + STRETCHED
+#: strings in a continental European hand (every "1" flagged, every "7" crossed)
+WRITERS = ("continental",)
+ALL_CONDITIONS = CONDITIONS + STRETCHED + WRITERS
 TRAIN_END = 50000
 
 
@@ -101,7 +104,8 @@ def build_cache(xv: np.ndarray, yv: np.ndarray, path: str) -> None:
             truth = [str(v) for v in yv[:3000]]
         else:
             rng = np.random.default_rng([12, sum(map(ord, c))])
-            pairs = [paper_sample(c, xv, yv, rng) for _ in range(300 if c == "comb" else 1500)]
+            n = 300 if c == "comb" else 1500
+            pairs = [paper_sample(c, xv, yv, rng) for _ in range(n)]
             blobs, truth = [b for b, _ in pairs], [t for _, t in pairs]
         digits = [extract_bytes(b).digits for b in blobs]
         out[c + "_d"] = np.concatenate(digits)
@@ -137,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stretch-copies", type=int, default=0)
     ap.add_argument("--vsv", type=int, default=0)
     ap.add_argument("--vsv-keep-all", action="store_true")
+    ap.add_argument("--writer-forms", dest="forms", type=float, default=WRITER_FORMS)
     ap.add_argument("--C", type=float, default=10.0)
     ap.add_argument("--pca", type=int, default=120)
     ap.add_argument("--seed", type=int, default=0)

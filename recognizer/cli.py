@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 Arrays = tuple["np.ndarray", "np.ndarray", "np.ndarray", "np.ndarray"]
 #: epochs of the second-opinion network in ``digits train`` (see ``recognizer.convnet``)
 CONVNET_EPOCHS = 10
+#: the share of the 1s and of the 7s of each augmented copy that ``digits train`` writes in
+#: another writer's form (``recognizer.train.writer_form``): a "1" with a flag (some with a
+#: foot), a "7" crossed -- as much of Europe and Asia writes them and MNIST's American
+#: writers almost never do
+WRITER_FORMS = 0.15
 
 
 @click.group()
@@ -295,6 +300,15 @@ def data_where() -> None:
     show_default=True,
     help="refit on the whole training set plus the virtual copies (default: support vectors only)",
 )
+@click.option(
+    "--writer-forms",
+    "forms",
+    type=click.FloatRange(0.0, 1.0),
+    default=WRITER_FORMS,
+    show_default=True,
+    help="share of the 1s and 7s of each augmented copy written as writers outside MNIST "
+    "write them: a 1 with a flag (some with a foot), a crossed 7",
+)
 @click.option("--C", "C", type=float, default=10.0, show_default=True, help="SVC C")
 @click.option("--pca", type=int, default=120, show_default=True, help="PCA dimensions (0: none)")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -327,6 +341,7 @@ def train(
     stretch_copies: int,
     vsv: int,
     vsv_keep_all: bool,
+    forms: float,
     C: float,
     pca: int,
     seed: int,
@@ -367,6 +382,7 @@ def train(
         pca=pca,
         seed=seed,
         convnet_epochs=convnet_epochs,
+        forms=forms,
         data_sha256=digest,
     )
     m = _evaluate(model, xte, yte, "evaluating on the test set (PNG path)")

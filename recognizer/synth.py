@@ -240,6 +240,7 @@ PAPER_CONDITIONS = (
     "circled",
     "touching3",
     "shaded",
+    "continental",
 )
 
 
@@ -618,6 +619,73 @@ def rows_png(digits28: Sequence[Sequence[np.ndarray]], rng: np.random.Generator)
     return _to_png(paper)
 
 
+def _stem_centre(cov: np.ndarray, row: float) -> float | None:
+    cols = np.nonzero(cov[min(cov.shape[0] - 1, max(0, round(row)))] > 0.5)[0]
+    return float(cols.mean()) if len(cols) else None
+
+
+def _pen_line(cov: np.ndarray, p: tuple[float, float], q: tuple[float, float], pen: int) -> None:
+    a, b = (round(p[0] * 4), round(p[1] * 4)), (round(q[0] * 4), round(q[1] * 4))
+    cv2.line(cov, a, b, 1.0, pen, cv2.LINE_AA, 2)
+
+
+def continental_form(
+    cov: np.ndarray, label: int, rng: np.random.Generator, pen: float
+) -> np.ndarray:
+    """Pen coverage (``pen_digit``) of a "1" or a "7" as most of Europe writes it: the "1"
+    with a flag from its top down to the left (0.25-0.5 of its height) and, one time in three,
+    a foot; the "7" crossed half-way down. ``pen`` is the pen's width in pixels. Other digits
+    are returned as they are."""
+    if label not in (1, 7):
+        return cov
+    h = cov.shape[0]
+    m = int(0.5 * h)
+    out = cv2.copyMakeBorder(cov, m, m, m, m, cv2.BORDER_CONSTANT, value=0.0)
+    width = max(1, round(pen))
+    top, bottom = m + 0.4 * pen, m + h - 1 - 0.4 * pen
+    if label == 7:
+        row = m + float(rng.uniform(0.45, 0.6)) * h
+        c = _stem_centre(out, row)
+        if c is not None:
+            half = float(rng.uniform(0.2, 0.35)) * max(cov.shape[1], 0.6 * h)
+            tilt = float(rng.uniform(-0.1, 0.05)) * half
+            _pen_line(out, (c - half, row + tilt), (c + half, row - tilt), width)
+    else:
+        c = _stem_centre(out, top)
+        if c is not None:
+            length, angle = h * float(rng.uniform(0.25, 0.5)), np.deg2rad(rng.uniform(25, 65))
+            _pen_line(
+                out, (c, top), (c - length * np.cos(angle), top + length * np.sin(angle)), width
+            )
+        foot = _stem_centre(out, bottom) if rng.random() < 1 / 3 else None
+        if foot is not None:
+            half = h * float(rng.uniform(0.15, 0.3))
+            _pen_line(out, (foot - half, bottom), (foot + half, bottom), width)
+    ys, xs = np.nonzero(out > 0)
+    return out[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
+def continental_png(
+    digits28: Sequence[np.ndarray], labels: Sequence[int], rng: np.random.Generator
+) -> bytes:
+    """A string of digits in a continental European hand, pen on paper: every "1" flagged
+    (some with a foot) and every "7" crossed (``continental_form``), the digits a third to
+    a half of their height apart."""
+    h, pen = float(rng.uniform(34, 60)), float(rng.uniform(0.08, 0.16))
+    covs = [
+        continental_form(pen_digit(d, rng, height=h, pen=pen), int(lab), rng, pen * h)
+        for d, lab in zip(digits28, labels, strict=True)
+    ]
+    paper = _paper(
+        int(2.2 * h), sum(c.shape[1] for c in covs) + int(h * (0.5 * len(covs) + 1)), rng
+    )
+    x, ink = int(h * 0.5), _ink_level(rng)
+    for c in covs:
+        _lay(paper, c, x, int(0.6 * h) + int(rng.integers(-int(h / 12), int(h / 12) + 1)), ink)
+        x += c.shape[1] + int(h * rng.uniform(0.33, 0.5))
+    return _to_png(paper)
+
+
 def shadow_png(digit28: np.ndarray, rng: np.random.Generator, depth: float | None = None) -> bytes:
     """One digit on paper lit unevenly, as in a phone photo: the light falls off linearly
     towards one side or corner by ``depth`` (default 30-60%) of the brightest paper; the ink
@@ -856,6 +924,17 @@ def paper_sample(
     if condition == "shaded":
         idx = rng.integers(len(x), size=int(rng.integers(1, 5)))
         return shaded_png([x[j] for j in idx], rng), _text(y, idx)
+    if condition == "continental":
+        # 3-5 digits, each a "1" or a "7" half of the time, so that most strings hold one
+        ones_sevens = np.nonzero((y == 1) | (y == 7))[0]
+        n = int(rng.integers(3, 6))
+        idx = np.array(
+            [
+                int(rng.choice(ones_sevens)) if rng.random() < 0.5 else int(rng.integers(len(x)))
+                for _ in range(n)
+            ]
+        )
+        return continental_png([x[j] for j in idx], [int(y[j]) for j in idx], rng), _text(y, idx)
     if condition == "hyphenated":
         groups, text = _groups(x, y, rng, (2, 5))
         return hyphenated_png(groups, rng), text

@@ -40,6 +40,83 @@ def _elastic(img: np.ndarray, rng: np.random.Generator, alpha: float, sigma: flo
     return cv2.remap(img, gx + dx, gy + dy, cv2.INTER_LINEAR, borderValue=0)
 
 
+#: drawing precision of the added strokes (cv2 shift: 1/16 px)
+_SHIFT = 4
+
+
+def _stroke_width(img: np.ndarray) -> int:
+    """The mean stroke width of a white-on-black digit, in pixels (at least 1)."""
+    mask = (img > 100).astype(np.uint8)
+    if not mask.any():
+        return 1
+    dt = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    return max(1, round(2 * float(dt[mask > 0].mean())))
+
+
+def _line(img: np.ndarray, p: tuple[float, float], q: tuple[float, float], width: int) -> None:
+    s = 1 << _SHIFT
+    a = (round(p[0] * s), round(p[1] * s))
+    b = (round(q[0] * s), round(q[1] * s))
+    cv2.line(img, a, b, 255, width, cv2.LINE_AA, _SHIFT)
+
+
+def _ink_centre(row: np.ndarray) -> float | None:
+    cols = np.nonzero(row > 100)[0]
+    return float(cols.mean()) if len(cols) else None
+
+
+def writer_form(img: np.ndarray, label: int, rng: np.random.Generator) -> np.ndarray:
+    """One raw digit (white on black) as a writer outside MNIST's might form it: a "1" gets a
+    flag from its top down to the left (0.2-0.45 of its height, 20-60 degrees below the
+    horizontal), a quarter of them also a foot; a "7" gets a bar across its stem, 40-62% of
+    the way down. Other digits, and a digit whose stroke cannot be found where the stroke
+    goes, are returned unchanged (a copy)."""
+    out = img.copy()
+    ys, xs = np.nonzero(img > 60)
+    if label not in (1, 7) or len(ys) == 0:
+        return out
+    top, bottom = int(ys.min()), int(ys.max())
+    h, w = bottom - top + 1, int(xs.max() - xs.min() + 1)
+    width = _stroke_width(img)
+    if label == 7:
+        row = top + float(rng.uniform(0.4, 0.62)) * h
+        c = _ink_centre(img[round(row)])
+        if c is None:
+            return out
+        half = float(rng.uniform(0.15, 0.3)) * max(w, 0.6 * h)
+        tilt = float(rng.uniform(-0.08, 0.08)) * half
+        _line(out, (c - half, row + tilt), (c + half, row - tilt), width)
+        return out
+    y0 = top + 0.5 * width
+    c = _ink_centre(img[round(y0)])
+    if c is None:
+        return out
+    length = float(rng.uniform(0.2, 0.45)) * h
+    angle = np.deg2rad(rng.uniform(20, 60))
+    _line(out, (c, y0), (c - length * np.cos(angle), y0 + length * np.sin(angle)), width)
+    if rng.random() < 0.25:
+        y1 = bottom - 0.5 * width
+        foot = _ink_centre(img[round(y1)])
+        if foot is not None:
+            half = float(rng.uniform(0.12, 0.25)) * h
+            _line(out, (foot - half, y1), (foot + half, y1), width)
+    return out
+
+
+def writer_forms(
+    x: np.ndarray, y: np.ndarray, rng: np.random.Generator, share: float
+) -> np.ndarray:
+    """``x`` with a ``share`` of its 1s and 7s (chosen at random) in another writer's form
+    (``writer_form``)."""
+    if share <= 0:
+        return x
+    out = np.array(x, copy=True)
+    for i in np.nonzero(np.isin(y, (1, 7)))[0]:
+        if rng.random() < share:
+            out[i] = writer_form(x[i], int(y[i]), rng)
+    return out
+
+
 def paper_augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One raw digit (white on black) as another writer and scanner might give it: elastic
     distortion, slant and rotation, then one of: reduced to 9-16 px and binarized then scaled
@@ -159,19 +236,32 @@ def training_images(
     say: Callable[[str], None],
     stretch: float = 0.0,
     stretch_copies: int = 0,
+    y: np.ndarray | None = None,
+    forms: float = 0.0,
+    forms_rng: np.random.Generator | None = None,
 ) -> list[np.ndarray]:
-    """The normalized training sets: the originals, then the augmented copies, in order."""
+    """The normalized training sets: the originals, then the augmented copies, in order.
+    With labels ``y`` and ``forms`` > 0, that share of the 1s and 7s of each rotated,
+    redrawn and other-writer copy is first given another writer's form (``writer_forms``).
+    The forms draw from a generator of their own (``forms_rng``), so that every image is
+    augmented exactly as without them."""
+
+    def source() -> np.ndarray:
+        if y is None or forms_rng is None:
+            return x
+        return writer_forms(x, y, forms_rng, forms)
+
     say(f"normalizing {len(x)} training images")
     sets = [normalize_training_images(x)]
     for a in range(augment):
         say(f"rotation/stretch copy {a + 1}/{augment}")
-        sets.append(normalize_training_images(augment_images(x, rng)))
+        sets.append(normalize_training_images(augment_images(source(), rng)))
     for a in range(redraw):
         say(f"canvas-style redrawn copy {a + 1}/{redraw}")
-        sets.append(normalize_training_images(redraw_images(x, rng)))
+        sets.append(normalize_training_images(redraw_images(source(), rng)))
     for a in range(paper):
         say(f"other-writer/scanner copy {a + 1}/{paper} (resolution, binarization, pen, elastic)")
-        sets.append(normalize_training_images(paper_augment_images(x, rng, stretch)))
+        sets.append(normalize_training_images(paper_augment_images(source(), rng, stretch)))
     for a in range(stretch_copies):
         say(f"stretched-to-fill copy {a + 1}/{stretch_copies}")
         sets.append(normalize_training_images([stretch_augment(img, rng) for img in x]))
@@ -223,6 +313,7 @@ def train_model(
     pca: int | None = 120,
     seed: int = 0,
     convnet_epochs: int = 0,
+    forms: float = 0.0,
     data_sha256: str | None = None,
     **extra_metadata: object,
 ) -> Model:
@@ -230,7 +321,8 @@ def train_model(
 
     Every image -- plus ``augment`` rotated/stretched copies, ``redraw`` canvas-style re-drawn
     copies and ``paper`` other-writer/scanner copies of it (a ``stretch`` share of them
-    stretched to fill a square instead) and ``stretch_copies`` stretched copies -- is put
+    stretched to fill a square instead; in these three, a ``forms`` share of the 1s and 7s
+    in another writer's form) and ``stretch_copies`` stretched copies -- is put
     through the same normalization as inference, then gradient features, then (optionally)
     PCA, then an RBF SVC.
     With ``vsv`` > 0 the SVC is then fitted again (virtual support vectors, Schoelkopf et al.)
@@ -256,6 +348,9 @@ def train_model(
         say=say,
         stretch=stretch,
         stretch_copies=stretch_copies,
+        y=y if forms > 0 else None,
+        forms=forms,
+        forms_rng=np.random.default_rng([seed, 1]),
     )
     xn = np.concatenate(sets)
     yn = np.tile(y, len(sets))
@@ -322,6 +417,7 @@ def train_model(
         "paper_copies": int(paper),
         "stretch_share": float(stretch),
         "stretch_copies": int(stretch_copies),
+        "writer_forms": float(forms),
         "vsv_copies": int(vsv),
         "vsv_keep_all": bool(vsv_keep_all),
         "seed": int(seed),
