@@ -348,7 +348,7 @@ def train_model(
         say=say,
         stretch=stretch,
         stretch_copies=stretch_copies,
-        y=y if forms > 0 else None,
+        y=y,
         forms=forms,
         forms_rng=np.random.default_rng([seed, 1]),
     )
