@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     cleanup_chunk_size: int = 500
     stuck_timeout: Duration = 10 * 60
     stuck_check_interval: Duration = 60
+    # queued this long, and carried by no message in Redis: re-sent by the stuck check
+    lost_message_grace: Duration = 60
     max_attempts: int = 3
     # faults and bounds (issue 10)
     lease_timeout: Duration = 60  # a worker renews its items' lease every third of this

@@ -264,6 +264,7 @@ class StuckReport:
     requeued_batch_items: dict[uuid.UUID, list[uuid.UUID]] = field(default_factory=dict)
     failed: list[uuid.UUID] = field(default_factory=list)  # gave up after max attempts
     closed_uploads: list[uuid.UUID] = field(default_factory=list)  # batches whose upload died
+    lost: int = 0  # items re-sent because no message carried them any more
 
     def counts(self) -> dict[str, int]:
         return {
@@ -272,6 +273,7 @@ class StuckReport:
             + sum(len(v) for v in self.requeued_batch_items.values()),
             "requeued_batches": len(self.requeued_batch_items),
             "failed": len(self.failed),
+            "lost": self.lost,
         }
 
 

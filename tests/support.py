@@ -132,6 +132,16 @@ def start_worker(
     return proc
 
 
+def start_beat(env: dict, log_dir: Path) -> Process:
+    """A real `celery beat` subprocess (as `make run` and compose start it)."""
+    log_path = log_dir / "beat.log"
+    cmd = [
+        sys.executable, "-m", "celery", "-A", "make_celery", "beat", "--loglevel", "INFO",
+        "--schedule", str(log_dir / "beat-schedule"),
+    ]  # fmt: skip
+    return Process("beat", _spawn(cmd, env, log_path), log_path)
+
+
 def start_web(env: dict, log_dir: Path, port: int) -> Process:
     """gunicorn with the production config, on a free loopback port."""
     log_path = log_dir / f"web-{port}.log"

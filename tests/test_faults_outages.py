@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from scripts.embedded import free_port
 from store import Recognition, session_scope
+from store.events import redis_client
 from tests.conftest import BACKENDS
 from tests.faults import (
     CuttableProxy,
@@ -35,11 +36,14 @@ from tests.faults import (
     wait_batch,
     wait_for,
 )
-from tests.support import service_env, start_web, start_worker
+from tests.support import service_env, start_beat, start_web, start_worker
+from worker.queues import BULK_QUEUE, QUEUES, UNACKED_KEY, queue_depth, queue_lists
 
 pytestmark = pytest.mark.slow  # real processes, faults and waits: `make test-fast` skips them
 
 API_DEADLINE = 2.0  # seconds any API call may take while a dependency is down
+#: the stuck check every second, re-sending what no message carries after 3 s
+QUICK_CHECKS = {"STUCK_CHECK_INTERVAL": "1s", "LOST_MESSAGE_GRACE": "3s"}
 
 
 def open_item(url: str, batch_id: str) -> str:
@@ -78,10 +82,12 @@ def assert_503_json(response: requests.Response, code: str) -> None:
 def batch_under_way(
     service_url: str, watch_url: str, redis_url: str, model_path: str, tmp_path: Path
 ) -> Iterator[tuple[str, list[tuple[str, bytes]], str]]:
-    """A worker (2 processes) and the web on `service_url`, a batch of 400 posted in chunks of
-    20 and 40 of them done (read through `watch_url`): yields (web URL, files, batch id)."""
-    env = service_env(service_url, redis_url, model_path)
+    """A worker (2 processes), beat and the web on `service_url`, a batch of 400 posted in chunks
+    of 20 and 40 of them done (read through `watch_url`): yields (web URL, files, batch id).
+    Should the batch not finish, the failure shows the queues and the worker's log."""
+    env = service_env(service_url, redis_url, model_path, **QUICK_CHECKS)
     worker = start_worker(env, tmp_path, concurrency=2)
+    beat = start_beat(env, tmp_path)
     try:
         web = start_web(env, tmp_path, free_port())
         try:
@@ -89,11 +95,23 @@ def batch_under_way(
             files = digit_files(400)
             batch_id = post_batch(base, files, chunk_size=20)
             wait_for(lambda: batch_view(watch_url, batch_id).done >= 40, 60, "40 items done")
-            yield base, files, batch_id
+            try:
+                yield base, files, batch_id
+            except AssertionError as exc:
+                detail = f"{exc}\n{broker_state(redis_url)}\n{worker.log()[-6000:]}"
+                raise AssertionError(detail) from exc
         finally:
             web.stop()
     finally:
+        beat.stop()
         worker.stop()
+
+
+def broker_state(redis_url: str) -> str:
+    """What Redis holds: the queues' depths and the messages workers have taken."""
+    client = redis_client(redis_url)
+    depths = {queue: queue_depth(redis_url, queue) for queue in QUEUES}
+    return f"queues {depths}, taken (unacked) {client.hlen(UNACKED_KEY)}"
 
 
 def test_frozen_redis(fault_db, private_redis, model_path, tmp_path):
@@ -191,3 +209,35 @@ def test_database_cut_off(make_database, private_redis, model_path, tmp_path):
         report(Figures(fault, "postgresql", 400, in_flight, lost, doubled, round(recovered, 1),
                        "recovery: from restore to batch done"))  # fmt: skip
         proxy.close()
+
+
+def test_a_message_redis_lost_is_re_sent(fault_db, private_redis, model_path, tmp_path):
+    """A batch's messages vanish from Redis while no worker holds them (as when a broken
+    connection's pending BRPOP pops one for a socket nobody reads): the stuck check re-sends
+    those items once they waited LOST_MESSAGE_GRACE, not STUCK_TIMEOUT (10 min) later, and
+    re-sends nothing a queue or a worker still holds. 0 lost, 0 doubled."""
+    backend, url = fault_db
+    env = service_env(url, private_redis.url, model_path, **QUICK_CHECKS)
+    worker = start_worker(env, tmp_path, concurrency=1)
+    beat = start_beat(env, tmp_path)
+    web = start_web(env, tmp_path, free_port())
+    try:
+        os.kill(worker.popen.pid, signal.SIGSTOP)  # its consumer takes nothing meanwhile
+        try:
+            batch_id = post_batch(web.extra["url"], digit_files(120), chunk_size=20)
+            removed = redis_client(private_redis.url).delete(*queue_lists(BULK_QUEUE))
+            assert removed == 1  # the bulk queue, with the messages no worker had taken
+        finally:
+            os.kill(worker.popen.pid, signal.SIGCONT)
+        lost_at = time.monotonic()
+        view = wait_batch(url, batch_id, timeout=60)
+        recovered = time.monotonic() - lost_at
+        assert_exact(view, expected_done=120)
+        lost, doubled = lost_and_doubled(view, 120)
+        assert "lost re-sent" in worker.log()
+        report(Figures("bulk queue deleted from Redis", backend, 120, 120, lost, doubled,
+                       round(recovered, 1), "recovery: from the loss to batch done"))  # fmt: skip
+    finally:
+        web.stop()
+        beat.stop()
+        worker.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from datetime import timedelta
 
@@ -22,7 +21,7 @@ from store import (
     utcnow,
 )
 from store.maintenance import run_cleanup
-from tests.support import Process, _spawn, _wait_for, mnist_test_digits, png_bytes, wait_until
+from tests.support import _wait_for, mnist_test_digits, png_bytes, start_beat, wait_until
 
 HOUR, DAY = 3600, 86400
 
@@ -323,12 +322,7 @@ def test_beat_runs_cleanup_and_requeue_through_the_worker(
         url, status=PROCESSING, age=HOUR, image=digit_png[0], attempts=1, started_age=HOUR
     )
     env = {**service_environment, "CLEANUP_INTERVAL": "1s", "STUCK_CHECK_INTERVAL": "1s"}
-    log_path = tmp_path / "beat.log"
-    cmd = [
-        sys.executable, "-m", "celery", "-A", "make_celery", "beat", "--loglevel", "INFO",
-        "--schedule", str(tmp_path / "beat-schedule"),
-    ]  # fmt: skip
-    beat = Process("beat", _spawn(cmd, env, log_path), log_path)
+    beat = start_beat(env, tmp_path)
     try:
         _wait_for(lambda: snapshot(url, [old])[old][1], beat, 30, "the old image purged")
         row = wait_status(url, [stuck])[stuck]

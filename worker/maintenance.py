@@ -32,6 +32,7 @@ from worker.queues import (
     RECOGNIZE_CHUNK,
     REQUEUE_STUCK,
     RESUME,
+    UNACKED_KEY,
     queue_depth,
     queue_lists,
 )
@@ -96,21 +97,29 @@ def requeue_stuck_now(app: Flask) -> maintenance.StuckReport:
     )
 
 
-def held_ids(redis_url: str) -> set[str]:
-    """The recognition ids that messages waiting in the interactive and bulk queues carry."""
+def held_ids(redis_url: str, *, reserved: bool = False) -> set[str]:
+    """The recognition ids that messages waiting in the interactive and bulk queues carry; with
+    `reserved`, also those of the messages workers have taken and not yet acknowledged (kombu's
+    `unacked` hash: waiting for a free process, or running under acks_late)."""
     client = redis_client(redis_url)
     held: set[str] = set()
     for queue in (INTERACTIVE_QUEUE, BULK_QUEUE):
         for name in queue_lists(queue):
             for raw in client.lrange(name, 0, -1):
                 held.update(_message_ids(raw))
+    if reserved:
+        for raw in client.hvals(UNACKED_KEY):
+            held.update(_message_ids(raw))
     return held
 
 
 def _message_ids(raw: bytes | str) -> list[str]:
-    """The ids in one Celery message (protocol 2, JSON): a task's first or second argument."""
+    """The ids in one Celery message (protocol 2, JSON), or in an unacked entry (the message,
+    its exchange and routing key): a task's first or second argument."""
     try:
         message = json.loads(raw)
+        if isinstance(message, list):
+            message = message[0]
         args = json.loads(base64.b64decode(message["body"]))[0]
         task = message["headers"]["task"]
     except (ValueError, KeyError, IndexError, TypeError):
@@ -128,24 +137,32 @@ RESUME_GRACE = 2.0
 RESUME_LOCK_TTL = 15
 
 
-def resume_now(app: Flask, worker: str | None) -> int:
+def resume_now(
+    app: Flask,
+    worker: str | None,
+    *,
+    grace: float = RESUME_GRACE,
+    reserved: bool = False,
+    lock_wait: float = RESUME_LOCK_TTL * 2,
+) -> int:
     """Re-send at once what the database says is open but no queue holds and no live worker
     holds (e.g. after the whole stack stopped mid-batch), without waiting for the stuck check.
+    With `reserved`, messages workers have taken count as held too (see `recover_lost_now`).
     Returns how many items were re-sent."""
     celery = app.extensions["celery"]
     settings: Settings = app.extensions["settings"]
     url = settings.database_url
     # The lock lives in Redis, which keeps it across a restart: a run killed while it held the
     # lock must not keep the next start-up from resuming, so it expires well within the wait.
-    with single_run("resume", RESUME_LOCK_TTL, wait=RESUME_LOCK_TTL * 2) as mine:
+    with single_run("resume", RESUME_LOCK_TTL, wait=lock_wait) as mine:
         if not mine:
-            log.warning("start-up resume skipped: another process is resuming")
+            log.warning("resume skipped: another process is resuming")
             return 0
-        held = held_ids(settings.redis_url)
+        held = held_ids(settings.redis_url, reserved=reserved)
         now = utcnow()
         rows = [
             (rid, bid)
-            for rid, bid in maintenance.resumable(url, now=now, worker=worker, grace=RESUME_GRACE)
+            for rid, bid in maintenance.resumable(url, now=now, worker=worker, grace=grace)
             if str(rid) not in held
         ]
         if not rows:
@@ -168,6 +185,18 @@ def resume_now(app: Flask, worker: str | None) -> int:
             extra={"task": RESUME, "items": len(rows), "batches": len(by_batch)},
         )
         return len(rows)
+
+
+def recover_lost_now(app: Flask) -> int:
+    """Re-send the open items that no message in Redis carries any more, once they have waited
+    LOST_MESSAGE_GRACE: not in a queue, not taken by a worker, not being processed.
+
+    A message can vanish without any process dying: when a broker connection breaks while a
+    BRPOP is pending, Redis may still pop the message and answer a socket nobody reads. The
+    stuck check would find such items only after STUCK_TIMEOUT and an empty queue; this finds
+    them within a check or two, and never re-sends what a healthy backlog holds."""
+    grace = float(app.extensions["settings"].lost_message_grace)
+    return resume_now(app, None, grace=grace, reserved=True, lock_wait=0)
 
 
 def _resume_on_start(sender: object = None, **_: object) -> None:
@@ -219,6 +248,7 @@ def requeue_stuck() -> dict[str, Any] | None:
             return None
         started = time.perf_counter()
         report = requeue_stuck_now(app)
+        report.lost = recover_lost_now(app)
         counts = report.counts()
         duration = round((time.perf_counter() - started) * 1000, 1)
         for rid in report.requeued:
@@ -247,8 +277,8 @@ def requeue_stuck() -> dict[str, Any] | None:
         level = logging.DEBUG if not any(counts.values()) else logging.WARNING
         log.log(
             level,
-            "stuck check: {requeued} requeued, {failed} failed, {closed_uploads} abandoned "
-            "uploads closed".format(**counts),
+            "stuck check: {requeued} requeued, {failed} failed, {lost} lost re-sent, "
+            "{closed_uploads} abandoned uploads closed".format(**counts),
             extra={"task": REQUEUE_STUCK, **counts, "duration_ms": duration},
         )
         return counts

@@ -32,6 +32,10 @@ PRIORITY_SEPARATOR = "\x06\x16"
 PRIORITY_STEPS = (3, 6, 9)
 
 
+#: kombu's Redis hash of the messages workers have taken and not yet acknowledged
+UNACKED_KEY = "unacked"
+
+
 def queue_lists(queue: str) -> list[str]:
     """The Redis lists that hold `queue`'s messages."""
     return [queue] + [f"{queue}{PRIORITY_SEPARATOR}{p}" for p in PRIORITY_STEPS]
