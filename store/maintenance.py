@@ -311,11 +311,15 @@ def processing_stale(cutoff: datetime, now: datetime) -> ColumnElement[bool]:
     )
 
 
-def queued_stale(cutoff: datetime) -> ColumnElement[bool]:
-    """Items queued since before `cutoff` (a requeued item's `started_at` is when it was)."""
+def queued_stale(cutoff: datetime, now: datetime) -> ColumnElement[bool]:
+    """Items queued since before `cutoff` (a requeued item's `started_at` is when it was),
+    but not in a batch whose upload is still running: it sends a partial chunk only once
+    more items come or the upload ends, however long that takes."""
+    uploading = select(Batch.id).where(Batch.upload_until.is_not(None), Batch.upload_until >= now)
     return and_(
         Recognition.status == QUEUED,
         func.coalesce(Recognition.started_at, Recognition.created_at) < cutoff,
+        or_(Recognition.batch_id.is_(None), Recognition.batch_id.not_in(uploading)),
     )
 
 
@@ -325,10 +329,11 @@ def stale_condition(
     """Items processing whose lease expired (their worker died), and, with `include_queued`,
     items queued since before `cutoff` that no message may carry (e.g. the web died between
     its commit and its send)."""
-    processing = processing_stale(cutoff, now or utcnow())
+    now = now or utcnow()
+    processing = processing_stale(cutoff, now)
     if not include_queued:
         return processing
-    return or_(processing, queued_stale(cutoff))
+    return or_(processing, queued_stale(cutoff, now))
 
 
 def find_stale(
@@ -345,11 +350,12 @@ def find_stale(
     considered at all (the caller checks that the broker queue they would wait in is empty, so
     a long but healthy backlog is never re-sent).
     """
-    conditions = [processing_stale(cutoff, now or utcnow())]
+    now = now or utcnow()
+    conditions = [processing_stale(cutoff, now)]
     if queued_for(True):
-        conditions.append(and_(queued_stale(cutoff), Recognition.batch_id.is_(None)))
+        conditions.append(and_(queued_stale(cutoff, now), Recognition.batch_id.is_(None)))
     if queued_for(False):
-        conditions.append(and_(queued_stale(cutoff), Recognition.batch_id.is_not(None)))
+        conditions.append(and_(queued_stale(cutoff, now), Recognition.batch_id.is_not(None)))
     with session_scope(url) as session:
         return session.execute(
             select(Recognition.id, Recognition.batch_id, Recognition.status, Recognition.attempts)
@@ -431,8 +437,8 @@ def resumable(
     url: str, *, now: datetime, worker: str | None, grace: float
 ) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
     """(id, batch_id) of the open items no worker can be doing, in upload order: queued since
-    before `now - grace`, processing under an expired lease, or processing under the lease of
-    `worker` itself (a worker that starts is not processing anything yet)."""
+    before `now - grace` (`queued_stale`), processing under an expired lease, or processing
+    under the lease of `worker` itself (a worker that starts is not processing anything yet)."""
     cutoff = now - timedelta(seconds=grace)
     mine = (
         and_(Recognition.status == PROCESSING, Recognition.leased_by == worker)
@@ -444,7 +450,7 @@ def resumable(
             select(Recognition.id, Recognition.batch_id)
             .where(
                 or_(
-                    queued_stale(cutoff),
+                    queued_stale(cutoff, now),
                     and_(Recognition.status == PROCESSING, Recognition.leased_until < now),
                     mine,
                 )

@@ -135,6 +135,9 @@ def _message_ids(raw: bytes | str) -> list[str]:
 RESUME_GRACE = 2.0
 #: seconds the start-up resume holds its lock at most (it takes well under a second)
 RESUME_LOCK_TTL = 15
+#: the lost-message check reads every queued message; above this many it waits for a shorter
+#: queue (the stuck check's STUCK_TIMEOUT rule remains)
+LOST_SCAN_MAX = 20_000
 
 
 def resume_now(
@@ -194,8 +197,14 @@ def recover_lost_now(app: Flask) -> int:
     A message can vanish without any process dying: when a broker connection breaks while a
     BRPOP is pending, Redis may still pop the message and answer a socket nobody reads. The
     stuck check would find such items only after STUCK_TIMEOUT and an empty queue; this finds
-    them within a check or two, and never re-sends what a healthy backlog holds."""
-    grace = float(app.extensions["settings"].lost_message_grace)
+    them within a check or two, and never re-sends what a healthy backlog holds, nor the
+    partial chunk an upload still running keeps back."""
+    settings: Settings = app.extensions["settings"]
+    depth = sum(queue_depth(settings.redis_url, q) for q in (INTERACTIVE_QUEUE, BULK_QUEUE))
+    if depth > LOST_SCAN_MAX:  # reading them all would cost more than a late re-send
+        log.info("lost-message check skipped: %d messages queued", depth)
+        return 0
+    grace = float(settings.lost_message_grace)
     return resume_now(app, None, grace=grace, reserved=True, lock_wait=0)
 
 
