@@ -8,7 +8,8 @@ Paper conditions (recognizer/synth.py ``paper_sample``): boxed, underline, comb 
 empty), touching pairs, rotated +-15 deg, JPEG q25, 16 px binarized, thin and thick pens,
 unevenly lit paper (a shadow), dashed or dotted boxes and underlines, squared paper, 2-3 rows
 of 2-5 digits on one page, a card on a desk, circled digits, shaded fields, hyphenated groups,
-three touching digits, strings in a continental hand (flagged 1s, crossed 7s); each is
+three touching digits, strings in a continental hand (flagged 1s, crossed 7s), strings with
+slashed zeros; each is
 scored as "the whole string read right" (rows in reading order). ``python -m bench.unseen``
 probes further conditions.
 """

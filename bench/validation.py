@@ -10,7 +10,8 @@ from ``synth.paper_sample``, and 3,000 in each of four styles of other datasets 
 digit to fill a square frame without keeping its aspect (``STRETCHED``: 16x16 grey dark on
 light as USPS, 16x16 binarized as Semeion, 28x28, and stretched part of the way; their mean is
 ``stretched_mean``, ``paper_mean`` is the paper conditions'), and 1,500 strings of 3-5 digits
-in a continental hand (``continental``: flagged 1s, crossed 7s). The inputs are segmented and
+in a continental hand (``continental``: flagged 1s, crossed 7s) and with slashed zeros
+(``slashed_zero``). The inputs are segmented and
 normalized once and cached (``--cache``, completed when conditions are added), so a score is
 the classifier's alone: touching pairs and the learned split decision are not in it (use
 ``python -m bench.recognizer --accuracy --paper-digits train``).
@@ -45,8 +46,9 @@ CONDITIONS = (
 #: other datasets' digits stretched to fill a square frame, aspect not kept (USPS: 16x16 grey,
 #: Semeion: 16x16 binary; a 28x28 one; one stretched only part of the way, on a margin)
 STRETCHED = ("fill16", "fill16bin", "fill28", "fill_part")
-#: strings in a continental European hand (every "1" flagged, every "7" crossed)
-WRITERS = ("continental",)
+#: strings in a continental European hand (every "1" flagged, every "7" crossed), and strings
+#: with every "0" slashed
+WRITERS = ("continental", "slashed_zero")
 ALL_CONDITIONS = CONDITIONS + STRETCHED + WRITERS
 TRAIN_END = 50000
 

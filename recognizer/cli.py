@@ -306,8 +306,8 @@ def data_where() -> None:
     type=click.FloatRange(0.0, 1.0),
     default=WRITER_FORMS,
     show_default=True,
-    help="share of the 1s and 7s of each augmented copy written as writers outside MNIST "
-    "write them: a 1 with a flag (some with a foot), a crossed 7",
+    help="share of the 0s, 1s and 7s of each augmented copy written as writers outside MNIST "
+    "write them: a 1 with a flag (some with a foot), a crossed 7, a slashed 0",
 )
 @click.option("--C", "C", type=float, default=10.0, show_default=True, help="SVC C")
 @click.option("--pca", type=int, default=120, show_default=True, help="PCA dimensions (0: none)")
@@ -512,6 +512,7 @@ def calibrate(
     from . import calibrate as cal
     from . import split
     from .model import load_model, metadata_path, model_file
+    from .train import writer_forms
 
     t0 = time.time()
     path = model_file(model_path)
@@ -519,6 +520,10 @@ def calibrate(
     # what is fitted here is the reading without the pair reader, which sits on top of it
     model.pair_reader = None
     xtr, ytr, xte, yte = _load_npz(data, None, None)
+    # the touching-digit parts learn what one digit is from the forms the classifiers learned
+    # too (a slashed "0" is one digit, not two)
+    forms = float(model.metadata.get("writer_forms", 0.0))
+    xtr = writer_forms(xtr, ytr, np.random.default_rng([0, 2]), forms)
     if pairs:
         click.echo(f"fitting the touching-digit detector on {pairs} pairs + {pairs} singles")
         old = model.metadata.get("touching", {})
@@ -616,6 +621,14 @@ def calibrate(
     is_eager=True,
     help="give the model the reader of this model or --out directory instead of training one",
 )
+@click.option(
+    "--writer-forms",
+    "forms",
+    type=click.FloatRange(0.0, 1.0),
+    default=WRITER_FORMS,
+    show_default=True,
+    help="share of the 0s, 1s and 7s drawn in another writer's form (as `digits train`)",
+)
 def pairs_command(
     fetch: bool,
     data: str,
@@ -627,6 +640,7 @@ def pairs_command(
     examples_seed: int,
     out: str | None,
     source: str | None,
+    forms: float,
 ) -> None:
     """Train the pair reader of an existing model (it reads a wide segment as two touching
     digits or one; ``recognizer.pairs``) and name it in the model's metadata. The shipped
@@ -635,8 +649,11 @@ def pairs_command(
     The reader does not depend on the model's classifiers, so it can be trained on its own
     (``--out DIR``, beside ``digits train`` and ``digits calibrate``: ``make train``) and
     given to a model afterwards (``--from DIR``)."""
+    import numpy as np
+
     from . import pairs
     from .model import MODEL_FILENAME, load_pair_reader, model_file, save_pair_reader
+    from .train import writer_forms
 
     t0 = time.time()
     if out is not None and source is not None:
@@ -657,10 +674,12 @@ def pairs_command(
         click.echo(f"pair reader: {message}")
 
     say(f"making {examples} examples from {len(xtr)} train digits")
+    # as the classifiers learn them: a slashed "0" or a flagged "1" is one digit
+    xtr = writer_forms(xtr, ytr, np.random.default_rng([examples_seed, 1]), forms)
     xs, ys = pairs.examples(xtr, ytr, examples, seed=examples_seed)
     say(f"made in {time.time() - t0:.0f}s; training {epochs} epochs")
     net = pairs.fit(xs, ys, epochs=epochs, seed=seed, progress=say)
-    settings = pairs.settings(net, len(xs), epochs, len(xtr))
+    settings = {**pairs.settings(net, len(xs), epochs, len(xtr)), "writer_forms": forms}
     save_pair_reader(path, net, settings, new_version=True)
     click.echo(json.dumps(settings, indent=2))
     say(f"written beside {path} in {time.time() - t0:.0f}s")

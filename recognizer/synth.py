@@ -10,7 +10,7 @@ and the ground-truth boxes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import cv2
@@ -241,6 +241,7 @@ PAPER_CONDITIONS = (
     "touching3",
     "shaded",
     "continental",
+    "slashed_zero",
 )
 
 
@@ -665,15 +666,36 @@ def continental_form(
     return out[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
 
 
-def continental_png(
-    digits28: Sequence[np.ndarray], labels: Sequence[int], rng: np.random.Generator
+def slashed_form(cov: np.ndarray, label: int, rng: np.random.Generator, pen: float) -> np.ndarray:
+    """Pen coverage (``pen_digit``) of a "0" with a slash from its upper right to its lower
+    left, as engineers, programmers and much of Scandinavia write it (each end from inside
+    the ring to a fifth of its size beyond, a slight lean). ``pen`` is the pen's width in
+    pixels. Other digits are returned as they are."""
+    if label != 0:
+        return cov
+    h, w = cov.shape
+    m = int(0.5 * h)
+    out = cv2.copyMakeBorder(cov, m, m, m, m, cv2.BORDER_CONSTANT, value=0.0)
+    a, b = rng.uniform(-0.08, 0.2, size=2)
+    lean = float(rng.uniform(-0.12, 0.12)) * w
+    upper = (m + w - 1 + a * w + lean, m - a * h)
+    lower = (m - b * w - lean, m + h - 1 + b * h)
+    _pen_line(out, upper, lower, max(1, round(pen)))
+    ys, xs = np.nonzero(out > 0)
+    return out[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
+def formed_string_png(
+    digits28: Sequence[np.ndarray],
+    labels: Sequence[int],
+    rng: np.random.Generator,
+    form: Callable[[np.ndarray, int, np.random.Generator, float], np.ndarray],
 ) -> bytes:
-    """A string of digits in a continental European hand, pen on paper: every "1" flagged
-    (some with a foot) and every "7" crossed (``continental_form``), the digits a third to
-    a half of their height apart."""
+    """A string of digits written with a pen on paper, each in the hand `form` gives it
+    (``continental_form``, ``slashed_form``), a third to a half of their height apart."""
     h, pen = float(rng.uniform(34, 60)), float(rng.uniform(0.08, 0.16))
     covs = [
-        continental_form(pen_digit(d, rng, height=h, pen=pen), int(lab), rng, pen * h)
+        form(pen_digit(d, rng, height=h, pen=pen), int(lab), rng, pen * h)
         for d, lab in zip(digits28, labels, strict=True)
     ]
     paper = _paper(
@@ -684,6 +706,21 @@ def continental_png(
         _lay(paper, c, x, int(0.6 * h) + int(rng.integers(-int(h / 12), int(h / 12) + 1)), ink)
         x += c.shape[1] + int(h * rng.uniform(0.33, 0.5))
     return _to_png(paper)
+
+
+def continental_png(
+    digits28: Sequence[np.ndarray], labels: Sequence[int], rng: np.random.Generator
+) -> bytes:
+    """A string of digits in a continental European hand, pen on paper: every "1" flagged
+    (some with a foot) and every "7" crossed (``continental_form``)."""
+    return formed_string_png(digits28, labels, rng, continental_form)
+
+
+def slashed_png(
+    digits28: Sequence[np.ndarray], labels: Sequence[int], rng: np.random.Generator
+) -> bytes:
+    """A string of digits, pen on paper, every "0" slashed (``slashed_form``)."""
+    return formed_string_png(digits28, labels, rng, slashed_form)
 
 
 def shadow_png(digit28: np.ndarray, rng: np.random.Generator, depth: float | None = None) -> bytes:
@@ -924,17 +961,19 @@ def paper_sample(
     if condition == "shaded":
         idx = rng.integers(len(x), size=int(rng.integers(1, 5)))
         return shaded_png([x[j] for j in idx], rng), _text(y, idx)
-    if condition == "continental":
-        # 3-5 digits, each a "1" or a "7" half of the time, so that most strings hold one
-        ones_sevens = np.nonzero((y == 1) | (y == 7))[0]
+    if condition in ("continental", "slashed_zero"):
+        # 3-5 digits, each one of the formed digits half of the time, so most strings hold one
+        continental = condition == "continental"
+        formed = np.nonzero(np.isin(y, (1, 7) if continental else (0,)))[0]
         n = int(rng.integers(3, 6))
         idx = np.array(
             [
-                int(rng.choice(ones_sevens)) if rng.random() < 0.5 else int(rng.integers(len(x)))
+                int(rng.choice(formed)) if rng.random() < 0.5 else int(rng.integers(len(x)))
                 for _ in range(n)
             ]
         )
-        return continental_png([x[j] for j in idx], [int(y[j]) for j in idx], rng), _text(y, idx)
+        draw = continental_png if continental else slashed_png
+        return draw([x[j] for j in idx], [int(y[j]) for j in idx], rng), _text(y, idx)
     if condition == "hyphenated":
         groups, text = _groups(x, y, rng, (2, 5))
         return hyphenated_png(groups, rng), text

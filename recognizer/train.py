@@ -65,19 +65,31 @@ def _ink_centre(row: np.ndarray) -> float | None:
     return float(cols.mean()) if len(cols) else None
 
 
+#: the digits `writer_form` knows another writer's form of
+WRITER_FORM_DIGITS = (0, 1, 7)
+
+
 def writer_form(img: np.ndarray, label: int, rng: np.random.Generator) -> np.ndarray:
     """One raw digit (white on black) as a writer outside MNIST's might form it: a "1" gets a
     flag from its top down to the left (0.2-0.45 of its height, 20-60 degrees below the
     horizontal), a quarter of them also a foot; a "7" gets a bar across its stem, 40-62% of
-    the way down. Other digits, and a digit whose stroke cannot be found where the stroke
-    goes, are returned unchanged (a copy)."""
+    the way down; a "0" gets a slash from its upper right to its lower left (each end from
+    just inside the ring to 0.15 of its size beyond). Other digits, and a digit whose stroke
+    cannot be found where the stroke goes, are returned unchanged (a copy)."""
     out = img.copy()
     ys, xs = np.nonzero(img > 60)
-    if label not in (1, 7) or len(ys) == 0:
+    if label not in WRITER_FORM_DIGITS or len(ys) == 0:
         return out
     top, bottom = int(ys.min()), int(ys.max())
     h, w = bottom - top + 1, int(xs.max() - xs.min() + 1)
     width = _stroke_width(img)
+    if label == 0:
+        left, right = int(xs.min()), int(xs.max())
+        a, b = rng.uniform(-0.05, 0.15, size=2)
+        lean = float(rng.uniform(-0.1, 0.1)) * w
+        upper, lower = (right + a * w + lean, top - a * h), (left - b * w - lean, bottom + b * h)
+        _line(out, upper, lower, width)
+        return out
     if label == 7:
         row = top + float(rng.uniform(0.4, 0.62)) * h
         c = _ink_centre(img[round(row)])
@@ -106,12 +118,12 @@ def writer_form(img: np.ndarray, label: int, rng: np.random.Generator) -> np.nda
 def writer_forms(
     x: np.ndarray, y: np.ndarray, rng: np.random.Generator, share: float
 ) -> np.ndarray:
-    """``x`` with a ``share`` of its 1s and 7s (chosen at random) in another writer's form
+    """``x`` with a ``share`` of its 0s, 1s and 7s (chosen at random) in another writer's form
     (``writer_form``)."""
     if share <= 0:
         return x
     out = np.array(x, copy=True)
-    for i in np.nonzero(np.isin(y, (1, 7)))[0]:
+    for i in np.nonzero(np.isin(y, WRITER_FORM_DIGITS))[0]:
         if rng.random() < share:
             out[i] = writer_form(x[i], int(y[i]), rng)
     return out
@@ -241,7 +253,7 @@ def training_images(
     forms_rng: np.random.Generator | None = None,
 ) -> list[np.ndarray]:
     """The normalized training sets: the originals, then the augmented copies, in order.
-    With labels ``y`` and ``forms`` > 0, that share of the 1s and 7s of each rotated,
+    With labels ``y`` and ``forms`` > 0, that share of the 0s, 1s and 7s of each rotated,
     redrawn and other-writer copy is first given another writer's form (``writer_forms``).
     The forms draw from a generator of their own (``forms_rng``), so that every image is
     augmented exactly as without them."""
@@ -321,7 +333,7 @@ def train_model(
 
     Every image -- plus ``augment`` rotated/stretched copies, ``redraw`` canvas-style re-drawn
     copies and ``paper`` other-writer/scanner copies of it (a ``stretch`` share of them
-    stretched to fill a square instead; in these three, a ``forms`` share of the 1s and 7s
+    stretched to fill a square instead; in these three, a ``forms`` share of the 0s, 1s and 7s
     in another writer's form) and ``stretch_copies`` stretched copies -- is put
     through the same normalization as inference, then gradient features, then (optionally)
     PCA, then an RBF SVC.
