@@ -175,6 +175,16 @@ def _fetch(fetch_mnist: Callable[..., pathlib.Path], **kwargs: Any) -> pathlib.P
                 bar.__exit__(None, None, None)
 
 
+writer_forms_option = click.option(
+    "--writer-forms",
+    "forms",
+    type=click.FloatRange(0.0, 1.0),
+    default=WRITER_FORMS,
+    show_default=True,
+    help="share of the 0s, 1s and 7s (of each augmented copy) written as writers outside MNIST "
+    "write them: a 1 with a flag (some with a foot), a crossed 7, a slashed 0",
+)
+
 fetch_option = click.option(
     "--fetch",
     is_flag=True,
@@ -300,15 +310,7 @@ def data_where() -> None:
     show_default=True,
     help="refit on the whole training set plus the virtual copies (default: support vectors only)",
 )
-@click.option(
-    "--writer-forms",
-    "forms",
-    type=click.FloatRange(0.0, 1.0),
-    default=WRITER_FORMS,
-    show_default=True,
-    help="share of the 0s, 1s and 7s of each augmented copy written as writers outside MNIST "
-    "write them: a 1 with a flag (some with a foot), a crossed 7, a slashed 0",
-)
+@writer_forms_option
 @click.option("--C", "C", type=float, default=10.0, show_default=True, help="SVC C")
 @click.option("--pca", type=int, default=120, show_default=True, help="PCA dimensions (0: none)")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -621,14 +623,7 @@ def calibrate(
     is_eager=True,
     help="give the model the reader of this model or --out directory instead of training one",
 )
-@click.option(
-    "--writer-forms",
-    "forms",
-    type=click.FloatRange(0.0, 1.0),
-    default=WRITER_FORMS,
-    show_default=True,
-    help="share of the 0s, 1s and 7s drawn in another writer's form (as `digits train`)",
-)
+@writer_forms_option
 def pairs_command(
     fetch: bool,
     data: str,

@@ -93,6 +93,16 @@ def wait_batch(url: str, batch_id: str, timeout: float = 90.0) -> BatchView:
     return wait_until(final, timeout, lambda: f"batch not finished: {last}", interval=0.2)
 
 
+def batch_item(url: str, batch_id: str, filename: str) -> Recognition:
+    """The item of batch `batch_id` uploaded as `filename`."""
+    with session_scope(url) as session:
+        return session.execute(
+            select(Recognition).where(
+                Recognition.batch_id == uuid.UUID(batch_id), Recognition.filename == filename
+            )
+        ).scalar_one()
+
+
 def wait_for(predicate, timeout: float, what: str, every: float = 0.05):
     return wait_until(predicate, timeout, f"{what}: not seen", interval=every)
 

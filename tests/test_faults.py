@@ -10,18 +10,16 @@ from __future__ import annotations
 import os
 import signal
 import time
-import uuid
 
 import cv2
 import numpy as np
 import pytest
-from sqlalchemy import select
 
 from scripts.embedded import free_port
-from store import Recognition, session_scope
 from tests.faults import (
     Figures,
     assert_exact,
+    batch_item,
     batch_view,
     digit_files,
     lost_and_doubled,
@@ -33,15 +31,6 @@ from tests.faults import (
 from tests.support import child_pids, service_env, start_web, start_worker
 
 pytestmark = pytest.mark.slow  # real processes, faults and waits: `make test-fast` skips them
-
-
-def _item(url: str, batch_id: str, filename: str):
-    with session_scope(url) as session:
-        return session.execute(
-            select(Recognition).where(
-                Recognition.batch_id == uuid.UUID(batch_id), Recognition.filename == filename
-            )
-        ).scalar_one()
 
 
 def test_a_poison_item_fails_alone_and_the_loop_ends(fault_db, private_redis, model_path, tmp_path):
@@ -63,12 +52,12 @@ def test_a_poison_item_fails_alone_and_the_loop_ends(fault_db, private_redis, mo
         view = wait_batch(url, batch_id, timeout=120)
         took = time.monotonic() - started
         assert_exact(view, expected_done=31, expected_failed=1)
-        poison = _item(url, batch_id, "poison.png")
+        poison = batch_item(url, batch_id, "poison.png")
         assert poison.status == "failed" and poison.error_code == "too_many_attempts"
         assert "gave up after" in poison.error
         # the loop has ended: no message left, and the poison item is not tried again
         time.sleep(2)
-        assert _item(url, batch_id, "poison.png").attempts == poison.attempts
+        assert batch_item(url, batch_id, "poison.png").attempts == poison.attempts
         deaths = worker.log().count("exited with 'signal 9")
         lost, doubled = lost_and_doubled(view, 32)
         note = f"{poison.attempts} claims of the poison item, {deaths} process deaths"
@@ -134,10 +123,10 @@ def test_too_many_digits_fail_alone_and_text_fits(fault_db, private_redis, model
         batch_id = post_batch(web.extra["url"], files, chunk_size=64)
         view = wait_batch(url, batch_id, timeout=60)
         assert_exact(view, expected_done=11, expected_failed=1)
-        big = _item(url, batch_id, "strokes280.png")
+        big = batch_item(url, batch_id, "strokes280.png")
         assert big.status == "failed" and big.error_code == "too_many_digits"
         assert "280 digits found; at most 256" in big.error
-        under = _item(url, batch_id, "strokes250.png")
+        under = batch_item(url, batch_id, "strokes250.png")
         assert under.status == "done" and len(under.text) == 250
     finally:
         web.stop()

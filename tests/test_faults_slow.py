@@ -12,12 +12,18 @@ import time
 import uuid
 
 import pytest
-from sqlalchemy import select
 
 from scripts.embedded import EmbeddedRedis, free_port
-from store import Batch, Recognition, session_scope
+from store import Batch, session_scope
 from tests.conftest import BACKENDS
-from tests.faults import assert_exact, digit_files, post_batch, wait_batch, wait_for
+from tests.faults import (
+    assert_exact,
+    batch_item,
+    digit_files,
+    post_batch,
+    wait_batch,
+    wait_for,
+)
 from tests.support import service_env, start_beat, start_web, start_worker
 from worker.maintenance import held_ids
 
@@ -60,33 +66,17 @@ def test_a_slow_item_keeps_its_lease(slow_stack):
     files.insert(2, ("slow.png", files[0][1]))
     started = time.monotonic()
     batch_id = post_batch(base, files, chunk_size=1)
-    slow_id = wait_for(lambda: open_item(url, batch_id, "slow.png", "processing"), 30, "slow.png")
+    wait_for(lambda: batch_item(url, batch_id, "slow.png").status == "processing", 30, "slow")
     # its message is taken, not acknowledged: the lost-message check counts it as held
+    slow_id = str(batch_item(url, batch_id, "slow.png").id)
     assert slow_id in held_ids(redis_url, reserved=True) - held_ids(redis_url)
     view = wait_batch(url, batch_id, timeout=60)
     assert time.monotonic() - started >= 8  # it really was slower than the timeouts
     assert_exact(view, expected_done=7)
-    with session_scope(url) as session:
-        slow = session.execute(
-            select(Recognition).where(
-                Recognition.batch_id == uuid.UUID(batch_id), Recognition.filename == "slow.png"
-            )
-        ).scalar_one()
-        assert slow.status == "done" and slow.attempts == 1  # never taken back nor re-sent
+    slow = batch_item(url, batch_id, "slow.png")
+    assert slow.status == "done" and slow.attempts == 1  # never taken back nor re-sent
     assert beat.log().count("maintenance.requeue_stuck") >= 3  # the check ran meanwhile
     assert not re.search(r"[1-9]\d* lost re-sent", worker.log())
-
-
-def open_item(url: str, batch_id: str, filename: str, status: str) -> str | None:
-    with session_scope(url) as session:
-        found = session.scalars(
-            select(Recognition.id).where(
-                Recognition.batch_id == uuid.UUID(batch_id),
-                Recognition.filename == filename,
-                Recognition.status == status,
-            )
-        ).first()
-    return str(found) if found else None
 
 
 def slow_upload(
