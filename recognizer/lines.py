@@ -61,6 +61,8 @@ class _Seg:
     x1: int  # exclusive
     y1: int
     horizontal: bool
+    #: the candidate component it is a core of (``_cores``: a line and a stroke along it)
+    parent: int = 0
 
     @property
     def length(self) -> int:
@@ -91,7 +93,9 @@ def _candidates(
     """Straight runs of at least ``k`` px: (opened image, label image, [_Seg]).
 
     Each segment is reduced to its core: the rows (columns) whose run spans most of its
-    length, so a stroke that merges with a line at one place does not widen it."""
+    length, so a stroke that merges with a line at one place does not widen it. A stroke
+    that runs alongside a line, touching it (the stem of a "4" along a box's side), makes one
+    component of two straight runs: each is a core of its own (``_cores``)."""
     shape = (k, 1) if horizontal else (1, k)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, shape)
     opened = cv2.morphologyEx(binary, cv2.MORPH_OPEN, kernel)
@@ -99,6 +103,7 @@ def _candidates(
         return opened, None, []
     n, lab, st, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
     segs = []
+    extra = n
     for i in range(1, n):
         x, y, w, h, _a = (int(v) for v in st[i])
         box = lab[y : y + h, x : x + w] == i
@@ -107,23 +112,47 @@ def _candidates(
         top = int(counts.max())
         if top < 0.8 * length:
             continue  # not one straight run from end to end
-        core = np.nonzero(counts >= 0.9 * top)[0]
-        c0, c1 = int(core[0]), int(core[-1]) + 1
-        if horizontal:
-            s = _Seg(i, x, y + c0, x + w, y + c1, True)
-            if c0 > 0:  # (an empty slice is no change, but a numpy call all the same)
-                lab[y : y + c0, x : x + w][box[:c0]] = 0
-            if c1 < h:
-                lab[y + c1 : y + h, x : x + w][box[c1:]] = 0
-        else:
-            s = _Seg(i, x + c0, y, x + c1, y + h, False)
-            if c0 > 0:
-                lab[y : y + h, x : x + c0][box[:, :c0]] = 0
-            if c1 < w:
-                lab[y : y + h, x + c1 : x + w][box[:, c1:]] = 0
-        if s.length >= ELONGATION * max(1, s.thick):
-            segs.append(s)
+        view = lab[y : y + h, x : x + w] if horizontal else lab[y : y + h, x : x + w].T
+        inside = box if horizontal else box.T
+        keep = np.zeros(len(counts), bool)
+        for j, (c0, c1) in enumerate(_cores(counts, top)):
+            keep[c0:c1] = True
+            if j == 0:  # the longest: along the whole component, as it always was
+                label, a0, a1 = i, 0, length
+            else:  # a run beside it, as long as it is itself
+                label, extra = extra, extra + 1
+                along = np.nonzero(inside[c0:c1].any(0))[0]
+                a0, a1 = int(along[0]), int(along[-1]) + 1
+                view[c0:c1][inside[c0:c1]] = label
+            if horizontal:
+                s = _Seg(label, x + a0, y + c0, x + a1, y + c1, True, i)
+            else:
+                s = _Seg(label, x + c0, y + a0, x + c1, y + a1, False, i)
+            if s.length >= ELONGATION * max(1, s.thick):
+                segs.append(s)
+        if not keep.all():  # what lies outside the cores is no part of a line
+            view[:] = np.where(inside & ~keep[:, None], 0, view)
     return opened, lab, segs
+
+
+def _cores(counts: np.ndarray, top: int) -> list[tuple[int, int]]:
+    """The cores of one candidate component, from its run lengths across (``counts``, per
+    row of a horizontal candidate, per column of a vertical one; ``top`` their maximum): the
+    rows (columns) whose run is at least 0.9 of the longest, first to last. Beside it, a
+    group of runs at least 0.8 of the longest, parted from it by a valley (runs under 0.8 of
+    the group's longest), is a straight run of its own: a line and a stroke that runs along
+    it, touching it, have such a valley between them; one thick line has none. The longest
+    comes first."""
+    idx = np.nonzero(counts >= 0.9 * top)[0]
+    first = (int(idx[0]), int(idx[-1]) + 1)
+    out = [first]
+    near = np.flatnonzero(np.diff(np.concatenate([[0], counts >= 0.8 * top, [0]]).astype(int)))
+    for g0, g1 in zip(near[::2].tolist(), near[1::2].tolist(), strict=True):
+        if g1 <= first[0] or g0 >= first[1]:  # a run beside the longest, not within it
+            between = counts[g1 : first[0]] if g1 <= first[0] else counts[first[1] : g0]
+            if len(between) and between.min() < 0.8 * counts[g0:g1].max():
+                out.append((g0, g1))
+    return out
 
 
 def _digit_height(
@@ -296,6 +325,7 @@ def _solid_lines(
         if len(nh) == len(frame_h) and len(nv) == len(frame_v):
             break
         frame_h, frame_v = nh, nv
+    frame_h, frame_v = _outermost_of_kin(frame_h, frame_v), _outermost_of_kin(frame_v, frame_h)
     if frame_h and frame_v:
         found_h += [s for s in frame_h if s not in found_h]
         thick = _paint(mask, vlab, frame_v)
@@ -316,6 +346,27 @@ def _solid_lines(
         if len(similar) >= MIN_TEETH:
             thick = max(thick, _paint(mask, vlab, similar))
     return mask, thick
+
+
+def _outermost_of_kin(sides: list[_Seg], across: list[_Seg]) -> list[_Seg]:
+    """Of the sides of frames that are cores of one candidate (a side and a stroke that runs
+    along it, inside the box), the one farthest from the middle of the sides ``across``
+    (the other direction's, whose midpoints are the frame's middle): the stroke lies
+    inside the frame, the side is its edge."""
+    if not across:
+        return sides
+
+    def mid(t: _Seg, along: bool) -> float:
+        return (t.x0 + t.x1) / 2 if t.horizontal == along else (t.y0 + t.y1) / 2
+
+    centre = float(np.mean([mid(t, True) for t in across]))
+    best: dict[int, _Seg] = {}
+    for t in sides:
+        if t.parent not in best or abs(mid(t, False) - centre) > abs(
+            mid(best[t.parent], False) - centre
+        ):
+            best[t.parent] = t
+    return [t for t in sides if best[t.parent] is t]
 
 
 def _regular(teeth: list[_Seg]) -> list[_Seg]:

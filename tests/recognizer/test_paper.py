@@ -621,3 +621,18 @@ def test_a_printed_caption_over_the_digits_is_not_read(mnist, shipped_model):
     right, too_many = _scored(shipped_model, blobs, texts)
     assert too_many <= 1
     assert right >= 38
+
+
+def test_a_side_a_stroke_runs_along_is_still_a_side():
+    # the stem of a "4" written along a box's right side, touching it for half its length:
+    # the two make one straight candidate, whose longest run (the stem) used to be all that
+    # was kept of it, so the side stayed behind and was read as a "1"
+    img = np.zeros((200, 200), np.uint8)
+    cv2.rectangle(img, (40, 40), (100, 130), 255, 3)
+    img[30:140, 88:95] = 255  # the stem, taller than the box
+    img[60:110, 95:99] = 255  # where it touches the side
+    cv2.line(img, (50, 90), (88, 90), 255, 6)  # the bar
+    mask, thick = lines.find_lines(img)
+    assert thick >= 3
+    assert mask[50, 100] and mask[120, 100] and mask[40, 70] and mask[130, 70]
+    assert not mask[35, 88:95].any() and not mask[135, 88:95].any()  # the stem stays
