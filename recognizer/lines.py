@@ -119,7 +119,7 @@ def _candidates(
             keep[c0:c1] = True
             if j == 0:  # the longest: along the whole component, as it always was
                 label, a0, a1 = i, 0, length
-            else:  # a run beside it, as long as it is itself
+            else:  # a run beside it: as far along as its own ink goes
                 label, extra = extra, extra + 1
                 along = np.nonzero(inside[c0:c1].any(0))[0]
                 a0, a1 = int(along[0]), int(along[-1]) + 1
