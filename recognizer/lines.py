@@ -62,7 +62,7 @@ class _Seg:
     y1: int
     horizontal: bool
     #: the candidate component it is a core of (``_cores``: a line and a stroke along it)
-    parent: int = 0
+    parent: int
 
     @property
     def length(self) -> int:
