@@ -98,11 +98,14 @@ def extract_gray(
 ) -> tuple[Extracted, Segmentation]:
     """The digits of ``gray``; ``light_paper`` forces the polarity (see ``to_ink``). A small
     image whose polarity is unsure is also read the other way (``Extracted.other``).
-    ``drawn``: the box of a canvas's drawing, when known (``imageio.decode_drawn``)."""
+    ``drawn``: the box of a canvas's drawing, when known (``imageio.decode_drawn``); no form
+    lines are looked for in a drawing."""
     H, W = gray.shape
     small = max(H, W) <= SMALL_SIDE
     ink, inverted, unsure, inked = ink_drawn(gray, light_paper, drawn)
-    look_for_lines = remove_form_lines and not small
+    # a drawing on a transparent canvas has no printed lines: its straight strokes (a base
+    # dragged with the mouse, the flat side of a digit run off the canvas) are the digit's
+    look_for_lines = remove_form_lines and not small and drawn is None
     seg = segment(ink, single=single, remove_form_lines=look_for_lines, drawn=inked)
     boxes = []
     wide = {}

@@ -7,7 +7,7 @@ import numpy as np
 
 from . import features as F
 from .errors import UnreadableImage
-from .imageio import DEFAULT_MAX_PIXELS, ImageInfo, decode_gray, to_ink
+from .imageio import DEFAULT_MAX_PIXELS, ImageInfo, decode_drawn, to_ink
 from .normalize import TARGET_WIDTH, normalize_digit
 from .segment import Segmentation, segment
 
@@ -39,14 +39,16 @@ def preprocess_steps(
     "form lines" (printed rulings and box borders taken out) and "touching digits" (where a
     segment too wide for one digit is offered a cut) appear when the image has them.
     Raises UnreadableImage / ImageTooLarge like ``Model.recognize``."""
-    gray, info = decode_gray(data, max_pixels)
+    gray, info, drawn = decode_drawn(data, max_pixels)
     try:
-        return _steps(gray, info)
+        return _steps(gray, info, drawn is not None)
     except cv2.error as exc:
         raise UnreadableImage(f"image processing failed: {exc.err}") from exc
 
 
-def _steps(gray: np.ndarray, info: ImageInfo) -> list[tuple[str, str, bytes]]:
+def _steps(gray: np.ndarray, info: ImageInfo, canvas: bool) -> list[tuple[str, str, bytes]]:
+    """The steps of ``gray``; a ``canvas`` drawing has no form lines looked for in it
+    (``pipeline.extract_gray``)."""
     H, W = gray.shape
     out = [
         (
@@ -65,7 +67,7 @@ def _steps(gray: np.ndarray, info: ImageInfo) -> list[tuple[str, str, bytes]]:
             _png(ink, 112),
         )
     )
-    seg = segment(ink)
+    seg = segment(ink, remove_form_lines=not canvas)
     if seg.lines is not None:
         out.append(_lines_step(seg, seg.lines))
     vis = cv2.cvtColor(seg.ink, cv2.COLOR_GRAY2BGR)

@@ -355,6 +355,20 @@ def test_straight_strokes_of_digits_are_not_lines(mnist):
         assert seg.lines is None, i
 
 
+def test_a_long_straight_stroke_drawn_on_a_canvas_is_not_a_form_line(shipped_model):
+    # a "2" whose base was dragged straight with the mouse, 1.6 x as long as the digit is
+    # tall: on paper that run would be an underline, but a drawing on a transparent canvas
+    # has no printed lines (the base was taken out and the rest read "7")
+    rgba = np.zeros((400, 400, 4), np.uint8)
+    two = [(140, 150), (160, 118), (200, 105), (235, 125), (238, 165), (200, 215), (110, 265)]
+    pts = np.array([*two, (370, 265)], np.int32)
+    cv2.polylines(rgba, [pts], False, (30, 30, 30, 255), 14, cv2.LINE_AA)
+    rec = shipped_model.recognize(cv2.imencode(".png", rgba)[1].tobytes())
+    assert rec.text == "2"
+    x, _, w, _ = rec.digits[0].box
+    assert x + w > 360  # the base is part of the digit
+
+
 def test_comb_field_reads_left_to_right_and_skips_empty_boxes(mnist, shipped_model):
     x, y = mnist["x_test"], mnist["y_test"]
     rng = np.random.default_rng(33)
