@@ -19,6 +19,7 @@ import numpy as np
 
 from recognizer.synth import (
     _ink_level,
+    _thin,
     _lay,
     _paper,
     _single_on_paper,
@@ -124,6 +125,28 @@ def dashed_box(x: np.ndarray, rng: Rng) -> Sample:
     _lay(paper, lv, 0, 0, 70.0)
     _lay(paper, cov, 20 + (bw - w) // 2, 20 + (bh - h) // 2, _ink_level(rng))
     return _to_png(paper)
+
+
+def mouse(x: np.ndarray, rng: Rng) -> Sample:
+    """Drawn with a mouse on a transparent 400x400 canvas: the digit's skeleton simplified to
+    straight strokes (4-8% of its size off the curve), a round brush of 10-24 px, the digit
+    150-300 px tall (narrower, when it is wide) anywhere on the canvas."""
+    d = _crop(x)
+    h, w = d.shape
+    up = cv2.resize(d, (w * 4, h * 4), interpolation=cv2.INTER_CUBIC)
+    skel = _thin((up > 110).astype(np.uint8))
+    contours, _ = cv2.findContours(skel, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    brush = int(rng.integers(10, 25))
+    f = min(float(rng.uniform(150, 300)) / (h * 4), (396 - 2 * brush) / (w * 4))
+    pw, ph = int(w * 4 * f) + 2 * brush, int(h * 4 * f) + 2 * brush
+    ox, oy = int(rng.integers(0, 400 - pw + 1)), int(rng.integers(0, 400 - ph + 1))
+    canvas = np.zeros((400, 400, 4), np.uint8)
+    eps = float(rng.uniform(0.04, 0.08)) * 4 * max(h, w)
+    for c in contours:
+        poly = cv2.approxPolyDP(c, eps, False).reshape(-1, 2).astype(np.float32)
+        pts = np.round(poly * f + [ox + brush, oy + brush]).astype(np.int32)
+        cv2.polylines(canvas, [pts], False, (40, 30, 20, 255), brush, cv2.LINE_AA)
+    return cv2.imencode(".png", canvas)[1].tobytes()
 
 
 def box_small(x: np.ndarray, rng: Rng) -> Sample:
@@ -551,7 +574,7 @@ CONDITIONS: dict[str, Callable[[np.ndarray, Rng], Sample]] = {
     f.__name__: f
     for f in (
         shadow, tight_shadow, dashed_underline, dotted_underline, dashed_box, thick_underline,
-        box_small, box_smaller,
+        box_small, box_smaller, mouse,
         graph_paper, notebook, tick_mark, blue_ink, yellow_paper, red_box, low_contrast_blur,
         pencil, broken, speckle, noise25, jpeg10, jpeg_photo, exif_rotated, motion, chalk,
         gray_alpha,
