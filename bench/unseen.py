@@ -19,10 +19,10 @@ import numpy as np
 
 from recognizer.synth import (
     _ink_level,
-    _thin,
     _lay,
     _paper,
     _single_on_paper,
+    _thin,
     _to_png,
     boxed_png,
     broken_png,
