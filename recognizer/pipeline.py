@@ -103,10 +103,12 @@ def extract_gray(
     H, W = gray.shape
     small = max(H, W) <= SMALL_SIDE
     ink, inverted, unsure, inked = ink_drawn(gray, light_paper, drawn)
+    look_for_lines = remove_form_lines and not small
     # a drawing on a transparent canvas has no printed lines: its straight strokes (a base
     # dragged with the mouse, the flat side of a digit run off the canvas) are the digit's
-    look_for_lines = remove_form_lines and not small and drawn is None
-    seg = segment(ink, single=single, remove_form_lines=look_for_lines, drawn=inked)
+    seg = segment(
+        ink, single=single, remove_form_lines=look_for_lines, drawn=inked, drawing=drawn is not None
+    )
     boxes = []
     wide = {}
     arr = np.empty((len(seg.segments), 28, 28), np.uint8)

@@ -390,12 +390,14 @@ def segment(
     single: bool = False,
     remove_form_lines: bool = True,
     drawn: Box | None = None,
+    drawing: bool = False,
 ) -> Segmentation:
     """Find the digits in ``ink`` (uint8, white on black, background ~0).
 
     With ``single=True`` every kept component is merged into one digit (used for training images
     that are known to hold exactly one digit). ``drawn``: a box outside which ``ink`` is 0,
-    when known (``imageio.ink_drawn``)."""
+    when known (``imageio.ink_drawn``). A ``drawing`` (on a transparent canvas) has no printed
+    form lines: none are looked for, though a loop drawn round a digit still is."""
     H, W = ink.shape
     scale = 1.0
     if max(H, W) > WORK_MAX_SIDE:
@@ -432,9 +434,12 @@ def segment(
             ink, binary, faint = (cv2.bitwise_and(a, off_loops) for a in (ink, binary, faint))
             comps = None
         before = binary
-        ink, binary, lines = remove_lines(
-            ink, binary, faint, comps[2] if comps is not None else None
-        )
+        if drawing:
+            lines = np.zeros(binary.shape, np.uint8)
+        else:
+            ink, binary, lines = remove_lines(
+                ink, binary, faint, comps[2] if comps is not None else None
+            )
         if binary is not before:
             comps, drawn = None, None
         if loops is not None:

@@ -48,7 +48,7 @@ def preprocess_steps(
 
 def _steps(gray: np.ndarray, info: ImageInfo, canvas: bool) -> list[tuple[str, str, bytes]]:
     """The steps of ``gray``; a ``canvas`` drawing has no form lines looked for in it
-    (``pipeline.extract_gray``)."""
+    (``segment.segment``'s ``drawing``)."""
     H, W = gray.shape
     out = [
         (
@@ -67,7 +67,7 @@ def _steps(gray: np.ndarray, info: ImageInfo, canvas: bool) -> list[tuple[str, s
             _png(ink, 112),
         )
     )
-    seg = segment(ink, remove_form_lines=not canvas)
+    seg = segment(ink, drawing=canvas)
     if seg.lines is not None:
         out.append(_lines_step(seg, seg.lines))
     vis = cv2.cvtColor(seg.ink, cv2.COLOR_GRAY2BGR)

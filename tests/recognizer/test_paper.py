@@ -367,6 +367,12 @@ def test_a_long_straight_stroke_drawn_on_a_canvas_is_not_a_form_line(shipped_mod
     assert rec.text == "2"
     x, _, w, _ = rec.digits[0].box
     assert x + w > 360  # the base is part of the digit
+    # a loop drawn round a digit is still no digit (it is not a form line)
+    rgba[:] = 0
+    seven = np.array([(160, 130), (245, 130), (190, 270)], np.int32)
+    cv2.polylines(rgba, [seven], False, (30, 30, 30, 255), 14, cv2.LINE_AA)
+    cv2.ellipse(rgba, (200, 200), (120, 130), 0, 0, 360, (30, 30, 30, 255), 10, cv2.LINE_AA)
+    assert shipped_model.recognize(cv2.imencode(".png", rgba)[1].tobytes()).text == "7"
 
 
 def test_comb_field_reads_left_to_right_and_skips_empty_boxes(mnist, shipped_model):
