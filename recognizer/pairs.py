@@ -102,8 +102,10 @@ def holds_three(settings: dict[str, Any], reading: Reading | None) -> bool:
 #: the reader is asked about every wide segment whose whole reads below this (the detector
 #: only about the ones ``split.wants_cut``: a "16" can be as narrow as a wide "6")
 READ_BELOW = 0.9999
-#: a cut the split decision takes is undone when the reader is this sure the segment is one
-VETO = 0.98
+#: a cut the split decision takes is undone when the reader's best guess is one digit (0.98
+#: before 2026-11-28: chosen on MNIST train digits the reader never saw, 0.5 split fewer
+#: wide single digits and no more touching pairs wrongly; bench/RESULTS.md)
+VETO = 0.5
 #: a segment the split decision keeps whole is cut (at its best cut) when the reader is this
 #: sure it holds two digits ...
 RESCUE = 0.99
@@ -196,7 +198,7 @@ def three_cut(reading: Reading, raw: np.ndarray, piece_pair: np.ndarray) -> tupl
 
 def decide(settings: dict[str, Any], job: Any, b: int | None) -> int | None:
     """The cut to take of ``job`` (a ``split.Job`` with its ``reader`` heads), given the
-    split decision's ``b``: undone when the reader is sure of one digit (``VETO``); when it
+    split decision's ``b``: undone when the reader takes it for one digit (``VETO``); when it
     is sure of two, both read confidently (``may_rescue``), the best cut by ``cut_rank``."""
     one, _, _ = _heads(job.reader)
     if b is not None:
