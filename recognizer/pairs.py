@@ -102,9 +102,9 @@ def holds_three(settings: dict[str, Any], reading: Reading | None) -> bool:
 #: the reader is asked about every wide segment whose whole reads below this (the detector
 #: only about the ones ``split.wants_cut``: a "16" can be as narrow as a wide "6")
 READ_BELOW = 0.9999
-#: a cut the split decision takes is undone when the reader's best guess is one digit (0.98
-#: before 2026-11-28: chosen on MNIST train digits the reader never saw, 0.5 split fewer
-#: wide single digits and no more touching pairs wrongly; bench/RESULTS.md)
+#: a cut the split decision takes is undone when the reader's best guess is one digit: on
+#: MNIST train digits the reader never saw, 0.5 split fewer wide single digits than 0.98 did
+#: and no more touching pairs wrongly (bench/RESULTS.md, 2026-11-28)
 VETO = 0.5
 #: a segment the split decision keeps whole is cut (at its best cut) when the reader is this
 #: sure it holds two digits ...
