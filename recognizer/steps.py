@@ -46,9 +46,9 @@ def preprocess_steps(
         raise UnreadableImage(f"image processing failed: {exc.err}") from exc
 
 
-def _steps(gray: np.ndarray, info: ImageInfo, canvas: bool) -> list[tuple[str, str, bytes]]:
-    """The steps of ``gray``; a ``canvas`` drawing has no form lines looked for in it
-    (``segment.segment``'s ``drawing``)."""
+def _steps(gray: np.ndarray, info: ImageInfo, drawing: bool) -> list[tuple[str, str, bytes]]:
+    """The steps of ``gray``; a ``drawing`` on a transparent canvas has no form lines looked
+    for in it (``segment.segment``)."""
     H, W = gray.shape
     out = [
         (
@@ -67,7 +67,7 @@ def _steps(gray: np.ndarray, info: ImageInfo, canvas: bool) -> list[tuple[str, s
             _png(ink, 112),
         )
     )
-    seg = segment(ink, drawing=canvas)
+    seg = segment(ink, drawing=drawing)
     if seg.lines is not None:
         out.append(_lines_step(seg, seg.lines))
     vis = cv2.cvtColor(seg.ink, cv2.COLOR_GRAY2BGR)
