@@ -30,6 +30,9 @@ _NO_ARRAY = np.empty(0)
 LINE_GAP = 0.25
 #: ... and rows this far apart are rows even with one digit each (a column of answers)
 ROW_APART = 0.5
+#: two marks side by side make a row of digits only if each is at least this share of the
+#: tallest piece: the small pieces of a skipping pen's bar stand side by side too
+ROW_DIGIT_HEIGHT = 0.5
 #: a dash (``_dashes``) stands at least this share of a digit's height clear of a neighbour
 DASH_GAP = 0.1
 #: a component drawn round another (``_enclosures``) holds one at least this share of its height
@@ -784,7 +787,9 @@ def _lone(group: list[int], dashes: np.ndarray) -> bool:
 
 
 def _side_by_side(boxes: np.ndarray, digit_h: float) -> bool:
-    """Two of ``boxes`` stand apart left and right (a row of digits, not a broken one)."""
+    """Two of ``boxes`` at least ``ROW_DIGIT_HEIGHT`` of ``digit_h`` tall stand apart left and
+    right (a row of digits, not a broken one)."""
+    boxes = boxes[boxes[:, 3] - boxes[:, 1] >= ROW_DIGIT_HEIGHT * digit_h]
     if len(boxes) < 2:
         return False
     b = boxes[np.argsort(boxes[:, 0])]
