@@ -25,6 +25,9 @@ MERGE_REACH_Y = 0.45
 #: ... (``_Merger`` tests fewer groups than this one by one: NumPy's overhead costs more)
 _FEW_GROUPS = 24
 _NO_ARRAY = np.empty(0)
+#: a piece at least this many times taller than wide, in one stroke, is a "1" (``_Merger``):
+#: as thin as its pen, it is no narrower a digit than a wide one
+ONE_STRAIGHT = 3.0
 #: rows of digits: extents of digits closer than this share of a digit's height are one line
 #: (rows stand half a digit or more apart; a skipping pen's pieces of one digit much closer)
 LINE_GAP = 0.25
@@ -286,14 +289,11 @@ class _Merger:
             # below another piece (a loop broken off its own body)
             small = i if ga[i] < ga[j] else j
             sb = gb[small]
-            # ... or is a whole digit itself: as tall as a small one, stroke-wide
-            # and apart (a string written smaller here, bigger there)
-            whole = (
-                hgap >= 0.1 * ref_h
-                and sb[3] - sb[1] >= 0.55 * ref_h
-                and sb[2] - sb[0] >= 0.12 * ref_h
-            )
-            if whole:
+            # ... or is a whole digit itself: as tall as a small one, stroke-wide (or one
+            # straight stroke: a "1") and apart (a string written smaller here, bigger there)
+            w, h = sb[2] - sb[0], sb[3] - sb[1]
+            one = h >= ONE_STRAIGHT * w and len(self.groups[small]) == 1
+            if hgap >= 0.1 * ref_h and h >= 0.55 * ref_h and (w >= 0.12 * ref_h or one):
                 return False
             other = self._stacks_on(small, i, j)
             return True if other is None else other

@@ -243,6 +243,30 @@ def test_a_smaller_digit_beside_a_bigger_one_stays_a_digit(mnist, shipped_model)
     assert _scored(shipped_model, blobs, texts)[0] >= 28
 
 
+def test_a_small_one_in_a_thin_stroke_beside_a_bigger_digit_stays_a_digit(mnist, shipped_model):
+    # a "1" written small beside a bigger digit, one straight stroke as thin as the pen: it
+    # is narrower than the rule's "stroke-wide" whole digit (0.12 x the line's height), so
+    # it was joined to its neighbour and read as one digit ("21" as "2"): 21 of 30 right,
+    # now 30
+    from recognizer.synth import _lay, _paper, _to_png, pen_digit
+
+    x, y = mnist["x_test"], mnist["y_test"]
+    rng = np.random.default_rng(54)
+    blobs, texts = [], []
+    for k in range(30):
+        big = pen_digit(x[k], rng, height=64.0, pen=0.12)
+        h = int(rng.uniform(0.58, 0.7) * big.shape[0])
+        one = np.zeros((h + 8, 12), np.float32)
+        cv2.line(one, (6 + int(rng.integers(-2, 3)), 4), (6, h + 3), 1.0, 4, cv2.LINE_AA)
+        paper = _paper(130, big.shape[1] + 110, rng)
+        _lay(paper, big, 30, 30, 40.0)
+        gap = int(rng.uniform(0.12, 0.22) * big.shape[0])
+        _lay(paper, one, 30 + big.shape[1] + gap - 4, 26 + int(rng.integers(0, 20)), 40.0)
+        blobs.append(_to_png(paper))
+        texts.append(f"{y[k]}1")
+    assert _scored(shipped_model, blobs, texts)[0] >= 28
+
+
 def test_three_touching_digits_are_cut_twice(mnist, shipped_model):
     # three digits, each touching the next: the best cut of the whole leaves one piece that
     # still holds two, and that piece is offered cuts in its turn (123 of 200 read right
