@@ -51,6 +51,10 @@ CORNER_SLACK = 0.12
 #: squared paper: at least this many lines each way, each across this share of the image
 MIN_RULES = 3
 PAGE_SPAN = 0.8
+#: a frame's side also takes the row (column) just outside its core where ink runs along
+#: this share of it, if the next one out holds under ``EDGE_BEYOND`` as much (``_outer_edges``)
+EDGE_RUN = 0.8
+EDGE_BEYOND = 0.3
 
 
 @dataclass
@@ -330,6 +334,9 @@ def _solid_lines(
         found_h += [s for s in frame_h if s not in found_h]
         thick = _paint(mask, vlab, frame_v)
     thick = max(thick, _paint(mask, hlab, found_h))
+    if frame_h and frame_v:
+        _outer_edges(mask, binary, frame_v, frame_h)
+        _outer_edges(mask, binary, frame_h, frame_v)
     # comb teeth standing on (or hanging from) a long form line
     long_h = [s for s in found_h if s.length >= LONG_FACTOR * ref_h]
     if long_h:
@@ -367,6 +374,34 @@ def _outermost_of_kin(sides: list[_Seg], across: list[_Seg]) -> list[_Seg]:
         ):
             best[t.parent] = t
     return [t for t in sides if best[t.parent] is t]
+
+
+def _outer_edges(
+    mask: np.ndarray, binary: np.ndarray, sides: list[_Seg], across: list[_Seg]
+) -> None:
+    """Paint the outer edge of each of a frame's ``sides`` onto ``mask``: the row (column)
+    just outside the side's core, away from the middle of the sides ``across``, where ink
+    runs along ``EDGE_RUN`` of the side and the next row out is nearly clear.
+
+    A side's core is its rows whose run is 0.9 of the longest. A stroke that carries the
+    side on past a corner lengthens the longest, and the side's own anti-aliased edge falls
+    out of the core. Left behind, that 1 px line joined the digit and was read as a "1"
+    beside it. A stroke written along the side is thicker than 1 px, so it keeps its ink."""
+    for s in sides:
+        if s.horizontal:
+            centre = float(np.mean([(t.y0 + t.y1) / 2 for t in across]))
+            m, b, a0, a1, c0, c1 = mask, binary, s.x0, s.x1, s.y0, s.y1
+        else:  # the same, transposed
+            centre = float(np.mean([(t.x0 + t.x1) / 2 for t in across]))
+            m, b, a0, a1, c0, c1 = mask.T, binary.T, s.y0, s.y1, s.x0, s.x1
+        out = 1 if (c0 + c1) / 2 > centre else -1
+        edge = c1 if out > 0 else c0 - 1
+        if edge < 0 or not 0 <= edge + out < b.shape[0]:
+            continue
+        run = b[edge, a0:a1] > 0
+        beyond = np.count_nonzero(b[edge + out, a0:a1])
+        if run.mean() >= EDGE_RUN and beyond < EDGE_BEYOND * (a1 - a0):
+            m[edge, a0:a1][run] = 255
 
 
 def _regular(teeth: list[_Seg]) -> list[_Seg]:

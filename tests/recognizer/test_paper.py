@@ -357,6 +357,21 @@ def test_a_box_whose_corners_a_stroke_crosses_is_still_a_box(mnist, shipped_mode
     assert right >= 228 and too_many <= 6
 
 
+def test_the_outer_edge_of_a_side_a_stroke_carries_on_is_taken_out_too(mnist, shipped_model):
+    # a stroke that carries a side on past a corner lengthens the side's longest run, and the
+    # side's anti-aliased outer edge fell out of its core: left behind, that 1 px line joined
+    # the digit and was read as a "1" beside it ("7" as "71"; ``lines._outer_edges``: old
+    # 763 of 800 right, 22 with extra digits; now 768 and 17)
+    x, y = mnist["x_test"], mnist["y_test"]
+    blobs, truth = [], []
+    for seed in (61, 62):
+        rng = np.random.default_rng(seed)
+        blobs += [boxed_png(x[i], rng, fill=0.8) for i in range(400)]
+        truth += list(y[:400])
+    right, too_many = _scored(shipped_model, blobs, truth)
+    assert right >= 767 and too_many <= 18
+
+
 def test_line_mask_covers_the_box_not_the_digit(mnist):
     rng = np.random.default_rng(5)
     g = _gray(boxed_png(mnist["x_test"][0], rng))
