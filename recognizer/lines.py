@@ -141,18 +141,32 @@ def _candidates(
 
 def _cores(counts: np.ndarray, top: int) -> list[tuple[int, int]]:
     """The cores of one candidate component, from its run lengths across (``counts``, per
-    row of a horizontal candidate, per column of a vertical one; ``top`` their maximum): the
-    rows (columns) whose run is at least 0.9 of the longest, first to last. Beside it, a
-    group of runs at least 0.8 of the longest, parted from it by a valley (runs under 0.8 of
-    the group's longest), is a straight run of its own: a line and a stroke that runs along
-    it, touching it, have such a valley between them; one thick line has none. The longest
-    comes first."""
-    idx = np.nonzero(counts >= 0.9 * top)[0]
+    row of a horizontal candidate, per column of a vertical one; ``top`` their maximum).
+
+    Rows at least 0.8 of the longest make groups, parted by valleys (runs under 0.8 of the
+    longest). The first core runs from the first row at least 0.9 of the longest to the
+    last, and another group, parted from it by a valley under 0.8 of its own longest, is a
+    straight run of its own: a line and a stroke that runs along it, touching it, have such
+    a valley between them; one thick line has none. The first core comes first.
+
+    With two groups (a line and one stroke), the first core lies within the group with the
+    most ink in rows at 0.9 of the longest. Across the valley it would span both (a box's
+    bottom side and the flat foot of a loop standing on it): too thick for a line, and the
+    box was not found. Many groups are a speckled band (noise, a halftone screen), no
+    straight runs: it stays one core."""
+    near = counts >= 0.8 * top
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], near, [0]]).astype(np.int8)))
+    groups = list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+    strong = np.where(counts >= 0.9 * top, counts, 0)
+    if len(groups) == 2:
+        within = max(groups, key=lambda g: int(strong[g[0] : g[1]].sum()))
+    else:
+        within = (0, len(counts))
+    idx = np.flatnonzero(strong[within[0] : within[1]]) + within[0]
     first = (int(idx[0]), int(idx[-1]) + 1)
     out = [first]
-    near = np.flatnonzero(np.diff(np.concatenate([[0], counts >= 0.8 * top, [0]]).astype(int)))
-    for g0, g1 in zip(near[::2].tolist(), near[1::2].tolist(), strict=True):
-        if g1 <= first[0] or g0 >= first[1]:  # a run beside the longest, not within it
+    for g0, g1 in groups:
+        if g1 <= first[0] or g0 >= first[1]:  # a group beside the first core, not within it
             between = counts[g1 : first[0]] if g1 <= first[0] else counts[first[1] : g0]
             if len(between) and between.min() < 0.8 * counts[g0:g1].max():
                 out.append((g0, g1))

@@ -551,6 +551,20 @@ def test_line_finder_on_a_plain_grid():
     assert not mask[80, 170:231].any()  # the circle stays
 
 
+def test_a_loop_standing_on_a_box_side_leaves_the_side_a_line():
+    # the flat foot of a loop (a "6" overfilling its box) runs along the bottom side, with a
+    # valley of shorter runs between them: rows at 0.9 of the longest on both sides of it.
+    # One core from the first to the last was 12 px thick, no line, and the box was not
+    # found at all; each is now a core of its own, and the side is the box's
+    img = np.zeros((120, 120), np.uint8)
+    cv2.rectangle(img, (30, 30), (80, 85), 255, 3)
+    img[74, 30:81] = 255  # the foot, from side to side
+    img[75:83, 40:71] = 255  # the loop's bottom, down to the side
+    mask, thick = lines.find_lines(img)
+    assert thick and mask[84, 55] and mask[60, 31] and mask[60, 79]
+    assert not mask[74, 55] and not mask[78, 55]  # the loop stays
+
+
 def test_step_picture_shows_line_removal_and_the_touching_split(shipped_model):
     from recognizer import preprocess_steps
     from web.pages import EXAMPLE_FORM
