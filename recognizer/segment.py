@@ -26,8 +26,10 @@ MERGE_REACH_Y = 0.45
 _FEW_GROUPS = 24
 _NO_ARRAY = np.empty(0)
 #: a piece at least this many times taller than wide, in one stroke, is a "1" (``_Merger``):
-#: as thin as its pen, it is no narrower a digit than a wide one
+#: as thin as its pen, it is no narrower a digit than a wide one -- if at least
+#: ``ONE_WIDTH`` of the line's height wide (a hairline beside a digit is a stray mark)
 ONE_STRAIGHT = 3.0
+ONE_WIDTH = 0.06
 #: rows of digits: extents of digits closer than this share of a digit's height are one line
 #: (rows stand half a digit or more apart; a skipping pen's pieces of one digit much closer)
 LINE_GAP = 0.25
@@ -292,7 +294,8 @@ class _Merger:
             # ... or is a whole digit itself: as tall as a small one, stroke-wide (or one
             # straight stroke: a "1") and apart (a string written smaller here, bigger there)
             w, h = sb[2] - sb[0], sb[3] - sb[1]
-            one = h >= ONE_STRAIGHT * w and len(self.groups[small]) == 1
+            one = h >= ONE_STRAIGHT * w and w >= ONE_WIDTH * ref_h
+            one = one and len(self.groups[small]) == 1
             if hgap >= 0.1 * ref_h and h >= 0.55 * ref_h and (w >= 0.12 * ref_h or one):
                 return False
             other = self._stacks_on(small, i, j)

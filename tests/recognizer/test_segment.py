@@ -127,6 +127,18 @@ def test_the_pieces_of_a_skipping_pen_are_one_digit(mnist, shipped_model):
     assert too_many <= 29
 
 
+def test_a_thin_straight_one_is_a_digit_a_hairline_is_not():
+    # boxes (x0, y0, x1, y1) and areas: a small "1" as thin as its pen beside a "2" stays a
+    # digit of its own (it was joined to the "2": "21" read as "2"); a hairline beside a
+    # canvas "1", 0.04 of its height wide, is a stray mark of the "1" (MNIST test 8,020)
+    from recognizer.segment import _merge
+
+    one_beside_two = np.array([[214, 45, 258, 86], [266, 33, 271, 66]])
+    assert len(_merge(one_beside_two, np.array([615, 124]), 54.0)) == 2
+    hairline = np.array([[374, 64, 417, 245], [459, 109, 466, 234]])
+    assert len(_merge(hairline, np.array([3900, 700]), 186.0)) == 1
+
+
 def test_a_bar_broken_into_small_pieces_is_no_row_of_digits():
     # a skipping pen's "7" (x0, y0, x1, y1): its bar in two pieces side by side, the rest of
     # it below them. The pieces stand apart, but they are not digit-sized: one line of text
