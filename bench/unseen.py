@@ -587,9 +587,9 @@ CONDITIONS: dict[str, Callable[[np.ndarray, Rng], Sample]] = {
 _DATA: dict[str, np.ndarray] = {}
 
 
-def run(model, name: str, n: int) -> str:
+def run(model, name: str, n: int, seed: int = 7) -> str:
     """One condition's line: share right, too many / too few digits, errors, ms per image."""
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(seed)
     x, y = _DATA["x"], _DATA["y"]
     blobs, truth = [], []
     for _ in range(n):
@@ -621,12 +621,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=None, help="MNIST .npz [default: $DIGITS_MNIST]")
     ap.add_argument("--model", default=None, help="model path [default: shipped model]")
     ap.add_argument("--conditions", default=None, help="comma-separated [default: all]")
+    ap.add_argument("--seed", type=int, default=7, help="the inputs' seed [default: 7]")
+    ap.add_argument(
+        "--digits",
+        choices=("test", "dev"),
+        default="test",
+        help="MNIST test digits, or train 50,000-59,999 to choose a change on before the test "
+        "digits check it [default: test]",
+    )
     args = ap.parse_args(argv)
     with np.load(find_mnist(args.data)) as d:
-        _DATA["x"], _DATA["y"] = d["x_test"], d["y_test"]
+        if args.digits == "dev":
+            _DATA["x"], _DATA["y"] = d["x_train"][50_000:], d["y_train"][50_000:]
+        else:
+            _DATA["x"], _DATA["y"] = d["x_test"], d["y_test"]
     model = load_model(args.model) if args.model else load_model()
     for name in args.conditions.split(",") if args.conditions else CONDITIONS:
-        print(run(model, name, args.n), flush=True)
+        print(run(model, name, args.n, args.seed), flush=True)
     return 0
 
 
