@@ -401,13 +401,13 @@ def _outer_edges(
     side on past a corner lengthens the longest, and the side's own anti-aliased edge falls
     out of the core. Left behind, that 1 px line joined the digit and was read as a "1"
     beside it. A stroke written along the side is thicker than 1 px, so it keeps its ink."""
+    if not sides:
+        return
+    horizontal = sides[0].horizontal  # (a frame's sides of one direction)
+    m, b = (mask, binary) if horizontal else (mask.T, binary.T)  # vertical: transposed
+    centre = float(np.mean([(t.y0 + t.y1 if horizontal else t.x0 + t.x1) / 2 for t in across]))
     for s in sides:
-        if s.horizontal:
-            centre = float(np.mean([(t.y0 + t.y1) / 2 for t in across]))
-            m, b, a0, a1, c0, c1 = mask, binary, s.x0, s.x1, s.y0, s.y1
-        else:  # the same, transposed
-            centre = float(np.mean([(t.x0 + t.x1) / 2 for t in across]))
-            m, b, a0, a1, c0, c1 = mask.T, binary.T, s.y0, s.y1, s.x0, s.x1
+        a0, a1, c0, c1 = (s.x0, s.x1, s.y0, s.y1) if horizontal else (s.y0, s.y1, s.x0, s.x1)
         out = 1 if (c0 + c1) / 2 > centre else -1
         edge = c1 if out > 0 else c0 - 1
         if edge < 0 or not 0 <= edge + out < b.shape[0]:

@@ -294,8 +294,7 @@ class _Merger:
             # ... or is a whole digit itself: as tall as a small one, stroke-wide (or one
             # straight stroke: a "1") and apart (a string written smaller here, bigger there)
             w, h = sb[2] - sb[0], sb[3] - sb[1]
-            one = h >= ONE_STRAIGHT * w and w >= ONE_WIDTH * ref_h
-            one = one and len(self.groups[small]) == 1
+            one = h >= ONE_STRAIGHT * w and w >= ONE_WIDTH * ref_h and len(self.groups[small]) == 1
             if hgap >= 0.1 * ref_h and h >= 0.55 * ref_h and (w >= 0.12 * ref_h or one):
                 return False
             other = self._stacks_on(small, i, j)
