@@ -326,6 +326,33 @@ def small8(x: np.ndarray, rng: Rng) -> Sample:
     return _shrunk(x, rng, 1 / 6)
 
 
+def pixelated(x: np.ndarray, rng: Rng) -> Sample:
+    """A digit on paper 9-16 px tall, blown up 3-8x by repeating its pixels (nearest
+    neighbour, as a viewer or an old ``PIL.resize`` enlarges), half the time by a whole number."""
+    p = _single_on_paper(pen_digit(x, rng, height=48.0), rng)
+    r = float(rng.uniform(9, 16)) / 48
+    small = cv2.resize(p, None, fx=r, fy=r, interpolation=cv2.INTER_AREA)
+    f = float(rng.integers(3, 9)) if rng.random() < 0.5 else float(rng.uniform(3, 8))
+    return _to_png(cv2.resize(small, None, fx=f, fy=f, interpolation=cv2.INTER_NEAREST))
+
+
+def uci8x8(x: np.ndarray, rng: Rng) -> Sample:
+    """Not MNIST: a digit of the UCI optical-recognition set that ships with scikit-learn
+    (``load_digits``: 1,797 digits of 13 writers other than MNIST's, each 8 x 8 counts of a
+    32 x 32 bitmap), shown dark on light at 64 x 64 with a margin, enlarged smoothly (cubic or
+    linear) or by repeating its pixels. The same digits whichever ``--digits``."""
+    if "uci_x" not in _DATA:
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        _DATA["uci_x"], _DATA["uci_y"] = d.images.astype(np.float32), d.target
+    i = int(rng.integers(len(_DATA["uci_y"])))
+    g = np.pad(_DATA["uci_x"][i] * (255 / 16), 2)
+    how = (cv2.INTER_CUBIC, cv2.INTER_LINEAR, cv2.INTER_NEAREST)[int(rng.integers(3))]
+    big = np.clip(cv2.resize(g, (96, 96), interpolation=how), 0, 255)
+    return _to_png(255 - big), str(_DATA["uci_y"][i])
+
+
 def slant25(x: np.ndarray, rng: Rng) -> Sample:
     cov = pen_digit(x, rng)
     h, w = cov.shape
@@ -578,7 +605,8 @@ CONDITIONS: dict[str, Callable[[np.ndarray, Rng], Sample]] = {
         graph_paper, notebook, tick_mark, blue_ink, yellow_paper, red_box, low_contrast_blur,
         pencil, broken, speckle, noise25, jpeg10, jpeg_photo, exif_rotated, motion, chalk,
         gray_alpha,
-        big500, big_page, tiny11, small12, small8, slant25, rot30, tight_thick, tight_big,
+        big500, big_page, tiny11, small12, small8, pixelated, uci8x8, slant25, rot30, tight_thick,
+        tight_big,
         optdigits32, usps, semeion, fill28, spaced5, close4, mild5, varied5,
         shaded_field, printed_label, label_near, unit_after, keystone, decimal, thousands,
         show_through, caption_above,

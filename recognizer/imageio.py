@@ -648,3 +648,35 @@ def _flattened(gray: np.ndarray, inverted: bool, drawn: Box | None = None) -> np
     g = gray.astype(np.float32) if inverted else 255 - gray.astype(np.float32)
     ink = (paper - g) * (hi / paper)
     return np.clip(ink + 0.5, 0, 255).astype(np.uint8)
+
+
+#: the fewest changes from one row (column) to the next for an image's blocks to be measured:
+#: a plain frame or a bar alone says nothing of its resolution
+BLOCK_CHANGES = 4
+#: the quick test looks at every this-many-th column (row) first
+_BLOCK_STRIDE = 8
+
+
+def pixel_block(gray: np.ndarray) -> int:
+    """The side of the blocks ``gray`` is made of when it was enlarged by repeating each pixel
+    (nearest neighbour: a low-resolution digit blown up by a viewer or an old ``PIL.resize``),
+    else 1. Such an image changes from one row to the next, and from one column to the next,
+    only every k-th time (the whole part of k, when the enlargement was not by a whole number);
+    a scan or a drawing changes on neighbouring rows somewhere along any curve."""
+    rows = _least_run(gray, gray[:, ::_BLOCK_STRIDE])
+    if rows < 2:
+        return 1
+    return min(rows, _least_run(gray.T, gray[::_BLOCK_STRIDE].T))
+
+
+def _least_run(img: np.ndarray, sample: np.ndarray) -> int:
+    """The fewest rows of ``img`` between two changes from one row to the next (1 when two
+    neighbouring rows both change, or when there are too few changes to tell). ``sample``
+    (some of its columns) is tried first: a change there is a change of the whole row."""
+    quick = np.any(sample[1:] != sample[:-1], axis=1)
+    if np.any(quick[1:] & quick[:-1]):
+        return 1
+    at = np.flatnonzero(np.any(img[1:] != img[:-1], axis=1))
+    if len(at) < BLOCK_CHANGES:
+        return 1
+    return int(np.diff(at).min())

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from .errors import UnreadableImage
-from .imageio import DEFAULT_MAX_PIXELS, Box, decode_drawn, ink_drawn
+from .imageio import DEFAULT_MAX_PIXELS, Box, decode_drawn, ink_drawn, pixel_block
 from .normalize import normalize_digit
 from .segment import Segment, Segmentation, segment
 from .split import ASPECT_MIN
@@ -179,10 +179,26 @@ def extract_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Extracte
     """Raises UnreadableImage / ImageTooLarge; never lets cv2 errors escape."""
     gray, _info, drawn = decode_drawn(data, max_pixels)
     try:
-        ex, _ = extract_gray(gray, drawn=drawn)
+        ex, _ = extract_gray(unblocked(gray, drawn)[0], drawn=drawn)
     except cv2.error as exc:
         raise UnreadableImage(f"image processing failed: {exc.err}") from exc
     return ex
+
+
+def unblocked(gray: np.ndarray, drawn: Box | None = None) -> tuple[np.ndarray, int]:
+    """``gray`` and 1; or, when it was enlarged by repeating each pixel ``block`` times
+    (``imageio.pixel_block``), the same image enlarged smoothly from its own resolution
+    (cubic), and ``block``. Read as they come, the blocks' staircase edges are long straight
+    runs taken for form lines ("0" read "5"); read at its own resolution, a binarized digit
+    keeps its 1-px steps. A drawing, and an image no bigger than ``SMALL_SIDE``, are as drawn."""
+    H, W = gray.shape
+    if drawn is not None or max(H, W) <= SMALL_SIDE:
+        return gray, 1
+    block = pixel_block(gray)
+    if block == 1:
+        return gray, 1
+    own = cv2.resize(gray, (-(-W // block), -(-H // block)), interpolation=cv2.INTER_AREA)
+    return cv2.resize(own, (W, H), interpolation=cv2.INTER_CUBIC), block
 
 
 def normalize_training_images(

@@ -7,8 +7,9 @@ import numpy as np
 
 from . import features as F
 from .errors import UnreadableImage
-from .imageio import DEFAULT_MAX_PIXELS, ImageInfo, decode_drawn, to_ink
+from .imageio import DEFAULT_MAX_PIXELS, Box, ImageInfo, decode_drawn, to_ink
 from .normalize import TARGET_WIDTH, normalize_digit
+from .pipeline import unblocked
 from .segment import Segmentation, segment
 
 DISPLAY_MAX = 512
@@ -41,14 +42,14 @@ def preprocess_steps(
     Raises UnreadableImage / ImageTooLarge like ``Model.recognize``."""
     gray, info, drawn = decode_drawn(data, max_pixels)
     try:
-        return _steps(gray, info, drawn is not None)
+        return _steps(gray, info, drawn)
     except cv2.error as exc:
         raise UnreadableImage(f"image processing failed: {exc.err}") from exc
 
 
-def _steps(gray: np.ndarray, info: ImageInfo, drawing: bool) -> list[tuple[str, str, bytes]]:
-    """The steps of ``gray``; a ``drawing`` on a transparent canvas has no form lines looked
-    for in it (``segment.segment``)."""
+def _steps(gray: np.ndarray, info: ImageInfo, drawn: Box | None) -> list[tuple[str, str, bytes]]:
+    """The steps of ``gray``; a drawing on a transparent canvas (``drawn``) has no form lines
+    looked for in it (``segment.segment``)."""
     H, W = gray.shape
     out = [
         (
@@ -57,6 +58,16 @@ def _steps(gray: np.ndarray, info: ImageInfo, drawing: bool) -> list[tuple[str, 
             _png(gray, 112),
         )
     ]
+    gray, block = unblocked(gray, drawn)
+    if block > 1:
+        out.append(
+            (
+                "pixels",
+                f"enlarged by repeating each pixel {block}x: enlarged smoothly from its own "
+                "resolution instead",
+                _png(gray, 112),
+            )
+        )
     ink, inverted = to_ink(gray)
     out.append(
         (
@@ -67,7 +78,7 @@ def _steps(gray: np.ndarray, info: ImageInfo, drawing: bool) -> list[tuple[str, 
             _png(ink, 112),
         )
     )
-    seg = segment(ink, drawing=drawing)
+    seg = segment(ink, drawing=drawn is not None)
     if seg.lines is not None:
         out.append(_lines_step(seg, seg.lines))
     vis = cv2.cvtColor(seg.ink, cv2.COLOR_GRAY2BGR)
