@@ -653,8 +653,9 @@ def _flattened(gray: np.ndarray, inverted: bool, drawn: Box | None = None) -> np
 #: the fewest changes from one row (column) to the next for an image's blocks to be measured:
 #: a plain frame or a bar alone says nothing of its resolution
 BLOCK_CHANGES = 4
-#: the quick test looks at every this-many-th column (row) first
-_BLOCK_STRIDE = 8
+#: rows (columns) compared at a time: a scan's noise or a drawing's curve ends the search in
+#: the first few
+_BLOCK_CHUNK = 32
 
 
 def pixel_block(gray: np.ndarray) -> int:
@@ -663,20 +664,21 @@ def pixel_block(gray: np.ndarray) -> int:
     else 1. Such an image changes from one row to the next, and from one column to the next,
     only every k-th time (the whole part of k, when the enlargement was not by a whole number);
     a scan or a drawing changes on neighbouring rows somewhere along any curve."""
-    rows = _least_run(gray, gray[:, ::_BLOCK_STRIDE])
-    if rows < 2:
-        return 1
-    return min(rows, _least_run(gray.T, gray[::_BLOCK_STRIDE].T))
+    rows = _least_run(gray)
+    return 1 if rows < 2 else min(rows, _least_run(gray.T))
 
 
-def _least_run(img: np.ndarray, sample: np.ndarray) -> int:
-    """The fewest rows of ``img`` between two changes from one row to the next (1 when two
-    neighbouring rows both change, or when there are too few changes to tell). ``sample``
-    (some of its columns) is tried first: a change there is a change of the whole row."""
-    quick = np.any(sample[1:] != sample[:-1], axis=1)
-    if np.any(quick[1:] & quick[:-1]):
-        return 1
-    at = np.flatnonzero(np.any(img[1:] != img[:-1], axis=1))
+def _least_run(img: np.ndarray) -> int:
+    """The fewest rows of ``img`` between two changes from one row to the next: 1 as soon as
+    two neighbouring rows both change, or when there are too few changes to tell."""
+    parts: list[np.ndarray] = []
+    for lo in range(0, img.shape[0] - 1, _BLOCK_CHUNK):
+        hi = min(img.shape[0], lo + _BLOCK_CHUNK + 1)
+        part = np.any(img[lo + 1 : hi] != img[lo : hi - 1], axis=1)
+        if np.any(part[1:] & part[:-1]) or (parts and parts[-1][-1] and part[0]):
+            return 1
+        parts.append(part)
+    at = np.flatnonzero(np.concatenate(parts)) if parts else np.empty(0, np.intp)
     if len(at) < BLOCK_CHANGES:
         return 1
     return int(np.diff(at).min())

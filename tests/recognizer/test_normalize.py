@@ -50,7 +50,7 @@ def test_synth_canvas_and_multi(mnist):
 def _normalize_whole_image(crop, target_width=TARGET_WIDTH):
     """normalize_digit as it was before the distance transforms were cut down to the strokes'
     part (``_inside_distance``, ``_grown``): both transforms on the whole padded image."""
-    from recognizer.normalize import MAX_ERODE_FRACTION, PAD, _clip, _clip01
+    from recognizer.normalize import MAX_ERODE_FRACTION, PAD, SHARP_MAX_SIDE, _clip, _clip01
 
     out = np.zeros((28, 28), np.uint8)
     h, w = crop.shape
@@ -58,7 +58,8 @@ def _normalize_whole_image(crop, target_width=TARGET_WIDTH):
         return out
     s = WORK / max(h, w)
     nw, nh = max(1, round(w * s)), max(1, round(h * s))
-    r = cv2.resize(crop, (nw, nh), interpolation=cv2.INTER_LINEAR if s > 1 else cv2.INTER_AREA)
+    up = cv2.INTER_CUBIC if max(h, w) <= SHARP_MAX_SIDE else cv2.INTER_LINEAR
+    r = cv2.resize(crop, (nw, nh), interpolation=up if s > 1 else cv2.INTER_AREA)
     r = cv2.copyMakeBorder(r, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=0)
     thr = 0.45 * cv2.minMaxLoc(r)[1]
     _, b = cv2.threshold(r, thr, 1, cv2.THRESH_BINARY)
