@@ -30,6 +30,11 @@ _NO_ARRAY = np.empty(0)
 #: ``ONE_WIDTH`` of the line's height wide (a hairline beside a digit is a stray mark)
 ONE_STRAIGHT = 3.0
 ONE_WIDTH = 0.06
+#: a small piece apart from a bigger neighbour is a whole digit of its own (``_Merger``) if
+#: at least this share of the line's height tall: people write one digit of a string half the
+#: size of the next (0.55 joined a fifth of digits 0.5-0.55 x their neighbour's height to it;
+#: the pieces of a broken digit stand closer than the rule's gap of 0.1)
+SMALL_DIGIT_HEIGHT = 0.5
 #: rows of digits: extents of digits closer than this share of a digit's height are one line
 #: (rows stand half a digit or more apart; a skipping pen's pieces of one digit much closer)
 LINE_GAP = 0.25
@@ -295,7 +300,8 @@ class _Merger:
             # straight stroke: a "1") and apart (a string written smaller here, bigger there)
             w, h = sb[2] - sb[0], sb[3] - sb[1]
             one = h >= ONE_STRAIGHT * w and w >= ONE_WIDTH * ref_h and len(self.groups[small]) == 1
-            if hgap >= 0.1 * ref_h and h >= 0.55 * ref_h and (w >= 0.12 * ref_h or one):
+            tall = h >= SMALL_DIGIT_HEIGHT * ref_h
+            if hgap >= 0.1 * ref_h and tall and (w >= 0.12 * ref_h or one):
                 return False
             other = self._stacks_on(small, i, j)
             return True if other is None else other

@@ -267,6 +267,29 @@ def test_a_small_one_in_a_thin_stroke_beside_a_bigger_digit_stays_a_digit(mnist,
     assert _scored(shipped_model, blobs, texts)[0] >= 28
 
 
+def test_a_digit_written_half_the_size_of_its_neighbour_stays_a_digit(mnist, shipped_model):
+    # a digit 0.5-0.55 x the height of the digit before it, apart from it: the rule for a
+    # small whole digit beside a bigger one asked for 0.55 of the line's height, so it was
+    # joined to its neighbour as a piece of it and the two read as one digit: 42 of 60 right
+    # (11 read as one digit), now 58
+    from recognizer.synth import _lay, _paper, _to_png, pen_digit
+
+    x, y = mnist["x_test"], mnist["y_test"]
+    rng = np.random.default_rng(61)
+    blobs, texts = [], []
+    for k in range(60):
+        big = pen_digit(x[k], rng, height=64.0, pen=0.1)
+        small = pen_digit(x[300 + k], rng, height=64.0 * float(rng.uniform(0.5, 0.55)), pen=0.1)
+        paper = _paper(140, big.shape[1] + small.shape[1] + 100, rng)
+        _lay(paper, big, 30, 40, 40.0)
+        gap = int(rng.uniform(0.12, 0.25) * big.shape[0])
+        top = 40 + int(rng.integers(-8, big.shape[0] - small.shape[0] + 1))
+        _lay(paper, small, 30 + big.shape[1] + gap, top, 40.0)
+        blobs.append(_to_png(paper))
+        texts.append(f"{y[k]}{y[300 + k]}")
+    assert _scored(shipped_model, blobs, texts)[0] >= 54
+
+
 def test_three_touching_digits_are_cut_twice(mnist, shipped_model):
     # three digits, each touching the next: the best cut of the whole leaves one piece that
     # still holds two, and that piece is offered cuts in its turn (123 of 200 read right
