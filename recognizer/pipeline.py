@@ -189,11 +189,12 @@ def unblocked(gray: np.ndarray, drawn: Box | None = None) -> tuple[np.ndarray, i
     """``gray`` and 1; or, when it was enlarged by repeating each pixel ``block`` times
     (``imageio.pixel_block``), the same image enlarged smoothly from its own resolution
     (cubic), and ``block``. Read as they come, the blocks' staircase edges are long straight
-    runs taken for form lines ("0" read "5"); read at its own resolution, a binarized digit
-    keeps its 1-px steps. A drawing, and an image no bigger than ``SMALL_SIDE``, are as drawn."""
-    H, W = gray.shape
-    if drawn is not None or max(H, W) <= SMALL_SIDE:
+    runs taken for form lines ("0" read "5"), and a small image's blocks are taken for the
+    pen's outline; read at its own resolution, a binarized digit keeps its 1-px steps. A
+    drawing is read as drawn."""
+    if drawn is not None:
         return gray, 1
+    H, W = gray.shape
     block = pixel_block(gray)
     if block == 1:
         return gray, 1
