@@ -339,8 +339,8 @@ def pixelated(x: np.ndarray, rng: Rng) -> Sample:
 def uci8x8(x: np.ndarray, rng: Rng) -> Sample:
     """Not MNIST: a digit of the UCI optical-recognition set that ships with scikit-learn
     (``load_digits``: 1,797 digits of 13 writers other than MNIST's, each 8 x 8 counts of a
-    32 x 32 bitmap), shown dark on light at 64 x 64 with a margin, enlarged smoothly (cubic or
-    linear) or by repeating its pixels. The same digits whichever ``--digits``."""
+    32 x 32 bitmap), with a 2-pixel margin shown dark on light at 96 x 96, enlarged smoothly
+    (cubic or linear) or by repeating its pixels. The same digits whichever ``--digits``."""
     if "uci_x" not in _DATA:
         from sklearn.datasets import load_digits
 

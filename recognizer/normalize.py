@@ -144,8 +144,8 @@ def normalize_digit(
     if h == 0 or w == 0 or cv2.countNonZero(crop) == 0:  # no ink (cheaper than crop.max())
         return (out, steps) if debug else out
     side = max(h, w)
-    steps_or_none = steps if debug else None
-    soft = stroke_normalized(crop, WORK / side, target_width, steps_or_none, side <= SHARP_MAX_SIDE)
+    sharp = side <= SHARP_MAX_SIDE
+    soft = stroke_normalized(crop, WORK / side, target_width, steps if debug else None, sharp)
     if soft.size == 0:
         return (out, steps) if debug else out
     bh, bw = soft.shape
