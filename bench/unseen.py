@@ -159,6 +159,54 @@ def box_smaller(x: np.ndarray, rng: Rng) -> Sample:
     return boxed_png(x, rng, fill=0.8)
 
 
+def box_crop(x: np.ndarray, rng: Rng) -> Sample:
+    """A form field cut out along its printed box (a template's crop): the border 1-3 px
+    runs along the image's edge, with 0-2 px of paper beyond it on some sides."""
+    cov = pen_digit(x, rng)
+    h, w = cov.shape
+    bh = int(h * rng.uniform(1.15, 1.5))
+    bw = max(int(bh * rng.uniform(0.75, 1.1)), w + 6)
+    t = int(rng.integers(1, 4))
+    pad = [int(rng.integers(1, 3)) if rng.random() < 0.4 else 0 for _ in range(4)]
+    paper = _paper(bh + t + pad[1] + pad[3], bw + t + pad[0] + pad[2], rng)
+    lines = np.zeros(paper.shape, np.float32)
+    cv2.rectangle(lines, (pad[0], pad[1]), (pad[0] + bw, pad[1] + bh), 1.0, t)
+    _lay(paper, lines, 0, 0, float(rng.uniform(20, 150)))
+    x0 = pad[0] + t + 1 + int(rng.integers(0, max(1, bw - w - 2 * t - 1)))
+    y0 = pad[1] + t + 1 + int(rng.integers(0, max(1, bh - h - 2 * t - 1)))
+    _lay(paper, cov, x0, y0, _ink_level(rng))
+    return _to_png(paper)
+
+
+def boxes_crop(x: np.ndarray, rng: Rng) -> Sample:
+    """A row of 3-6 boxes sharing their sides, one digit in each, cut out along the row's
+    outer border (``box_crop`` for a comb field)."""
+    n = int(rng.integers(3, 7))
+    idx = rng.integers(len(_DATA["x"]), size=n)
+    bh = int(rng.uniform(44, 72))
+    bw = int(bh * rng.uniform(0.75, 1.0))
+    t = int(rng.integers(1, 4))
+    pad = [int(rng.integers(1, 3)) if rng.random() < 0.4 else 0 for _ in range(4)]
+    paper = _paper(bh + t + pad[1] + pad[3], n * bw + t + pad[0] + pad[2], rng)
+    lines = np.zeros(paper.shape, np.float32)
+    cv2.rectangle(lines, (pad[0], pad[1]), (pad[0] + n * bw, pad[1] + bh), 1.0, t)
+    for i in range(1, n):
+        cv2.line(lines, (pad[0] + i * bw, pad[1]), (pad[0] + i * bw, pad[1] + bh), 1.0, t)
+    _lay(paper, lines, 0, 0, float(rng.uniform(20, 150)))
+    ink = _ink_level(rng)
+    for i, j in enumerate(idx):
+        cov = pen_digit(_DATA["x"][j], rng, height=bh * float(rng.uniform(0.6, 0.85)))
+        h, w = cov.shape
+        if w > bw - 2 * t - 2:
+            f = (bw - 2 * t - 2) / w
+            cov = cv2.resize(cov, (max(1, int(w * f)), max(1, int(h * f))), cv2.INTER_AREA)
+            h, w = cov.shape
+        x0 = pad[0] + i * bw + t + 1 + int(rng.integers(0, max(1, bw - w - 2 * t - 1)))
+        y0 = pad[1] + t + 1 + int(rng.integers(0, max(1, bh - h - 2 * t - 1)))
+        _lay(paper, cov, x0, y0, ink)
+    return _to_png(paper), "".join(str(int(_DATA["y"][j])) for j in idx)
+
+
 def graph_paper(x: np.ndarray, rng: Rng) -> Sample:
     cov = pen_digit(x, rng, height=60.0)
     h, w = cov.shape
@@ -601,7 +649,7 @@ CONDITIONS: dict[str, Callable[[np.ndarray, Rng], Sample]] = {
     f.__name__: f
     for f in (
         shadow, tight_shadow, dashed_underline, dotted_underline, dashed_box, thick_underline,
-        box_small, box_smaller, mouse,
+        box_small, box_smaller, box_crop, boxes_crop, mouse,
         graph_paper, notebook, tick_mark, blue_ink, yellow_paper, red_box, low_contrast_blur,
         pencil, broken, speckle, noise25, jpeg10, jpeg_photo, exif_rotated, motion, chalk,
         gray_alpha,

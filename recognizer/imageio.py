@@ -356,6 +356,9 @@ def ink_drawn(
         if sheet is not None:  # the surround is now paper: judge the page as a scan
             return (*ink_and_polarity(sheet), None)
     unsure = False
+    framed = _framed_paper(gray, mid) if dark_frac >= FRAME_DARK else None
+    if framed is not None:  # a printed frame along the edge: its paper lies inside it
+        bmed, dark_frac = framed, 0.0
     if 0.3 < dark_frac < 0.7:  # mixed border: decide by the majority of all pixels
         light = _light_paper(gray, hi - lo)
         unsure = light is None
@@ -369,6 +372,67 @@ def ink_drawn(
         return even, inverted, unsure, None
     ink = _minus_paper(gray, int(round(bmed)), inverted)
     return ink, inverted, unsure, _zero_outside(ink, drawn)
+
+
+#: a dark border of at least this share may be a frame printed along the image's edge (a
+#: form field cut out along its box) ...
+FRAME_DARK = 0.3
+#: ... when, going in from each edge, a row (column) this share light, but for its ends,
+#: comes within this share of the shorter side
+FRAME_LIGHT = 0.8
+FRAME_DEPTH = 0.15
+#: ... and on this many of the sides a dark line comes first (a crop may cut one side off),
+#: the paper at most this share of the shorter side (or 6 px) past where the line begins
+FRAME_SIDES = 3
+FRAME_THIN = 0.08
+#: a row (column) of the frame's line is at most this share light
+FRAME_LINE = 0.2
+#: images smaller than this are left alone: a digit stretched to fill its frame (USPS,
+#: Semeion) may draw a light ring of its own
+FRAME_MIN_SIDE = 40
+
+
+def _framed_paper(gray: np.ndarray, mid: float) -> float | None:
+    """The paper's level inside a dark frame that runs along ``gray``'s edge, or None.
+
+    A form field cut out along its printed box has the box's sides for its border: taken
+    for the paper, they made the light paper inside "ink" and the digit a hole in it (a "6"
+    read "11"). Going in from each edge, such an image turns light (a row or column, but
+    for its ends, ``FRAME_LIGHT`` light) within a few pixels, past a dark line on most sides,
+    and inside it is mostly light; a light digit on dark paper is not."""
+    h, w = gray.shape
+    if min(h, w) < FRAME_MIN_SIDE:
+        return None
+    depth = max(2, round(FRAME_DEPTH * min(h, w)))
+    thin = max(6, round(FRAME_THIN * min(h, w)))
+    cut_w, cut_h = w // 10, h // 10
+    edges = (
+        gray[:depth, cut_w : w - cut_w],
+        gray[: h - depth - 1 : -1, cut_w : w - cut_w],
+        gray[cut_h : h - cut_h, :depth].T,
+        gray[cut_h : h - cut_h, : w - depth - 1 : -1].T,
+    )
+    found, framed = [], 0
+    for edge in edges:  # rows from the edge inwards
+        share = np.count_nonzero(edge > mid, axis=1) / edge.shape[1]
+        line = share < FRAME_LINE
+        start = int(np.argmax(line)) if line.any() else 0  # the paper lies past a dark line
+        light = share[start:] >= FRAME_LIGHT
+        if not light.any():
+            return None
+        if line.any():
+            # mostly light just past the line: a printed line, no light shape's curved edge
+            if int(np.argmax(share[start:] >= 0.5)) > thin:
+                return None
+            framed += 1
+        found.append(edge[start + int(np.argmax(light))])
+    if framed < FRAME_SIDES:
+        return None  # (a thick light loop running off the image is light from its edge)
+    inside = gray[depth:-depth, depth:-depth]
+    if np.count_nonzero(inside > mid) < 0.5 * inside.size:
+        return None  # light rings round dark paper: a light digit
+    paper = np.concatenate(found)
+    return float(np.median(paper[paper > mid]))
 
 
 def _zero_outside(ink: np.ndarray, drawn: Box | None) -> Box | None:
@@ -404,30 +468,36 @@ def _forced_ink(gray: np.ndarray, light_paper: bool) -> tuple[np.ndarray, bool]:
     return _minus_paper(gray, level, light_paper), light_paper
 
 
-#: the paper map is estimated at this size (longest side, px)
+#: the paper map is estimated at this size (longest side, px) ...
 _SHADE_SIZE = 64
+#: ... and at least this size on the shorter side: a digit is no taller than that side, and
+#: at 64 px on the longer side a long strip's shaded field was as thin as a stroke
+_SHADE_SHORT = 48
 #: flatten only when the paper's level varies by more than this share of its brightest level
 SHADE_MIN_SPREAD = 0.2
 #: wider than any stroke at ``_SHADE_SIZE`` px: a max (min) filter this wide leaves the paper
 _STROKE_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
 #: a shaded region wider than this (at ``_SHADE_SIZE`` px) and at least half as light as the
-#: paper round it is paper too (a form's shaded field), not ink
-_FIELD_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
+#: paper round it is paper too (a form's shaded field), not ink; square, so that the field's
+#: corners stay in it (an ellipse rounded them off, and they were left as ink)
+_FIELD_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (15, 15))
 
 
 def paper_map(gray: np.ndarray, inverted: bool, drawn: Box | None = None) -> np.ndarray | None:
-    """The paper's own level at every pixel, small (``_SHADE_SIZE`` px) and smooth, or None
-    for an image too small to tell.
+    """The paper's own level at every pixel, small (``_SHADE_SIZE`` px on the longer side,
+    at least ``_SHADE_SHORT`` on the shorter) and smooth, or None for an image too small to
+    tell.
 
     Strokes are filtered out by a max filter (a min filter for light ink on dark) wider than
     any stroke at that size: every stroke pixel has paper within half a stroke width. That
     filter also spreads the paper a third of the image into a shaded form field, so where a
-    closing (``_FIELD_KERNEL``) keeps a region at least half as light as that paper, the
-    region is paper at its own level: a printed tint is far lighter than ink, and a thick
-    stroke the closing keeps is as dark as ink. ``drawn``: as for ``ink_and_polarity``."""
+    closing (``_FIELD_KERNEL``, square: a printed field's corners are square too) keeps a
+    region at least half as light as that paper, the region is paper at its own level: a
+    printed tint is far lighter than ink, and a thick stroke the closing keeps is as dark as
+    ink. ``drawn``: as for ``ink_and_polarity``."""
     if min(gray.shape) < 40:
         return None
-    small = _shrunk(gray, drawn)
+    small = _shrunk(gray, drawn, short=True)
     if not inverted:  # light ink on dark paper: work on the negative
         small = 255 - small
     bg = cv2.dilate(small, _STROKE_KERNEL)
@@ -563,13 +633,17 @@ def _light_paper(gray: np.ndarray, spread: int) -> bool | None:
     return bool(darker <= lighter)
 
 
-def _shrunk(gray: np.ndarray, drawn: Box | None = None) -> np.ndarray:
-    """``gray`` at ``_SHADE_SIZE`` px on its longer side (a sample of a big page first).
-    ``drawn``: as for ``ink_and_polarity``."""
+def _shrunk(gray: np.ndarray, drawn: Box | None = None, short: bool = False) -> np.ndarray:
+    """``gray`` at ``_SHADE_SIZE`` px on its longer side -- with ``short``, and at least
+    ``_SHADE_SHORT`` on its shorter one -- (a sample of a big page first). ``drawn``: as for
+    ``ink_and_polarity``."""
     h, w = gray.shape
-    f = _SHADE_SIZE / max(h, w)
+    side, target = max(h, w), _SHADE_SIZE
+    if short and _SHADE_SHORT * max(h, w) > _SHADE_SIZE * min(h, w):
+        side, target = min(h, w), _SHADE_SHORT
+    f = target / side
     size = (max(8, round(w * f)), max(8, round(h * f)))
-    step = max(1, max(h, w) // (4 * _SHADE_SIZE))  # a sample is enough at 4x the size
+    step = max(1, side // (4 * target))  # a sample is enough at 4x the size
     if step > 1:
         return _area_resize(gray[::step, ::step], size)
     return _area_resize(gray, size, drawn)

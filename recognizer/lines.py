@@ -55,6 +55,9 @@ PAGE_SPAN = 0.8
 #: this share of it, if the next one out holds under ``EDGE_BEYOND`` as much (``_outer_edges``)
 EDGE_RUN = 0.8
 EDGE_BEYOND = 0.3
+#: the low threshold's binary holds this many times the ink of the image's own binary: a
+#: tinted field passed it whole, and lines are looked for in the image's binary instead
+FLOODED = 3.0
 
 
 @dataclass
@@ -100,9 +103,7 @@ def _candidates(
     length, so a stroke that merges with a line at one place does not widen it. A stroke
     that runs alongside a line, touching it (the stem of a "4" along a box's side), makes one
     component of two straight runs: each is a core of its own (``_cores``)."""
-    shape = (k, 1) if horizontal else (1, k)
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, shape)
-    opened = cv2.morphologyEx(binary, cv2.MORPH_OPEN, kernel)
+    opened = _runs(binary, k, horizontal)
     if not opened.any():
         return opened, None, []
     n, lab, st, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
@@ -137,6 +138,41 @@ def _candidates(
         if not keep.all():  # what lies outside the cores is no part of a line
             view[:] = np.where(inside & ~keep[:, None], 0, view)
     return opened, lab, segs
+
+
+def _runs(binary: np.ndarray, k: int, horizontal: bool) -> np.ndarray:
+    """The pixels of ``binary`` on straight runs of at least ``k`` px: OpenCV's opening with
+    a ``k``-long line, but with no ink beyond the image's edge.
+
+    OpenCV's opening counts what lies beyond the edge as ink, so a line along the edge,
+    thinner than ``k``, stayed in as a run across it (a row of boxes cut out along its
+    border: its top and bottom sides joined the dividers into one block, no line). So the
+    opening is taken on a margin of paper. There a run that reaches the edge loses its
+    pixel at the edge (for an even ``k`` OpenCV's opening sits a pixel off the run), so that
+    pixel is taken from the plain opening where the edge-exact one (``_exact_runs``) has it.
+    Inside the image the result is OpenCV's opening, pixel for pixel."""
+    shape = (k, 1) if horizontal else (1, k)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, shape)
+    plain = cv2.morphologyEx(binary, cv2.MORPH_OPEN, kernel)
+    ends = (plain[:, :k], plain[:, -k:]) if horizontal else (plain[:k], plain[-k:])
+    if not any(cv2.hasNonZero(np.ascontiguousarray(e)) for e in ends):
+        return plain  # no run within reach of the edges (where the two differ)
+    pad = (0, 0, k, k) if horizontal else (k, k, 0, 0)
+    framed = cv2.copyMakeBorder(binary, *pad, cv2.BORDER_CONSTANT, value=0)
+    h, w = binary.shape
+    y, x = pad[0], pad[2]
+    inside = cv2.morphologyEx(framed, cv2.MORPH_OPEN, kernel)[y : y + h, x : x + w]
+    at_edge = cv2.bitwise_and(plain, _exact_runs(binary, kernel, k, horizontal))
+    return cv2.bitwise_or(inside, at_edge)
+
+
+def _exact_runs(binary: np.ndarray, kernel: np.ndarray, k: int, horizontal: bool) -> np.ndarray:
+    """The opening of ``binary`` with ``kernel`` (a ``k``-long line), exact at every ``k``
+    and with nothing beyond the edge: the dilation's anchor mirrors the erosion's."""
+    a = k // 2
+    first, second = ((a, 0), (k - 1 - a, 0)) if horizontal else ((0, a), (0, k - 1 - a))
+    cut = cv2.erode(binary, kernel, anchor=first, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.dilate(cut, kernel, anchor=second, borderType=cv2.BORDER_CONSTANT, borderValue=0)
 
 
 def _cores(counts: np.ndarray, top: int) -> list[tuple[int, int]]:
@@ -513,6 +549,40 @@ def _no_lines(binary: np.ndarray) -> np.ndarray:
     return np.zeros(binary.shape, binary.dtype)
 
 
+def _flooded(detect: np.ndarray, binary: np.ndarray) -> bool:
+    """``detect`` (the low threshold's binary) holds ``FLOODED`` times the ink of ``binary``
+    or more: a tinted field or background passed the low threshold, not only faint lines."""
+    return cv2.countNonZero(detect) >= FLOODED * cv2.countNonZero(binary)
+
+
+def _line_mask(detect: np.ndarray, stats: np.ndarray | None) -> tuple[np.ndarray, int]:
+    """``find_lines`` on ``detect`` at the size lines are looked for at (``DETECT_SIDE``,
+    after a first look at ``GATE_SIDE``), mapped back to ``detect``'s pixels."""
+    H, W = detect.shape
+    g = min(H, W) // GATE_SIDE
+    # a quick look at a smaller size first: most images (drawings) have no lines at all. A
+    # dotted line's dots run together or vanish at that size: with enough of them, look anyway
+    if (
+        g > max(1, min(H, W) // DETECT_SIDE)
+        and not _dotted(stats)
+        and not find_lines(_pooled(detect, g))[1]
+    ):
+        return _no_lines(detect), 0
+    f = max(1, min(H, W) // DETECT_SIDE)
+    if f > 1:
+        # look for lines at a reduced size (any ink in a f x f block counts), then map back
+        small_mask, thick = find_lines(_pooled(detect, f))
+        if not thick:
+            return _no_lines(detect), 0
+        mask = cv2.resize(small_mask, (W // f * f, H // f * f), interpolation=cv2.INTER_NEAREST)
+        mask = cv2.copyMakeBorder(
+            mask, 0, H - mask.shape[0], 0, W - mask.shape[1], cv2.BORDER_REPLICATE
+        )
+        mask = cv2.bitwise_and(mask, detect)
+        return mask, thick * f
+    return find_lines(detect)
+
+
 def remove_lines(
     ink: np.ndarray,
     binary: np.ndarray,
@@ -528,29 +598,11 @@ def remove_lines(
     H, W = detect.shape
     if max(H, W) < MIN_SIDE:
         return ink, binary, _no_lines(binary)
-    g = min(H, W) // GATE_SIDE
-    # a quick look at a smaller size first: most images (drawings) have no lines at all. A
-    # dotted line's dots run together or vanish at that size: with enough of them, look anyway
-    if (
-        g > max(1, min(H, W) // DETECT_SIDE)
-        and not _dotted(stats)
-        and not find_lines(_pooled(detect, g))[1]
-    ):
-        return ink, binary, _no_lines(binary)
-    f = max(1, min(H, W) // DETECT_SIDE)
-    if f > 1:
-        # look for lines at a reduced size (any ink in a f x f block counts), then map back
-        small_mask, thick = find_lines(_pooled(detect, f))
-        if not thick:
-            return ink, binary, _no_lines(binary)
-        mask = cv2.resize(small_mask, (W // f * f, H // f * f), interpolation=cv2.INTER_NEAREST)
-        mask = cv2.copyMakeBorder(
-            mask, 0, H - mask.shape[0], 0, W - mask.shape[1], cv2.BORDER_REPLICATE
-        )
-        mask = cv2.bitwise_and(mask, detect)
-        thick *= f
-    else:
-        mask, thick = find_lines(detect)
+    mask, thick = _line_mask(detect, stats)
+    if not thick and detect is not binary and _flooded(detect, binary):
+        # a tinted form field passes the low threshold whole: its border is one edge of a
+        # filled block there, no line; in ``binary`` it is a line again
+        mask, thick = _line_mask(binary, stats)
     if not thick:
         return ink, binary, mask
     rest = cv2.bitwise_and(binary, cv2.bitwise_not(mask))
