@@ -178,6 +178,33 @@ def box_crop(x: np.ndarray, rng: Rng) -> Sample:
     return _to_png(paper)
 
 
+def skewed_box_crop(x: np.ndarray, rng: Rng) -> Sample:
+    """``box_crop`` from a skewed scan: the page turned by up to 3 degrees, then the field
+    cut out along the turned box's extent, 0-2 px inside it. The box's sides run slantwise
+    into the image's edge."""
+    cov = pen_digit(x, rng)
+    h, w = cov.shape
+    bh = int(h * rng.uniform(1.15, 1.5))
+    bw = max(int(bh * rng.uniform(0.75, 1.1)), w + 6)
+    t, m = int(rng.integers(1, 4)), 30
+    paper = _paper(bh + 2 * m, bw + 2 * m, rng)
+    lines = np.zeros(paper.shape, np.float32)
+    cv2.rectangle(lines, (m, m), (m + bw, m + bh), 1.0, t)
+    _lay(paper, lines, 0, 0, float(rng.uniform(20, 150)))
+    x0 = m + t + 1 + int(rng.integers(0, max(1, bw - w - 2 * t - 1)))
+    y0 = m + t + 1 + int(rng.integers(0, max(1, bh - h - 2 * t - 1)))
+    _lay(paper, cov, x0, y0, _ink_level(rng))
+    turn = cv2.getRotationMatrix2D(
+        (paper.shape[1] / 2, paper.shape[0] / 2), float(rng.uniform(-3, 3)), 1.0
+    )
+    page = cv2.warpAffine(paper, turn, paper.shape[::-1], borderMode=cv2.BORDER_REPLICATE)
+    corners = np.array([[[m, m], [m + bw, m], [m, m + bh], [m + bw, m + bh]]], np.float32)
+    box = cv2.transform(corners, turn)[0]
+    inset = int(rng.integers(0, 3))
+    (left, top), (right, bottom) = box.min(0).astype(int) + inset, box.max(0).astype(int) - inset
+    return _to_png(page[top : bottom + 1, left : right + 1])
+
+
 def boxes_crop(x: np.ndarray, rng: Rng) -> Sample:
     """A row of 3-6 boxes sharing their sides, one digit in each, cut out along the row's
     outer border (``box_crop`` for a comb field)."""
@@ -649,7 +676,8 @@ CONDITIONS: dict[str, Callable[[np.ndarray, Rng], Sample]] = {
     f.__name__: f
     for f in (
         shadow, tight_shadow, dashed_underline, dotted_underline, dashed_box, thick_underline,
-        box_small, box_smaller, box_crop, boxes_crop, mouse,
+        box_small, box_smaller, box_crop, boxes_crop, skewed_box_crop,
+        mouse,
         graph_paper, notebook, tick_mark, blue_ink, yellow_paper, red_box, low_contrast_blur,
         pencil, broken, speckle, noise25, jpeg10, jpeg_photo, exif_rotated, motion, chalk,
         gray_alpha,
