@@ -358,8 +358,8 @@ def ink_drawn(
     unsure = False
     framed = _framed_paper(gray, mid) if dark_frac >= FRAME_DARK else None
     if framed is not None:  # a printed frame along the edge: its paper lies inside it
-        bmed, dark_frac = framed, 0.0
-    if 0.3 < dark_frac < 0.7:  # mixed border: decide by the majority of all pixels
+        bmed = framed
+    elif 0.3 < dark_frac < 0.7:  # mixed border: decide by the majority of all pixels
         light = _light_paper(gray, hi - lo)
         unsure = light is None
         flat = gray.ravel()
