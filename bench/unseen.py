@@ -26,10 +26,12 @@ from recognizer.synth import (
     _to_png,
     boxed_png,
     broken_png,
+    comb_png,
     pen_digit,
     pencil_png,
     rotated_png,
     show_through_png,
+    underline_png,
 )
 
 Rng = np.random.Generator
@@ -203,6 +205,35 @@ def skewed_box_crop(x: np.ndarray, rng: Rng) -> Sample:
     inset = int(rng.integers(0, 3))
     (left, top), (right, bottom) = box.min(0).astype(int) + inset, box.max(0).astype(int) - inset
     return _to_png(page[top : bottom + 1, left : right + 1])
+
+
+def _skewed(png: bytes, rng: Rng, most: float = 3.0) -> bytes:
+    """``png`` as a page scanned askew: turned by up to ``most`` degrees either way, the
+    paper at the edges carried out to the corners."""
+    page = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    h, w = page.shape
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), float(rng.uniform(-most, most)), 1.0)
+    return _to_png(cv2.warpAffine(page, turn, (w, h), borderMode=cv2.BORDER_REPLICATE))
+
+
+def skewed_boxed(x: np.ndarray, rng: Rng) -> Sample:
+    """A digit in a printed box (``synth.boxed_png``) on a page scanned up to 3 degrees
+    askew."""
+    return _skewed(boxed_png(x, rng), rng)
+
+
+def skewed_underline(x: np.ndarray, rng: Rng) -> Sample:
+    """A digit above a long printed underline (``synth.underline_png``), scanned up to 3
+    degrees askew: the line steps a row every 20-60 px."""
+    return _skewed(underline_png(x, rng), rng)
+
+
+def skewed_comb(x: np.ndarray, rng: Rng) -> Sample:
+    """A comb field of 8 boxes in a form (``synth.comb_png``), scanned up to 3 degrees
+    askew."""
+    idx = rng.integers(len(_DATA["x"]), size=8)
+    png, _ = comb_png([_DATA["x"][j] for j in idx], rng)
+    return _skewed(png, rng), "".join(str(int(_DATA["y"][j])) for j in idx)
 
 
 def boxes_crop(x: np.ndarray, rng: Rng) -> Sample:
@@ -677,6 +708,7 @@ CONDITIONS: dict[str, Callable[[np.ndarray, Rng], Sample]] = {
     for f in (
         shadow, tight_shadow, dashed_underline, dotted_underline, dashed_box, thick_underline,
         box_small, box_smaller, box_crop, boxes_crop, skewed_box_crop,
+        skewed_boxed, skewed_underline, skewed_comb,
         mouse,
         graph_paper, notebook, tick_mark, blue_ink, yellow_paper, red_box, low_contrast_blur,
         pencil, broken, speckle, noise25, jpeg10, jpeg_photo, exif_rotated, motion, chalk,

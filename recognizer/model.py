@@ -157,7 +157,7 @@ def _piece_found(job: split.Job, b: int, s: int, digit: Digit) -> Found:
     crop = cv2.resize(
         cut.crops[s], (max(1, box[2]), max(1, box[3])), interpolation=cv2.INTER_LINEAR
     )
-    piece = Extracted(e.width, e.height, [], cut.digits[s][None], {0: (crop, box)}, e.scale)
+    piece = Extracted(e.width, e.height, [], cut.digits[s][None], {0: (crop, box)}, e.scale, e.turn)
     k = 2 * b + s
     return piece, [digit], job.raw[k : k + 1].max(1), job.feats[k : k + 1]
 

@@ -12,6 +12,7 @@ from .errors import UnreadableImage
 from .imageio import DEFAULT_MAX_PIXELS, Box, decode_drawn, ink_drawn, pixel_block
 from .normalize import normalize_digit
 from .segment import Segment, Segmentation, segment
+from .skew import Turn
 from .split import ASPECT_MIN
 
 #: an image no bigger than this on its longer side (an MNIST-style 28x28 digit) holds at most
@@ -53,6 +54,8 @@ class Extracted:
     #: for segments wide enough to hold two touching digits: (crop, box in working pixels)
     wide: dict[int, tuple[np.ndarray, tuple[int, int, int, int]]] = field(default_factory=dict)
     scale: float = 1.0  # working pixels per original pixel
+    #: how a skewed image was turned level before it was read (``Segmentation.turn``)
+    turn: Turn | None = None
     #: the same image read with the other polarity, when it cannot be told (``ink_drawn``)
     other: Extracted | None = None
     #: the same image narrowed, when its digit fills its frame (``NARROWED``); a reading of
@@ -73,7 +76,7 @@ class Extracted:
 
     def original_box(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         """A working-pixel box in original pixels."""
-        return Segmentation.box_to_original(box, self.scale, self.width, self.height)
+        return Segmentation.box_to_original(box, self.scale, self.width, self.height, self.turn)
 
     def joined(self, join: Joined) -> Extracted:
         """This reading with ``join``'s two segments as one digit (never offered cuts: it is
@@ -118,7 +121,7 @@ def extract_gray(
         arr[i] = normalize_digit(crop)
         if not (single or small) and s.box[2] >= ASPECT_MIN * s.box[3]:
             wide[i] = (crop, s.box)
-    ex = Extracted(W, H, boxes, arr, wide, seg.scale)
+    ex = Extracted(W, H, boxes, arr, wide, seg.scale, seg.turn)
     if not (single or small):
         ex.joins = _joins(seg, W, H)
     if unsure and not single:
@@ -170,6 +173,7 @@ def _narrowed_reading(gray: np.ndarray, share: float, ex: Extracted) -> Extracte
         if len(one.boxes) == 1:
             one.boxes = list(ex.boxes)
         one.width, one.height, one.scale, one.wide = ex.width, ex.height, ex.scale, {}
+        one.turn = ex.turn
         one.joins = []
         one.squeezed = True
     return alt

@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 
 from .imageio import Box
-from .lines import remove_lines
+from .lines import FLOODED, remove_lines
+from .skew import Turn, level, skew
 
 #: segmentation works on images whose longer side is at most this (boxes are scaled back)
 WORK_MAX_SIDE = 1024
@@ -118,19 +119,27 @@ class Segmentation:
     segments: list[Segment]
     n_labels: int = 0  # number of connected components (excluding background)
     lines: np.ndarray | None = None  # 0/255 mask of the form lines removed (working pixels)
+    #: how a skewed image was turned level (``skew.level``); working pixels are turned pixels
+    turn: Turn | None = None
 
     def original_box(self, seg: Segment, width: int, height: int) -> tuple[int, int, int, int]:
-        return self.box_to_original(seg.box, self.scale, width, height)
+        return self.box_to_original(seg.box, self.scale, width, height, self.turn)
 
     @staticmethod
     def box_to_original(
-        box: tuple[int, int, int, int], scale: float, width: int, height: int
+        box: tuple[int, int, int, int],
+        scale: float,
+        width: int,
+        height: int,
+        turn: Turn | None = None,
     ) -> tuple[int, int, int, int]:
+        if turn is not None:
+            box = turn.box_back(box)
         x, y, w, h = box
-        if scale == 1.0:
+        if scale == 1.0 and turn is None:
             return (int(x), int(y), int(w), int(h))
         s = 1.0 / scale
-        x0, y0 = int(np.floor(x * s)), int(np.floor(y * s))
+        x0, y0 = max(0, int(np.floor(x * s))), max(0, int(np.floor(y * s)))
         x1, y1 = min(width, int(np.ceil((x + w) * s))), min(height, int(np.ceil((y + h) * s)))
         return (x0, y0, max(1, x1 - x0), max(1, y1 - y0))
 
@@ -411,6 +420,7 @@ def segment(
     form lines: none are looked for, though a loop drawn round a digit still is."""
     H, W = ink.shape
     scale = 1.0
+    turn = None
     if max(H, W) > WORK_MAX_SIDE:
         drawn = None  # (the box would have to shrink with the image)
         scale = WORK_MAX_SIDE / max(H, W)
@@ -438,6 +448,13 @@ def segment(
             t, binary = _threshold(ink, mx)
             faint = _faint(ink, t)
             comps = _components(binary)
+        degrees = 0.0 if drawing else skew(_line_ink(binary, faint))
+        if degrees:  # a skewed scan: its lines are looked for, and its digits read, level
+            ink, turn = level(ink, degrees)
+            drawn = None
+            t, binary = _threshold(ink, mx)
+            faint = _faint(ink, t)
+            comps = _components(binary)
         loops = _drawn_round(comps)
         if loops is not None:  # a circle or a box drawn round a digit: no digit itself
             # 255 off the loops: each image kept there, 0 on them (np.where's values)
@@ -460,10 +477,12 @@ def segment(
             lines = None
     n, labels, stats = comps if comps is not None else _components(binary, drawn)
     if n <= 1:
-        return Segmentation(ink, binary, labels, scale, [], lines=lines)
+        return Segmentation(ink, binary, labels, scale, [], lines=lines, turn=turn)
     if n == 2:  # a single component: nothing to merge or drop
         x, y, w, h, a = stats[1].tolist()
-        return Segmentation(ink, binary, labels, scale, [Segment((x, y, w, h), (1,), a)], 1, lines)
+        return Segmentation(
+            ink, binary, labels, scale, [Segment((x, y, w, h), (1,), a)], 1, lines, turn
+        )
     stats = stats[1:]
     areas = stats[:, cv2.CC_STAT_AREA]
     amax = int(areas.max())
@@ -477,7 +496,7 @@ def segment(
     if len(kept) > 300:  # pathological noise: keep the biggest
         kept = kept[np.argsort(-areas[kept])[:300]]
     if len(kept) == 0:  # (nothing but slivers)
-        return Segmentation(ink, binary, labels, scale, [], n_labels=n - 1, lines=lines)
+        return Segmentation(ink, binary, labels, scale, [], n_labels=n - 1, lines=lines, turn=turn)
     boxes, big = _boxes(stats[kept]), areas[kept] >= 0.1 * amax
     bands = [np.arange(len(kept))] if single else _text_lines(boxes, big)
     segs = []
@@ -499,7 +518,7 @@ def segment(
         segs = [s for s in segs if not _stray(s, segs)]
     if len(segs) > 1:
         segs = _without_faint(segs, ink, labels)
-    return Segmentation(ink, binary, labels, scale, segs, n_labels=n - 1, lines=lines)
+    return Segmentation(ink, binary, labels, scale, segs, n - 1, lines, turn)
 
 
 def _speck_cloud(seg: Segment, stats: np.ndarray) -> bool:
@@ -535,6 +554,14 @@ def _threshold(ink: np.ndarray, mx: int) -> tuple[float, np.ndarray]:
     t, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     t = max(t, 0.25 * mx, MIN_CONTRAST / 2)
     return t, cv2.threshold(ink, t, 255, cv2.THRESH_BINARY)[1]
+
+
+def _line_ink(binary: np.ndarray, faint: np.ndarray) -> np.ndarray:
+    """The binary a skew is measured in: the faint one, where printed lines are looked for,
+    unless a tint flooded it (``lines.FLOODED``)."""
+    if cv2.countNonZero(faint) >= FLOODED * cv2.countNonZero(binary):
+        return binary
+    return faint
 
 
 def _faint(ink: np.ndarray, t: float) -> np.ndarray:

@@ -79,6 +79,14 @@ def _steps(gray: np.ndarray, info: ImageInfo, drawn: Box | None) -> list[tuple[s
         )
     )
     seg = segment(ink, drawing=drawn is not None)
+    if seg.turn is not None:
+        out.append(
+            (
+                "level",
+                f"scanned {abs(seg.turn.degrees):.1f}° askew: turned so its lines lie level",
+                _png(seg.ink),
+            )
+        )
     if seg.lines is not None:
         out.append(_lines_step(seg, seg.lines))
     vis = cv2.cvtColor(seg.ink, cv2.COLOR_GRAY2BGR)
