@@ -108,7 +108,7 @@ def skew(binary: np.ndarray) -> float:
     degrees = float(np.degrees(np.arctan(slope)))
     if not across:  # a line x = x0 - y tan(a) is turned level by a
         degrees = -degrees
-    if abs(degrees - best) > COARSE_STEP or length * abs(slope) < MIN_DRIFT:
+    if abs(degrees - best) > 2 * COARSE_STEP or length * abs(slope) < MIN_DRIFT:
         return 0.0  # level; or the fit was drawn off by strokes along the line
     return degrees
 
