@@ -27,7 +27,7 @@ SKEW_SIDE = 320
 #: a line at the skew spans at least this share of the image's width (height), ...
 SPAN = 0.3
 #: ... its middle strays from straight by at most this many px (the median) ...
-MAX_WOBBLE = 0.4
+MAX_WOBBLE = 0.3
 #: ... and it is at least this many times longer than it is thick: a pen's straight
 #: strokes are thicker or waver (a tight crop's "1", a digit of a noisy scan)
 ELONGATION = 8.0
