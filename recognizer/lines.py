@@ -549,7 +549,7 @@ def _no_lines(binary: np.ndarray) -> np.ndarray:
     return np.zeros(binary.shape, binary.dtype)
 
 
-def _flooded(detect: np.ndarray, binary: np.ndarray) -> bool:
+def flooded(detect: np.ndarray, binary: np.ndarray) -> bool:
     """``detect`` (the low threshold's binary) holds ``FLOODED`` times the ink of ``binary``
     or more: a tinted field or background passed the low threshold, not only faint lines."""
     return cv2.countNonZero(detect) >= FLOODED * cv2.countNonZero(binary)
@@ -599,7 +599,7 @@ def remove_lines(
     if max(H, W) < MIN_SIDE:
         return ink, binary, _no_lines(binary)
     mask, thick = _line_mask(detect, stats)
-    if not thick and detect is not binary and _flooded(detect, binary):
+    if not thick and detect is not binary and flooded(detect, binary):
         # a tinted form field passes the low threshold whole: its border is one edge of a
         # filled block there, no line; in ``binary`` it is a line again
         mask, thick = _line_mask(binary, stats)

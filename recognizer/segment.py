@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from .imageio import Box
-from .lines import FLOODED, remove_lines
+from .lines import flooded, remove_lines
 from .skew import Turn, level, skew
 
 #: segmentation works on images whose longer side is at most this (boxes are scaled back)
@@ -558,8 +558,8 @@ def _threshold(ink: np.ndarray, mx: int) -> tuple[float, np.ndarray]:
 
 def _line_ink(binary: np.ndarray, faint: np.ndarray) -> np.ndarray:
     """The binary a skew is measured in: the faint one, where printed lines are looked for,
-    unless a tint flooded it (``lines.FLOODED``)."""
-    if cv2.countNonZero(faint) >= FLOODED * cv2.countNonZero(binary):
+    unless a tint flooded it (``lines.flooded``)."""
+    if flooded(faint, binary):
         return binary
     return faint
 
