@@ -3,9 +3,10 @@
 The line search (``lines``) finds printed lines as straight runs of pixels along a row or a
 column. A page scanned a degree or two askew has none: an underline 300 px long, turned by
 1 degree, steps down a row every 57 px, and a 1 px line breaks into short runs that read as
-strokes ("1"s) or join the digit. So before lines are looked for, the ink's own long straight
-lines give its skew (the angle at which a row or a column of the image holds the most ink),
-and a skewed image is turned level; boxes are turned back for the caller (``Turn``).
+strokes ("1"s) or join the digit. So before lines are looked for, the ink's longest printed
+line gives its skew (``skew``: the angle at which the ink falls in the fewest rows and
+columns, then a fit to the line itself), and a skewed image is turned level; boxes are
+turned back for the caller (``Turn``).
 """
 
 from __future__ import annotations
