@@ -31,13 +31,26 @@ def free_port() -> int:
 
 
 def _stop_pid(pid: int, timeout: float = 5.0) -> None:
+    """Stop a server that is not our child (a killed launcher's): SIGTERM, then SIGKILL once
+    ``timeout`` has passed. A process that has exited but is not yet reaped (a zombie) counts
+    as stopped."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            os.kill(pid, 0)
+            if _exited(pid):
+                return
             time.sleep(0.05)
         os.kill(pid, signal.SIGKILL)
+
+
+def _exited(pid: int) -> bool:
+    """Whether ``pid`` is gone or a zombie (/proc/PID/stat's state is "Z")."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] == "Z"
 
 
 class EmbeddedRedis:
@@ -98,9 +111,15 @@ class EmbeddedRedis:
 
     def stop(self) -> None:
         if self.process is not None:
-            _stop_pid(self.process.pid)
-            with contextlib.suppress(subprocess.TimeoutExpired):
+            # our child: wait() reaps it the moment it exits (polling its PID would see the
+            # unreaped zombie and wait out the whole timeout)
+            with contextlib.suppress(ProcessLookupError):
+                self.process.terminate()
+            try:
                 self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
             self.process = None
         self.pidfile.unlink(missing_ok=True)
 

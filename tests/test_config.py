@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from config import ConfigError, load_settings
@@ -38,8 +40,6 @@ def test_production_without_secret_stops_with_a_clear_message():
 
 
 def test_embedded_redis_starts_and_really_stops(tmp_path):
-    import os
-
     import redis
 
     server = EmbeddedRedis(tmp_path)
@@ -50,3 +50,24 @@ def test_embedded_redis_starts_and_really_stops(tmp_path):
     assert not (tmp_path / "redis.pid").exists()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_a_stopped_server_not_yet_reaped_counts_as_stopped():
+    """`make run` and the fault tests stop their Redis at once: a child that has exited but
+    is not yet reaped (a zombie) answers signals, so a check by signal waited out the whole
+    timeout every time."""
+    import subprocess
+    import time
+
+    from scripts.embedded import _exited
+
+    child = subprocess.Popen(["sleep", "30"])
+    assert not _exited(child.pid)
+    child.terminate()
+    deadline = time.monotonic() + 10
+    while not _exited(child.pid):  # exited, not reaped: still a PID
+        assert time.monotonic() < deadline, "the child did not exit"
+        time.sleep(0.02)
+    os.kill(child.pid, 0)  # the zombie is still there: a check by signal would wait on
+    child.wait()
+    assert _exited(child.pid)
