@@ -38,6 +38,9 @@ GATE_SIDE = 80
 #: comb teeth: at least this many on one line, lengths within this ratio
 MIN_TEETH = 3
 TEETH_RATIO = 0.75
+#: a tooth is at least this many times longer than it is thick (a page turned level spreads a
+#: short tooth over a column more; standing on a line, evenly spaced, it is still a tooth)
+TEETH_ELONGATION = 4.5
 #: dashed and dotted lines: pieces at most this share of the digit height long, about this
 #: share thick, at least this many, with gaps of at most this share bridged
 DASH_LONG = 0.4
@@ -95,7 +98,7 @@ class _Seg:
 
 
 def _candidates(
-    binary: np.ndarray, k: int, horizontal: bool
+    binary: np.ndarray, k: int, horizontal: bool, elongation: float = ELONGATION
 ) -> tuple[np.ndarray, np.ndarray | None, list[_Seg]]:
     """Straight runs of at least ``k`` px: (opened image, label image, [_Seg]).
 
@@ -133,7 +136,7 @@ def _candidates(
                 s = _Seg(label, x + a0, y + c0, x + a1, y + c1, True, i)
             else:
                 s = _Seg(label, x + c0, y + a0, x + c1, y + a1, False, i)
-            if s.length >= ELONGATION * max(1, s.thick):
+            if s.length >= elongation * max(1, s.thick):
                 segs.append(s)
         if not keep.all():  # what lies outside the cores is no part of a line
             view[:] = np.where(inside & ~keep[:, None], 0, view)
@@ -390,18 +393,25 @@ def _solid_lines(
     # comb teeth standing on (or hanging from) a long form line
     long_h = [s for s in found_h if s.length >= LONG_FACTOR * ref_h]
     if long_h:
-        k0 = max(6, min(H, W) // 40)
-        if k0 < k:
-            _, vlab, vsegs = _candidates(binary, k0, False)
+        k0 = min(k, max(6, min(H, W) // 40))
+        _, vlab, vsegs = _candidates(binary, k0, False, TEETH_ELONGATION)
     for line in long_h:
         # teeth are printed like the line: as thin as it is (a written 1 is a pen stroke)
         thin = max(line.thick + 1, 1.5 * line.thick)
-        teeth = [v for v in vsegs if v.thick <= thin and any(line.hits(e) for e in v.ends(tol(v)))]
+        # a line 1 px thick may have lost a row to its core (a page turned level: the line
+        # lies between two rows), and a tooth runs on through that row
+        reach = [tol(v) + (line.thick == 1) for v in vsegs]
+        teeth = [
+            v
+            for v, r in zip(vsegs, reach, strict=True)
+            if v.thick <= thin and any(line.hits(e) for e in v.ends(r))
+        ]
         if len(teeth) < MIN_TEETH:
             continue
         similar = _regular(teeth)
         if len(similar) >= MIN_TEETH:
             thick = max(thick, _paint(mask, vlab, similar))
+            _tooth_edges(mask, binary, similar)
     return mask, thick
 
 
@@ -444,14 +454,30 @@ def _outer_edges(
     centre = float(np.mean([(t.y0 + t.y1 if horizontal else t.x0 + t.x1) / 2 for t in across]))
     for s in sides:
         a0, a1, c0, c1 = (s.x0, s.x1, s.y0, s.y1) if horizontal else (s.y0, s.y1, s.x0, s.x1)
-        out = 1 if (c0 + c1) / 2 > centre else -1
-        edge = c1 if out > 0 else c0 - 1
-        if edge < 0 or not 0 <= edge + out < b.shape[0]:
-            continue
-        run = b[edge, a0:a1] > 0
-        beyond = np.count_nonzero(b[edge + out, a0:a1])
-        if run.mean() >= EDGE_RUN and beyond < EDGE_BEYOND * (a1 - a0):
-            m[edge, a0:a1][run] = 255
+        _edge(m, b, a0, a1, c0, c1, 1 if (c0 + c1) / 2 > centre else -1)
+
+
+def _tooth_edges(mask: np.ndarray, binary: np.ndarray, teeth: list[_Seg]) -> None:
+    """Paint both outer edges of each comb tooth onto ``mask`` (``_edge``): a tooth on a
+    page turned level is spread over a column more than it is thick, at half strength, and
+    its fainter outer columns fell out of its core. Left behind, each was read as a "1"."""
+    m, b = mask.T, binary.T
+    for s in teeth:
+        for out in (-1, 1):
+            _edge(m, b, s.y0, s.y1, s.x0, s.x1, out)
+
+
+def _edge(m: np.ndarray, b: np.ndarray, a0: int, a1: int, c0: int, c1: int, out: int) -> None:
+    """Paint onto ``m`` the row of ``b`` just outside a line's core (rows ``c0``..``c1``,
+    along ``a0``..``a1``) on the side ``out`` (+1 below, -1 above) where ink runs along
+    ``EDGE_RUN`` of it and the next row out holds under ``EDGE_BEYOND`` as much."""
+    edge = c1 if out > 0 else c0 - 1
+    if edge < 0 or not 0 <= edge + out < b.shape[0]:
+        return
+    run = b[edge, a0:a1] > 0
+    beyond = np.count_nonzero(b[edge + out, a0:a1])
+    if run.mean() >= EDGE_RUN and beyond < EDGE_BEYOND * (a1 - a0):
+        m[edge, a0:a1][run] = 255
 
 
 def _regular(teeth: list[_Seg]) -> list[_Seg]:
