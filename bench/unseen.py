@@ -207,12 +207,16 @@ def skewed_box_crop(x: np.ndarray, rng: Rng) -> Sample:
     return _to_png(page[top : bottom + 1, left : right + 1])
 
 
-def _skewed(png: bytes, rng: Rng, most: float = 3.0) -> bytes:
-    """``png`` as a page scanned askew: turned by up to ``most`` degrees either way, the
-    paper at the edges carried out to the corners."""
+def _skewed(png: bytes, rng: Rng, most: float = 3.0, least: float = 0.0) -> bytes:
+    """``png`` as a page scanned askew: turned by ``least`` to ``most`` degrees either way,
+    the paper at the edges carried out to the corners."""
     page = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
     h, w = page.shape
-    turn = cv2.getRotationMatrix2D((w / 2, h / 2), float(rng.uniform(-most, most)), 1.0)
+    if least:
+        degrees = float(rng.uniform(least, most)) * (1 if rng.random() < 0.5 else -1)
+    else:
+        degrees = float(rng.uniform(-most, most))
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
     return _to_png(cv2.warpAffine(page, turn, (w, h), borderMode=cv2.BORDER_REPLICATE))
 
 
@@ -234,6 +238,23 @@ def skewed_comb(x: np.ndarray, rng: Rng) -> Sample:
     idx = rng.integers(len(_DATA["x"]), size=8)
     png, _ = comb_png([_DATA["x"][j] for j in idx], rng)
     return _skewed(png, rng), "".join(str(int(_DATA["y"][j])) for j in idx)
+
+
+def tilted_boxed(x: np.ndarray, rng: Rng) -> Sample:
+    """A digit in a printed box, on a form photographed by hand: turned 4-9 degrees."""
+    return _skewed(boxed_png(x, rng), rng, most=9.0, least=4.0)
+
+
+def tilted_underline(x: np.ndarray, rng: Rng) -> Sample:
+    """A digit above a long printed underline, photographed turned 4-9 degrees."""
+    return _skewed(underline_png(x, rng), rng, most=9.0, least=4.0)
+
+
+def tilted_comb(x: np.ndarray, rng: Rng) -> Sample:
+    """A comb field of 8 boxes in a form, photographed turned 4-9 degrees."""
+    idx = rng.integers(len(_DATA["x"]), size=8)
+    png, _ = comb_png([_DATA["x"][j] for j in idx], rng)
+    return _skewed(png, rng, most=9.0, least=4.0), "".join(str(int(_DATA["y"][j])) for j in idx)
 
 
 def boxes_crop(x: np.ndarray, rng: Rng) -> Sample:
@@ -708,7 +729,7 @@ CONDITIONS: dict[str, Callable[[np.ndarray, Rng], Sample]] = {
     for f in (
         shadow, tight_shadow, dashed_underline, dotted_underline, dashed_box, thick_underline,
         box_small, box_smaller, box_crop, boxes_crop, skewed_box_crop,
-        skewed_boxed, skewed_underline, skewed_comb,
+        skewed_boxed, skewed_underline, skewed_comb, tilted_boxed, tilted_underline, tilted_comb,
         mouse,
         graph_paper, notebook, tick_mark, blue_ink, yellow_paper, red_box, low_contrast_blur,
         pencil, broken, speckle, noise25, jpeg10, jpeg_photo, exif_rotated, motion, chalk,
