@@ -398,14 +398,7 @@ def _solid_lines(
     for line in long_h:
         # teeth are printed like the line: as thin as it is (a written 1 is a pen stroke)
         thin = max(line.thick + 1, 1.5 * line.thick)
-        # a line 1 px thick may have lost a row to its core (a page turned level: the line
-        # lies between two rows), and a tooth runs on through that row
-        reach = [tol(v) + (line.thick == 1) for v in vsegs]
-        teeth = [
-            v
-            for v, r in zip(vsegs, reach, strict=True)
-            if v.thick <= thin and any(line.hits(e) for e in v.ends(r))
-        ]
+        teeth = [v for v in vsegs if v.thick <= thin and _reaches(v, line)]
         if len(teeth) < MIN_TEETH:
             continue
         similar = _regular(teeth)
@@ -413,6 +406,21 @@ def _solid_lines(
             thick = max(thick, _paint(mask, vlab, similar))
             _tooth_edges(mask, binary, similar)
     return mask, thick
+
+
+def _reaches(tooth: _Seg, line: _Seg) -> bool:
+    """Whether ``tooth`` (vertical) stands on or hangs from ``line``: one of its ends lies
+    within ``tol`` of the line, or it runs through the line and ends at most ``tol`` past
+    it. On a page turned level a tooth's square end is a slanted one, and the line's core
+    is a row or two thinner than its ink: the tooth runs on past the core."""
+    r = tol(tooth)
+    if any(line.hits(e) for e in tooth.ends(r)):
+        return True
+    if not (line.x0 < tooth.x1 and tooth.x0 < line.x1):
+        return False
+    down = tooth.y0 < line.y0 and line.y1 <= tooth.y1 <= line.y1 + r
+    up = tooth.y1 > line.y1 and line.y0 - r <= tooth.y0 <= line.y0
+    return down or up
 
 
 def _outermost_of_kin(sides: list[_Seg], across: list[_Seg]) -> list[_Seg]:

@@ -639,6 +639,25 @@ def test_a_loop_standing_on_a_box_side_leaves_the_side_a_line():
     assert not mask[74, 55] and not mask[78, 55]  # the loop stays
 
 
+def test_comb_teeth_that_run_through_their_line_and_fade_at_their_edges_are_lines(mnist):
+    # a comb as a page turned level gives it: each tooth runs on past the line's core (its
+    # square end turned slantwise), and its outer columns are fainter and shorter than its
+    # core. Such teeth were not taken for teeth, and a tooth's outer column was left as a "1"
+    img = np.zeros((200, 520), np.uint8)
+    img[150:152, 30:500] = 255  # the comb's line
+    for x in range(40, 500, 60):
+        img[115:153, x : x + 2] = 255  # the tooth, a row past the line (rows 150-151)
+        img[120:152, x - 1] = img[120:152, x + 2] = 255  # its faint edges
+    for i, x in enumerate(range(52, 470, 60)):  # a digit in each box
+        digit = cv2.resize(mnist["x_test"][i], (40, 40), interpolation=cv2.INTER_LINEAR)
+        img[105:145, x : x + 40] = np.where(digit > 100, 255, 0)
+    mask, thick = lines.find_lines(img)
+    assert thick and mask[151, 250]
+    for x in range(40, 500, 60):
+        assert mask[130, x - 1 : x + 3].all() and mask[152, x : x + 2].all(), x
+    assert not mask[105:146, 52:88].any()  # the digits stay
+
+
 def test_step_picture_shows_line_removal_and_the_touching_split(shipped_model):
     from recognizer import preprocess_steps
     from web.pages import EXAMPLE_FORM
