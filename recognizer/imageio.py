@@ -13,6 +13,7 @@ import numpy as np
 
 from . import pngfast
 from .errors import ImageTooLarge, UnreadableImage
+from .lines import edge_line
 
 DEFAULT_MAX_PIXELS = 40_000_000
 
@@ -350,13 +351,19 @@ def ink_drawn(
     lo_f, hi_f, _, _ = cv2.minMaxLoc(gray)  # one pass instead of two
     lo, hi = int(lo_f), int(hi_f)
     mid = (lo + hi) / 2.0
-    dark_frac = float(np.count_nonzero(border < mid)) / border.size
-    if dark_frac > SHEET_MIN_BORDER:
+    # a border at the midpoint counts as dark, as it does for ``inverted`` below (a frame
+    # printed at exactly the midpoint's grey was neither dark nor light paper)
+    dark = cv2.compare(border, mid, cv2.CMP_LE) if hi > lo else border[:0]
+    dark_frac = float(np.count_nonzero(dark)) / border.size
+    # a printed frame along the edge is looked for first: a row of boxes cut out along its
+    # border is no sheet on a desk, but its boxes are light, solid and sharp-edged like one
+    # (taken for the sheet, one box kept its paper and the next was painted over, digit too)
+    framed = _framed_paper(gray, mid) if dark_frac >= FRAME_DARK else None
+    if framed is None and dark_frac > SHEET_MIN_BORDER:
         sheet = _on_sheet(gray)
         if sheet is not None:  # the surround is now paper: judge the page as a scan
             return (*ink_and_polarity(sheet), None)
     unsure = False
-    framed = _framed_paper(gray, mid) if dark_frac >= FRAME_DARK else None
     if framed is not None:  # a printed frame along the edge: its paper lies inside it
         bmed = framed
     elif 0.3 < dark_frac < 0.7:  # mixed border: decide by the majority of all pixels
@@ -389,7 +396,7 @@ FRAME_THIN = 0.08
 FRAME_LINE = 0.2
 #: images smaller than this are left alone: a digit stretched to fill its frame (USPS,
 #: Semeion) may draw a light ring of its own
-FRAME_MIN_SIDE = 40
+FRAME_MIN_SIDE = 32
 
 
 def _framed_paper(gray: np.ndarray, mid: float) -> float | None:
@@ -416,10 +423,16 @@ def _framed_paper(gray: np.ndarray, mid: float) -> float | None:
     for edge in edges:  # rows from the edge inwards
         share = np.count_nonzero(edge > mid, axis=1) / edge.shape[1]
         line = share < FRAME_LINE
+        if not line.any():
+            slanted = _slanted_side(edge, mid, thin)
+            if slanted is not None:
+                framed += 1
+                found.append(slanted)
+                continue
         start = int(np.argmax(line)) if line.any() else 0  # the paper lies past a dark line
         light = share[start:] >= FRAME_LIGHT
-        if not light.any():
-            return None
+        if not light.any():  # a line thicker than ``depth``, or a side cut off dark
+            continue
         if line.any():
             # mostly light just past the line: a printed line, no light shape's curved edge
             if int(np.argmax(share[start:] >= 0.5)) > thin:
@@ -433,6 +446,20 @@ def _framed_paper(gray: np.ndarray, mid: float) -> float | None:
         return None  # light rings round dark paper: a light digit
     paper = np.concatenate(found)
     return float(np.median(paper[paper > mid]))
+
+
+def _slanted_side(edge: np.ndarray, mid: float, thin: int) -> np.ndarray | None:
+    """The paper just inside a frame's side that runs slantwise along an edge (``edge``: its
+    rows going in from it), or None. Cut from a skewed scan, the side lies in the edge's
+    first row along part of it and a row or two further in along the rest, so no one row
+    is dark; going in from the edge, each column meets it first (``lines.edge_line``)."""
+    found = edge_line(edge <= mid, thin)
+    if found is None:
+        return None
+    near, start, run, _ = found
+    inside = start + run
+    side = near & (run <= thin) & (inside < len(edge))
+    return edge[inside[side], np.flatnonzero(side)]
 
 
 def _zero_outside(ink: np.ndarray, drawn: Box | None) -> Box | None:

@@ -58,6 +58,25 @@ PAGE_SPAN = 0.8
 #: this share of it, if the next one out holds under ``EDGE_BEYOND`` as much (``_outer_edges``)
 EDGE_RUN = 0.8
 EDGE_BEYOND = 0.3
+#: a printed line along the image's edge (a field cut out along its box; on a skewed scan
+#: the box's sides run slantwise into the edge, and no straight run is left of them): at
+#: most this share of the shorter side thick (or ``EDGE_LINE_PX``), ...
+EDGE_LINE_THIN = 0.1
+EDGE_LINE_PX = 5
+#: ... with at most 2 px and this share of the edge's length of paper between it and the
+#: edge (a crop's margin, and the drift of a line 3 degrees askew), ...
+EDGE_LINE_GAP = 0.06
+#: ... along this share of the edge (a tenth at each end, the corners, left out) ...
+EDGE_LINE_ALONG = 0.7
+#: ... running into one of the edge's ends (in this share of its tenth there: a slanted side
+#: may leave the image before the other), and touching the edge somewhere (within this many
+#: px: a field cut out along its box, its box askew) ...
+EDGE_LINE_END = 0.5
+EDGE_LINE_TOUCH = 3
+#: ... its inner edge straight: its pixels this many px from a straight line (the median)
+EDGE_LINE_WOBBLE = 0.5
+#: ... on at least this many edges: a tight crop's digit may run a bar along one edge
+EDGE_LINE_SIDES = 2
 #: the low threshold's binary holds this many times the ink of the image's own binary: a
 #: tinted field passed it whole, and lines are looked for in the image's binary instead
 FLOODED = 3.0
@@ -575,6 +594,95 @@ def _rows_max(img: np.ndarray, f: int) -> np.ndarray:
     for i in range(1, f):
         cv2.max(out, runs[:, i], dst=out)
     return out
+
+
+def edge_frame(binary: np.ndarray) -> np.ndarray | None:
+    """0/255 mask of a frame printed along ``binary``'s edges (white ink), or None.
+
+    A form field cut out along its printed box has the box's sides along the image's edges.
+    Cut from a skewed scan, each side runs slantwise into the edge: a wedge, then nothing,
+    no straight run the line search can find, and the wedges were read as "1"s. Going in
+    from an edge, such a side is the first ink, close to the edge and thin, nearly all along
+    it, running into one of its ends and touching it (``EDGE_LINE_*``); on two edges or
+    more it is a frame (a shaded field's box inside the image runs along two edges a little
+    way in, and its other two sides were left as "1"s). Its pixels are taken up to the
+    line's own thickness (the median, and a pixel more): a stroke that touches the side
+    from inside keeps its ink."""
+    H, W = binary.shape
+    if min(H, W) < MIN_SIDE:
+        return None
+    if sum(_inked_along(binary, edge) for edge in range(4)) < EDGE_LINE_SIDES:
+        return None  # (most images: paper along their edges)
+    thin = max(EDGE_LINE_PX, round(EDGE_LINE_THIN * min(H, W)))
+    mask = np.zeros_like(binary)
+    views = [(binary, mask), (binary[::-1], mask[::-1]), (binary.T, mask.T)]
+    views.append((binary.T[::-1], mask.T[::-1]))  # rows from each edge inwards
+    sides = 0
+    for b, m in views:
+        gap = 2 + round(EDGE_LINE_GAP * b.shape[1])
+        band = b[: gap + thin + 1] > 0
+        found = edge_line(band, thin)
+        if found is None:
+            continue
+        near, start, run, depth = found
+        end = max(1, len(near) // 10)
+        if max(near[:end].mean(), near[-end:].mean()) < EDGE_LINE_END:
+            continue  # a line along the middle of the edge: a box inside the image
+        if start[near].min() > EDGE_LINE_TOUCH:
+            continue  # a little way in all along: a box inside the image, too
+        sides += 1
+        rows = np.arange(len(band))[:, None]
+        take = near & (rows >= start) & (rows < start + np.minimum(run, depth))
+        m[: len(band)][take] = 255
+    return mask if sides >= EDGE_LINE_SIDES else None
+
+
+def _inked_along(binary: np.ndarray, edge: int) -> bool:
+    """Whether ink lies close to ``edge`` (0-3: top, bottom, left, right) of ``binary`` in
+    ``EDGE_LINE_ALONG`` of its middle, as a line along it would: a quick answer, most
+    often from the strip's count of ink alone."""
+    H, W = binary.shape
+    n = W if edge < 2 else H
+    g = 3 + round(EDGE_LINE_GAP * n)
+    strip = (binary[:g], binary[H - g :], binary[:, :g], binary[:, W - g :])[edge]
+    need = EDGE_LINE_ALONG * (n - 2 * (n // 10))
+    if cv2.countNonZero(strip) < need:
+        return False
+    inked = strip.max(0 if edge < 2 else 1)
+    return np.count_nonzero(inked[n // 10 : n - n // 10]) >= need
+
+
+def edge_line(band: np.ndarray, thin: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+    """A printed line along an edge of an image, in ``band`` (bool, its rows going in from
+    the edge; ink True), or None: (the columns whose first ink starts close to the edge,
+    where it starts, how far it runs, the line's thickness and a pixel more).
+
+    The line is the first ink, close to the edge and at most ``thin`` thick, in
+    ``EDGE_LINE_ALONG`` of the edge's middle, and its inner edge is straight
+    (``EDGE_LINE_WOBBLE``): the edge may cut a slanted line's outer side away, never its
+    inner one. A thin pen's "0" cropped tight runs close along each edge too, but curved."""
+    n = band.shape[1]
+    start, run = first_runs(band)
+    near = (run > 0) & (start <= 2 + round(EDGE_LINE_GAP * n))
+    line = near & (run <= thin)
+    if line[n // 10 : n - n // 10].mean() < EDGE_LINE_ALONG:
+        return None
+    at = np.flatnonzero(line)
+    inner = (start + run)[at].astype(np.float64)
+    slope, icpt = np.polyfit(at, inner, 1)
+    if np.median(np.abs(inner - (slope * at + icpt))) > EDGE_LINE_WOBBLE:
+        return None
+    return near, start, run, int(np.median(run[line])) + 1
+
+
+def first_runs(band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each column of ``band`` (bool, its rows going in from an edge of an image): the
+    row its first True starts at, and how many rows that run lasts (0: it has none)."""
+    start = np.argmax(band, 0)
+    past = band | (np.arange(len(band))[:, None] < start)
+    end = np.argmax(~past, 0)  # the first False past the start
+    end[past.all(0)] = len(band)
+    return start, end - start
 
 
 def _no_lines(binary: np.ndarray) -> np.ndarray:

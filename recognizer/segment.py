@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from .imageio import Box
-from .lines import flooded, remove_lines
+from .lines import edge_frame, flooded, remove_lines
 from .skew import Turn, level, skew
 
 #: segmentation works on images whose longer side is at most this (boxes are scaled back)
@@ -448,9 +448,17 @@ def segment(
             t, binary = _threshold(ink, mx)
             faint = _faint(ink, t)
             comps = _components(binary)
-        degrees = 0.0 if drawing else skew(_line_ink(binary, faint))
+        line_ink = _line_ink(binary, faint)
+        # a field cut out along its box: its sides along the edges are taken out with the
+        # form lines, and they tell no skew (cut by the edge, they run level along it)
+        framed = None if drawing else edge_frame(line_ink)
+        if framed is not None:
+            line_ink = cv2.bitwise_and(line_ink, cv2.bitwise_not(framed))
+        degrees = 0.0 if drawing else skew(line_ink)
         if degrees:  # a skewed scan: its lines are looked for, and its digits read, level
             ink, turn = level(ink, degrees)
+            if framed is not None:
+                framed = cv2.compare(turn.image(framed), 127, cv2.CMP_GT)
             drawn = None
             t, binary = _threshold(ink, mx)
             faint = _faint(ink, t)
@@ -468,10 +476,15 @@ def segment(
             ink, binary, lines = remove_lines(
                 ink, binary, faint, comps[2] if comps is not None else None
             )
+        if framed is not None:
+            off_frame = cv2.bitwise_not(framed)
+            ink, binary = cv2.bitwise_and(ink, off_frame), cv2.bitwise_and(binary, off_frame)
         if binary is not before:
             comps, drawn = None, None
         if loops is not None:
             lines = cv2.bitwise_or(lines, cv2.bitwise_not(off_loops))
+        if framed is not None:
+            lines = cv2.bitwise_or(lines, framed)
         # (OpenCV's test stops at the first line pixel; NumPy's any() casts every byte first)
         if not cv2.hasNonZero(lines):
             lines = None

@@ -200,6 +200,67 @@ def test_a_form_field_cut_out_along_its_box_is_dark_ink_on_light_paper(mnist, sh
     assert not to_ink(page)[1]
 
 
+def test_a_field_cut_out_along_its_box_from_a_skewed_scan_is_read(mnist, shipped_model):
+    # cut from a page scanned askew, the box's sides run slantwise into the image's edge:
+    # wedges along the edge, no straight run for the line search, each read as a "1", and
+    # no row of the edge dark enough to be a frame for the paper's level (old: 187 of 200
+    # right, 11 with extra digits). Going in from each edge, a side is the first ink, thin
+    # and straight (``lines.edge_frame``, ``imageio._slanted_side``)
+    from bench.unseen import skewed_box_crop
+
+    x, y = mnist["x_test"], mnist["y_test"]
+    rng = np.random.default_rng(9)
+    blobs = [skewed_box_crop(x[i], rng) for i in range(200)]
+    right, too_many = _scored(shipped_model, blobs, y[:200])
+    assert right >= 194 and too_many <= 4
+
+
+def _framed(sides: tuple[int, int, int, int], level: int) -> np.ndarray:
+    """A row of two boxes cut out along its border, a "7" and a "1" in them (ink 20, paper
+    230): the border of grey ``level`` along the image's edges, its sides (top, bottom,
+    left, right) that many px thick, 2 px of paper outside the right one."""
+    h, w = 60, 100
+    page = np.full((h, w), 230, np.uint8)
+    top, bottom, left, right = sides
+    page[:top], page[h - bottom :], page[:, :left] = level, level, level
+    page[:, w - 2 - right : w - 2] = level
+    page[:, 48:50] = level
+    cv2.line(page, (15, 15), (35, 15), 20, 4)
+    cv2.line(page, (35, 15), (22, 48), 20, 4)
+    cv2.line(page, (72, 12), (70, 48), 20, 4)
+    return page
+
+
+def test_a_frame_printed_at_the_paper_and_ink_s_middle_grey_is_still_a_frame():
+    # the frame's grey was exactly halfway between the ink and the paper: counted neither
+    # dark (no frame looked for) nor light (not the paper), the paper inside it was taken
+    # for ink (old: the dividers of a row of boxes read as "1"s)
+    ink, light_paper = to_ink(_framed((2, 2, 2, 2), (20 + 230) // 2))
+    assert light_paper and ink[30, 10] < 40 and ink[15, 25] > 150
+
+
+def test_a_frame_side_thicker_than_the_band_it_is_looked_for_in_is_still_a_frame():
+    # one side 8 px thick behind 2 px of paper filled the whole band looked at from that
+    # edge: no paper in it, and the frame was given up (the paper inside taken for ink)
+    ink, light_paper = to_ink(_framed((2, 2, 2, 8), 70))
+    assert light_paper and ink[30, 10] < 40 and ink[15, 25] > 150
+
+
+def test_a_tight_crop_s_strokes_along_its_edges_are_no_frame(mnist):
+    # a digit cropped tight touches every edge: a "7"'s bar runs along the top, a thin "0"
+    # close along all four (only a straight, thin line along two edges or more is a frame)
+    x = mnist["x_test"]
+    found = 0
+    for i in range(500):
+        big = cv2.resize(x[i], None, fx=3, fy=3, interpolation=cv2.INTER_LINEAR)
+        b = cv2.erode(np.where(big > 100, 255, 0).astype(np.uint8), np.ones((3, 3), np.uint8))
+        ys, xs = np.nonzero(b)
+        b = b[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        b = cv2.copyMakeBorder(b, 0, 0, 0, max(0, 40 - b.shape[1]), cv2.BORDER_CONSTANT)
+        found += lines.edge_frame(b) is not None
+    assert found == 0
+
+
 def test_a_row_of_boxes_cut_out_along_its_border_is_read(mnist, shipped_model):
     # the row's top and bottom sides lie on the image's edge: the opening that finds the
     # dividers counted the ink as running on past the edge, so those sides stayed in it as
@@ -213,6 +274,29 @@ def test_a_row_of_boxes_cut_out_along_its_border_is_read(mnist, shipped_model):
     samples = [unseen.boxes_crop(mnist["x_test"][0], rng) for _ in range(100)]
     right, too_many = _scored(shipped_model, [b for b, _ in samples], [t for _, t in samples])
     assert right >= 92 and too_many <= 4
+
+
+def test_a_row_of_boxes_cut_out_along_its_border_is_no_sheet_on_a_desk(mnist, shipped_model):
+    # its boxes are light, solid and sharp-edged, like a sheet of paper on a dark desk: taken
+    # for one, one box kept its paper and the others were painted over, digits and all
+    # ("3865" read "865"; old: 6 of these 9 right). The frame along the edge is looked for
+    # first
+    from bench import unseen
+    from recognizer.imageio import _framed_paper, _on_sheet
+
+    unseen._DATA.update(x=mnist["x_test"], y=mnist["y_test"])
+    rng = np.random.default_rng(5)
+    both, truths = [], []
+    for _ in range(600):
+        blob, text = unseen.boxes_crop(mnist["x_test"][0], rng)
+        gray = _gray(blob)
+        mid = (int(gray.min()) + int(gray.max())) / 2
+        if _framed_paper(gray, mid) is not None and _on_sheet(gray) is not None:
+            both.append(blob)
+            truths.append(text)
+    assert len(both) >= 5
+    right, _ = _scored(shipped_model, both, truths)
+    assert right == len(both)
 
 
 def test_a_cell_of_squared_paper_is_not_taken_for_a_card(mnist):
