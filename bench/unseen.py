@@ -196,15 +196,39 @@ def skewed_box_crop(x: np.ndarray, rng: Rng) -> Sample:
     x0 = m + t + 1 + int(rng.integers(0, max(1, bw - w - 2 * t - 1)))
     y0 = m + t + 1 + int(rng.integers(0, max(1, bh - h - 2 * t - 1)))
     _lay(paper, cov, x0, y0, _ink_level(rng))
+    return _to_png(_turned_crop(paper, (m, m, m + bw, m + bh), rng))
+
+
+def _turned_crop(paper: np.ndarray, box: tuple[int, int, int, int], rng: Rng) -> np.ndarray:
+    """``paper`` turned by up to 3 degrees (a skewed scan), cut out along the turned ``box``'s
+    extent (x0, y0, x1, y1), 0-2 px inside it."""
     turn = cv2.getRotationMatrix2D(
         (paper.shape[1] / 2, paper.shape[0] / 2), float(rng.uniform(-3, 3)), 1.0
     )
     page = cv2.warpAffine(paper, turn, paper.shape[::-1], borderMode=cv2.BORDER_REPLICATE)
-    corners = np.array([[[m, m], [m + bw, m], [m, m + bh], [m + bw, m + bh]]], np.float32)
-    box = cv2.transform(corners, turn)[0]
+    x0, y0, x1, y1 = box
+    corners = np.array([[[x0, y0], [x1, y0], [x0, y1], [x1, y1]]], np.float32)
+    turned = cv2.transform(corners, turn)[0]
     inset = int(rng.integers(0, 3))
-    (left, top), (right, bottom) = box.min(0).astype(int) + inset, box.max(0).astype(int) - inset
-    return _to_png(page[top : bottom + 1, left : right + 1])
+    (left, top), (right, bottom) = (
+        turned.min(0).astype(int) + inset,
+        turned.max(0).astype(int) - inset,
+    )
+    return page[top : bottom + 1, left : right + 1]
+
+
+def skewed_boxes_crop(x: np.ndarray, rng: Rng) -> Sample:
+    """``boxes_crop`` from a skewed scan: a row of 3-6 boxes turned by up to 3 degrees, cut
+    out along the turned row's extent, 0-2 px inside it."""
+    n = int(rng.integers(3, 7))
+    idx = rng.integers(len(_DATA["x"]), size=n)
+    bh = int(rng.uniform(44, 72))
+    bw = int(bh * rng.uniform(0.75, 1.0))
+    t, m = int(rng.integers(1, 4)), 30
+    paper = _paper(bh + 2 * m, n * bw + 2 * m, rng)
+    _row_of_boxes(paper, (m, m), (bw, bh, t), idx, rng)
+    crop = _turned_crop(paper, (m, m, m + n * bw, m + bh), rng)
+    return _to_png(crop), "".join(str(int(_DATA["y"][j])) for j in idx)
 
 
 def _skewed(png: bytes, rng: Rng, most: float = 3.0, least: float = 0.0) -> bytes:
@@ -267,10 +291,21 @@ def boxes_crop(x: np.ndarray, rng: Rng) -> Sample:
     t = int(rng.integers(1, 4))
     pad = [int(rng.integers(1, 3)) if rng.random() < 0.4 else 0 for _ in range(4)]
     paper = _paper(bh + t + pad[1] + pad[3], n * bw + t + pad[0] + pad[2], rng)
+    _row_of_boxes(paper, (pad[0], pad[1]), (bw, bh, t), idx, rng)
+    return _to_png(paper), "".join(str(int(_DATA["y"][j])) for j in idx)
+
+
+def _row_of_boxes(
+    paper: np.ndarray, at: tuple[int, int], size: tuple[int, int, int], idx: np.ndarray, rng: Rng
+) -> None:
+    """Print on ``paper`` a row of boxes sharing their sides, from ``at`` (its top left
+    corner), each ``size`` (width, height, line thickness), and write digits ``idx`` in
+    them, one a box."""
+    (ox, oy), (bw, bh, t), n = at, size, len(idx)
     lines = np.zeros(paper.shape, np.float32)
-    cv2.rectangle(lines, (pad[0], pad[1]), (pad[0] + n * bw, pad[1] + bh), 1.0, t)
+    cv2.rectangle(lines, (ox, oy), (ox + n * bw, oy + bh), 1.0, t)
     for i in range(1, n):
-        cv2.line(lines, (pad[0] + i * bw, pad[1]), (pad[0] + i * bw, pad[1] + bh), 1.0, t)
+        cv2.line(lines, (ox + i * bw, oy), (ox + i * bw, oy + bh), 1.0, t)
     _lay(paper, lines, 0, 0, float(rng.uniform(20, 150)))
     ink = _ink_level(rng)
     for i, j in enumerate(idx):
@@ -280,10 +315,9 @@ def boxes_crop(x: np.ndarray, rng: Rng) -> Sample:
             f = (bw - 2 * t - 2) / w
             cov = cv2.resize(cov, (max(1, int(w * f)), max(1, int(h * f))), cv2.INTER_AREA)
             h, w = cov.shape
-        x0 = pad[0] + i * bw + t + 1 + int(rng.integers(0, max(1, bw - w - 2 * t - 1)))
-        y0 = pad[1] + t + 1 + int(rng.integers(0, max(1, bh - h - 2 * t - 1)))
+        x0 = ox + i * bw + t + 1 + int(rng.integers(0, max(1, bw - w - 2 * t - 1)))
+        y0 = oy + t + 1 + int(rng.integers(0, max(1, bh - h - 2 * t - 1)))
         _lay(paper, cov, x0, y0, ink)
-    return _to_png(paper), "".join(str(int(_DATA["y"][j])) for j in idx)
 
 
 def graph_paper(x: np.ndarray, rng: Rng) -> Sample:
@@ -728,7 +762,7 @@ CONDITIONS: dict[str, Callable[[np.ndarray, Rng], Sample]] = {
     f.__name__: f
     for f in (
         shadow, tight_shadow, dashed_underline, dotted_underline, dashed_box, thick_underline,
-        box_small, box_smaller, box_crop, boxes_crop, skewed_box_crop,
+        box_small, box_smaller, box_crop, boxes_crop, skewed_box_crop, skewed_boxes_crop,
         skewed_boxed, skewed_underline, skewed_comb, tilted_boxed, tilted_underline, tilted_comb,
         mouse,
         graph_paper, notebook, tick_mark, blue_ink, yellow_paper, red_box, low_contrast_blur,

@@ -355,15 +355,12 @@ def ink_drawn(
     # printed at exactly the midpoint's grey was neither dark nor light paper)
     dark = cv2.compare(border, mid, cv2.CMP_LE) if hi > lo else border[:0]
     dark_frac = float(np.count_nonzero(dark)) / border.size
-    # a printed frame along the edge is looked for first: a row of boxes cut out along its
-    # border is no sheet on a desk, but its boxes are light, solid and sharp-edged like one
-    # (taken for the sheet, one box kept its paper and the next was painted over, digit too)
-    framed = _framed_paper(gray, mid) if dark_frac >= FRAME_DARK else None
-    if framed is None and dark_frac > SHEET_MIN_BORDER:
+    if dark_frac > SHEET_MIN_BORDER:
         sheet = _on_sheet(gray)
         if sheet is not None:  # the surround is now paper: judge the page as a scan
             return (*ink_and_polarity(sheet), None)
     unsure = False
+    framed = _framed_paper(gray, mid) if dark_frac >= FRAME_DARK else None
     if framed is not None:  # a printed frame along the edge: its paper lies inside it
         bmed = framed
     elif 0.3 < dark_frac < 0.7:  # mixed border: decide by the majority of all pixels
@@ -394,9 +391,11 @@ FRAME_SIDES = 3
 FRAME_THIN = 0.08
 #: a row (column) of the frame's line is at most this share light
 FRAME_LINE = 0.2
+#: a side that runs slantwise along the edge (``_slanted_side``) meets this share of it
+FRAME_SLANT_ALONG = 0.5
 #: images smaller than this are left alone: a digit stretched to fill its frame (USPS,
 #: Semeion) may draw a light ring of its own
-FRAME_MIN_SIDE = 32
+FRAME_MIN_SIDE = 40
 
 
 def _framed_paper(gray: np.ndarray, mid: float) -> float | None:
@@ -452,8 +451,9 @@ def _slanted_side(edge: np.ndarray, mid: float, thin: int) -> np.ndarray | None:
     """The paper just inside a frame's side that runs slantwise along an edge (``edge``: its
     rows going in from it), or None. Cut from a skewed scan, the side lies in the edge's
     first row along part of it and a row or two further in along the rest, so no one row
-    is dark; going in from the edge, each column meets it first (``lines.edge_line``)."""
-    found = edge_line(edge <= mid, thin)
+    is dark; going in from the edge, each column meets it first (``lines.edge_line``), in
+    ``FRAME_SLANT_ALONG`` of the edge: the side may leave the image a third of the way along."""
+    found = edge_line(edge <= mid, thin, FRAME_SLANT_ALONG)
     if found is None:
         return None
     near, start, run, _ = found
@@ -541,6 +541,11 @@ SHEET_MIN_BORDER = 0.25
 #: ... and the sheet at least this share of the image; at most this share of the sheet is ink
 SHEET_MIN_AREA = 0.2
 SHEET_MAX_INK = 0.25
+#: somewhere the surround is at least this many px (of ``_SHADE_SIZE``) wide: a desk, not
+#: the printed frame of a field cut out along its box (desk photos: >= 6.7 px; a row of boxes
+#: and a skewed box crop: mostly 1-4 px; taken for a sheet, the frame's light inside was, and
+#: a digit that touched the frame was painted over with the surround)
+SHEET_SURROUND = 4.0
 #: share of the sheet's outline that must be a sharp step (a desk photo: >= 0.76, shadows on
 #: one page: <= 0.54 in bench.unseen's and synth's shadow conditions)
 SHEET_SHARP = 0.7
@@ -614,6 +619,9 @@ def _sheet(small: np.ndarray, thr: float) -> tuple[np.ndarray, int] | None:
         return None
     if float(np.mean(light[sheet == 0])) > 0.3:
         return None  # the surround is mostly paper too: a cell of squared paper, a form box
+    surround = np.pad(1 - sheet, 1, constant_values=1)
+    if cv2.distanceTransform(surround, cv2.DIST_L2, 3)[1:-1, 1:-1].max() < SHEET_SURROUND:
+        return None  # a printed frame along the edge (a field cut out along its box), no desk
     # (the image's edge counts as the paper's end: a light digit may run off it)
     margin = float(cv2.distanceTransform(np.pad(paper, 1), cv2.DIST_L2, 3).max())
     if margin < 0.1 * min(small.shape):

@@ -424,6 +424,7 @@ def _solid_lines(
         if len(similar) >= MIN_TEETH:
             thick = max(thick, _paint(mask, vlab, similar))
             _tooth_edges(mask, binary, similar)
+            _missing_teeth(mask, binary, similar)
     return mask, thick
 
 
@@ -489,9 +490,55 @@ def _tooth_edges(mask: np.ndarray, binary: np.ndarray, teeth: list[_Seg]) -> Non
     page turned level is spread over a column more than it is thick, at half strength, and
     its fainter outer columns fell out of its core. Left behind, each was read as a "1"."""
     m, b = mask.T, binary.T
+    width = int(np.median([s.thick for s in teeth]))
+    length = float(np.median([s.length for s in teeth]))
     for s in teeth:
+        c0, c1 = _widened(m, b, s, width) if s.length > length else (s.x0, s.x1)
         for out in (-1, 1):
-            _edge(m, b, s.y0, s.y1, s.x0, s.x1, out)
+            _edge(m, b, s.y0, s.y1, c0, c1, out)
+
+
+def _missing_teeth(mask: np.ndarray, binary: np.ndarray, teeth: list[_Seg]) -> None:
+    """Paint onto ``mask`` the teeth that no candidate found at the comb's own spacing between
+    its first tooth and its last: the columns there whose ink runs along ``EDGE_RUN`` of the
+    teeth's rows, as wide as a tooth. A digit's stroke that touches a tooth makes one
+    component with it that is no straight run, and the tooth was left as a "1"."""
+    xs = np.array(sorted((t.x0 + t.x1) / 2.0 for t in teeth))
+    step = float(np.median(np.diff(xs)))
+    width = int(np.median([t.thick for t in teeth]))
+    y0 = int(np.median([t.y0 for t in teeth]))
+    y1 = int(np.median([t.y1 for t in teeth]))
+    ink = np.count_nonzero(binary[y0:y1], axis=0)
+    for k in range(1, round((xs[-1] - xs[0]) / step)):
+        at = xs[0] + k * step
+        if np.min(np.abs(xs - at)) < step / 3:
+            continue  # found
+        lo, hi = max(0, round(at - step / 4)), min(binary.shape[1], round(at + step / 4) + 1)
+        cols = lo + np.flatnonzero(ink[lo:hi] >= EDGE_RUN * (y1 - y0))
+        if not len(cols):
+            continue
+        groups = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)  # side by side
+        tooth = min(groups, key=lambda g: abs(g.mean() - at))
+        if len(tooth) <= width + 2:
+            for c in tooth:
+                mask[y0:y1, c][binary[y0:y1, c] > 0] = 255
+
+
+def _widened(m: np.ndarray, b: np.ndarray, s: _Seg, width: int) -> tuple[int, int]:
+    """The columns of tooth ``s`` (transposed: rows of ``m`` and ``b``), grown to the comb's
+    tooth ``width`` by the neighbouring columns whose ink runs along ``EDGE_RUN`` of it,
+    painted onto ``m``. A digit's stroke that runs on up from a tooth makes its longest
+    column longer than the rest (and than the comb's other teeth), and the tooth's core kept
+    that column alone."""
+    c0, c1 = s.x0, s.x1
+    while c1 - c0 < width:
+        runs = {c: np.count_nonzero(b[c, s.y0 : s.y1]) for c in (c0 - 1, c1) if 0 <= c < len(b)}
+        best = max(runs, key=lambda c: runs[c]) if runs else None
+        if best is None or runs[best] < EDGE_RUN * (s.y1 - s.y0):
+            break
+        m[best, s.y0 : s.y1][b[best, s.y0 : s.y1] > 0] = 255
+        c0, c1 = min(c0, best), max(c1, best + 1)
+    return c0, c1
 
 
 def _edge(m: np.ndarray, b: np.ndarray, a0: int, a1: int, c0: int, c1: int, out: int) -> None:
@@ -617,8 +664,8 @@ def edge_frame(binary: np.ndarray) -> np.ndarray | None:
     mask = np.zeros_like(binary)
     views = [(binary, mask), (binary[::-1], mask[::-1]), (binary.T, mask.T)]
     views.append((binary.T[::-1], mask.T[::-1]))  # rows from each edge inwards
-    sides = 0
-    for b, m in views:
+    inner: dict[int, int] = {}  # each side found: how far in from its edge it ends
+    for side, (b, m) in enumerate(views):
         gap = 2 + round(EDGE_LINE_GAP * b.shape[1])
         band = b[: gap + thin + 1] > 0
         found = edge_line(band, thin)
@@ -630,11 +677,43 @@ def edge_frame(binary: np.ndarray) -> np.ndarray | None:
             continue  # a line along the middle of the edge: a box inside the image
         if start[near].min() > EDGE_LINE_TOUCH:
             continue  # a little way in all along: a box inside the image, too
-        sides += 1
         rows = np.arange(len(band))[:, None]
         take = near & (rows >= start) & (rows < start + np.minimum(run, depth))
         m[: len(band)][take] = 255
-    return mask if sides >= EDGE_LINE_SIDES else None
+        inner[side] = int(np.max(start[near] + np.minimum(run[near], depth)))
+    if len(inner) < EDGE_LINE_SIDES:
+        return None
+    # a row of boxes: its dividers run from its top side to its bottom side, or to the
+    # image's edge where the crop cut that side off (a column of boxes: the same across)
+    if 0 in inner or 1 in inner:
+        _dividers(binary, mask, inner.get(0, 0), H - inner.get(1, 0), thin)
+    if 2 in inner or 3 in inner:
+        _dividers(binary.T, mask.T, inner.get(2, 0), W - inner.get(3, 0), thin)
+    return mask
+
+
+def _dividers(binary: np.ndarray, mask: np.ndarray, top: int, bottom: int, thin: int) -> None:
+    """Paint onto ``mask`` the dividers of a row of boxes cut out along its frame (rows
+    ``top``..``bottom`` lie between its top and bottom sides, ``mask`` holds them, or
+    the image's edge where the crop cut a side off): pieces
+    of ink that meet both, at most ``thin`` thick and slanted as far as a skewed scan turns
+    them (``EDGE_LINE_GAP``), straight. Cut from a skewed scan, the row's top and bottom
+    sides are wedges along the edges, no straight runs, and the dividers met no frame's
+    corners: each was read as a "1". A digit written in a box stands clear of its sides."""
+    inside = cv2.bitwise_and(binary[top:bottom], cv2.bitwise_not(mask[top:bottom]))
+    n, lab, st, _ = cv2.connectedComponentsWithStats(inside, connectivity=8)
+    height = bottom - top
+    for i in range(1, n):
+        x, y, w, h, area = (int(v) for v in st[i])
+        if y > 1 or y + h < height - 1 or w > thin + EDGE_LINE_GAP * h or area > thin * h:
+            continue  # a divider meets both sides (a "1" written in a box stands clear)
+        ys, xs = np.nonzero(lab[y : y + h, x : x + w] == i)
+        centre = np.bincount(ys, xs, minlength=h) / np.maximum(np.bincount(ys, minlength=h), 1)
+        at = np.arange(h, dtype=np.float64)
+        slope, icpt = np.polyfit(at, centre, 1)
+        if np.median(np.abs(centre - (slope * at + icpt))) <= EDGE_LINE_WOBBLE:
+            piece = mask[top + y : top + y + h, x : x + w]
+            piece[lab[y : y + h, x : x + w] == i] = 255
 
 
 def _inked_along(binary: np.ndarray, edge: int) -> bool:
@@ -652,20 +731,22 @@ def _inked_along(binary: np.ndarray, edge: int) -> bool:
     return np.count_nonzero(inked[n // 10 : n - n // 10]) >= need
 
 
-def edge_line(band: np.ndarray, thin: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+def edge_line(
+    band: np.ndarray, thin: int, along: float = EDGE_LINE_ALONG
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
     """A printed line along an edge of an image, in ``band`` (bool, its rows going in from
     the edge; ink True), or None: (the columns whose first ink starts close to the edge,
     where it starts, how far it runs, the line's thickness and a pixel more).
 
-    The line is the first ink, close to the edge and at most ``thin`` thick, in
-    ``EDGE_LINE_ALONG`` of the edge's middle, and its inner edge is straight
+    The line is the first ink, close to the edge and at most ``thin`` thick, in ``along``
+    of the edge's middle, and its inner edge is straight
     (``EDGE_LINE_WOBBLE``): the edge may cut a slanted line's outer side away, never its
     inner one. A thin pen's "0" cropped tight runs close along each edge too, but curved."""
     n = band.shape[1]
     start, run = first_runs(band)
     near = (run > 0) & (start <= 2 + round(EDGE_LINE_GAP * n))
     line = near & (run <= thin)
-    if line[n // 10 : n - n // 10].mean() < EDGE_LINE_ALONG:
+    if line[n // 10 : n - n // 10].mean() < along:
         return None
     at = np.flatnonzero(line)
     inner = (start + run)[at].astype(np.float64)
