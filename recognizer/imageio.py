@@ -353,8 +353,8 @@ def ink_drawn(
     mid = (lo + hi) / 2.0
     # a border at the midpoint counts as dark, as it does for ``inverted`` below (a frame
     # printed at exactly the midpoint's grey was neither dark nor light paper)
-    dark = cv2.compare(border, mid, cv2.CMP_LE) if hi > lo else border[:0]
-    dark_frac = float(np.count_nonzero(dark)) / border.size
+    dark = np.count_nonzero(border <= mid) if hi > lo else 0
+    dark_frac = float(dark) / border.size
     if dark_frac > SHEET_MIN_BORDER:
         sheet = _on_sheet(gray)
         if sheet is not None:  # the surround is now paper: judge the page as a scan
@@ -419,7 +419,9 @@ def _framed_paper(gray: np.ndarray, mid: float) -> float | None:
         gray[cut_h : h - cut_h, : w - depth - 1 : -1].T,
     )
     found, framed = [], 0
-    for edge in edges:  # rows from the edge inwards
+    for k, edge in enumerate(edges):  # rows from the edge inwards
+        if framed + len(edges) - k < FRAME_SIDES:
+            return None  # (too few sides left to frame it: a dark page, most often)
         share = np.count_nonzero(edge > mid, axis=1) / edge.shape[1]
         line = share < FRAME_LINE
         if not line.any():

@@ -448,13 +448,15 @@ def segment(
             t, binary = _threshold(ink, mx)
             faint = _faint(ink, t)
             comps = _components(binary)
-        line_ink = _line_ink(binary, faint)
-        # a field cut out along its box: its sides along the edges are taken out with the
-        # form lines, and they tell no skew (cut by the edge, they run level along it)
-        framed = None if drawing else edge_frame(line_ink)
-        if framed is not None:
-            line_ink = cv2.bitwise_and(line_ink, cv2.bitwise_not(framed))
-        degrees = 0.0 if drawing else skew(line_ink)
+        framed, degrees = None, 0.0
+        if not drawing:
+            line_ink = _line_ink(binary, faint)
+            # a field cut out along its box: its sides along the edges are taken out with
+            # the form lines, and they tell no skew (cut by the edge, they run level)
+            framed = edge_frame(line_ink)
+            if framed is not None:
+                line_ink = cv2.bitwise_and(line_ink, cv2.bitwise_not(framed))
+            degrees = skew(line_ink)
         if degrees:  # a skewed scan: its lines are looked for, and its digits read, level
             ink, turn = level(ink, degrees)
             if framed is not None:
