@@ -693,13 +693,14 @@ def edge_frame(binary: np.ndarray) -> np.ndarray | None:
 
 
 def _dividers(binary: np.ndarray, mask: np.ndarray, top: int, bottom: int, thin: int) -> None:
-    """Paint onto ``mask`` the dividers of a row of boxes cut out along its frame (rows
-    ``top``..``bottom`` lie between its top and bottom sides, ``mask`` holds them, or
-    the image's edge where the crop cut a side off): pieces
-    of ink that meet both, at most ``thin`` thick and slanted as far as a skewed scan turns
-    them (``EDGE_LINE_GAP``), straight. Cut from a skewed scan, the row's top and bottom
-    sides are wedges along the edges, no straight runs, and the dividers met no frame's
-    corners: each was read as a "1". A digit written in a box stands clear of its sides."""
+    """Paint onto ``mask`` the dividers of a row of boxes cut out along its frame: pieces of
+    ink that meet both rows ``top`` and ``bottom`` (its top and bottom sides, which ``mask``
+    holds, or the image's edge where the crop cut a side off), at most ``thin`` thick,
+    slanted as far as a skewed scan turns them (``EDGE_LINE_GAP``), and straight.
+
+    Cut from a skewed scan, the row's top and bottom sides are wedges along the edges, no
+    straight runs, and the dividers met no frame's corners: each was read as a "1". A digit
+    written in a box stands clear of its sides."""
     inside = cv2.bitwise_and(binary[top:bottom], cv2.bitwise_not(mask[top:bottom]))
     n, lab, st, _ = cv2.connectedComponentsWithStats(inside, connectivity=8)
     height = bottom - top
@@ -739,9 +740,9 @@ def edge_line(
     where it starts, how far it runs, the line's thickness and a pixel more).
 
     The line is the first ink, close to the edge and at most ``thin`` thick, in ``along``
-    of the edge's middle, and its inner edge is straight
-    (``EDGE_LINE_WOBBLE``): the edge may cut a slanted line's outer side away, never its
-    inner one. A thin pen's "0" cropped tight runs close along each edge too, but curved."""
+    of the edge's middle, and its inner edge is straight (``EDGE_LINE_WOBBLE``): the edge
+    may cut a slanted line's outer side away, never its inner one. A thin pen's "0" cropped
+    tight runs close along each edge too, but curved."""
     n = band.shape[1]
     start, run = first_runs(band)
     near = (run > 0) & (start <= 2 + round(EDGE_LINE_GAP * n))
