@@ -544,9 +544,9 @@ SHEET_MIN_BORDER = 0.25
 SHEET_MIN_AREA = 0.2
 SHEET_MAX_INK = 0.25
 #: somewhere the surround is at least this many px (of ``_SHADE_SIZE``) wide: a desk, not
-#: the printed frame of a field cut out along its box (desk photos: >= 6.7 px; a row of boxes
-#: and a skewed box crop: mostly 1-4 px; taken for a sheet, the frame's light inside was, and
-#: a digit that touched the frame was painted over with the surround)
+#: the printed frame of a field cut out along its box (desk photos: >= 6.7 px; the frames of
+#: rows of boxes and of skewed box crops: mostly 1-4 px). Taken for a sheet, such a frame
+#: was painted the paper's level, and with it a digit that touched it
 SHEET_SURROUND = 4.0
 #: share of the sheet's outline that must be a sharp step (a desk photo: >= 0.76, shadows on
 #: one page: <= 0.54 in bench.unseen's and synth's shadow conditions)
