@@ -486,9 +486,10 @@ def _outer_edges(
 
 
 def _tooth_edges(mask: np.ndarray, binary: np.ndarray, teeth: list[_Seg]) -> None:
-    """Paint both outer edges of each comb tooth onto ``mask`` (``_edge``): a tooth on a
-    page turned level is spread over a column more than it is thick, at half strength, and
-    its fainter outer columns fell out of its core. Left behind, each was read as a "1"."""
+    """Paint both outer edges of each comb tooth onto ``mask`` (``_edge``), a tooth longer
+    than its comb's others first widened to their width (``_widened``): a tooth on a page
+    turned level is spread over a column more than it is thick, at half strength, and its
+    fainter outer columns fell out of its core. Left behind, each was read as a "1"."""
     m, b = mask.T, binary.T
     width = int(np.median([s.thick for s in teeth]))
     length = float(np.median([s.length for s in teeth]))
