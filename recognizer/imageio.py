@@ -458,7 +458,7 @@ def _slanted_side(edge: np.ndarray, mid: float, thin: int) -> np.ndarray | None:
     found = edge_line(edge <= mid, thin, FRAME_SLANT_ALONG)
     if found is None:
         return None
-    near, start, run, _ = found
+    near, start, run = found.near, found.start, found.run
     inside = start + run
     side = near & (run <= thin) & (inside < len(edge))
     return edge[inside[side], np.flatnonzero(side)]

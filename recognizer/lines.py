@@ -21,6 +21,7 @@ below it (just left and right for a vertical line) is put back.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -63,6 +64,11 @@ EDGE_BEYOND = 0.3
 #: most this share of the shorter side thick (or ``EDGE_LINE_PX``), ...
 EDGE_LINE_THIN = 0.1
 EDGE_LINE_PX = 5
+#: ... or up to this share thick, or straight only without the columns where a digit runs
+#: close to the edge, on a frame found along this many edges or more (a tight crop's "7"
+#: has a straight bar along one edge and a straight stem along another)
+EDGE_LINE_THICK = 0.14
+EDGE_LINE_DOUBTFUL_SIDES = 3
 #: ... with at most 2 px and this share of the edge's length of paper between it and the
 #: edge (a crop's margin, and the drift of a line 3 degrees askew), ...
 EDGE_LINE_GAP = 0.06
@@ -77,6 +83,18 @@ EDGE_LINE_TOUCH = 3
 EDGE_LINE_WOBBLE = 0.5
 #: ... on at least this many edges: a tight crop's digit may run a bar along one edge
 EDGE_LINE_SIDES = 2
+#: a row of boxes cut out inside its frame: at least this many dividers from its top edge
+#: to its bottom one (``_cut_dividers``)
+CUT_DIVIDERS = 3
+#: ... in a row this many times wider than tall, or more
+CUT_ROW = 2.0
+#: a row of boxes' divider that a digit touches: columns with ink in this share of the rows
+#: between the row's top and bottom sides (``_upright_runs``) ...
+DIVIDER_FULL = 0.97
+#: ... on the row's grid of equal boxes (``_box_grid``), each box at least this share of the
+#: row's height wide, give or take this share of a box and a pixel
+DIVIDER_PITCH = 0.5
+DIVIDER_AT = 0.08
 #: the low threshold's binary holds this many times the ink of the image's own binary: a
 #: tinted field passed it whole, and lines are looked for in the image's binary instead
 FLOODED = 3.0
@@ -659,41 +677,108 @@ def edge_frame(binary: np.ndarray) -> np.ndarray | None:
     H, W = binary.shape
     if min(H, W) < MIN_SIDE:
         return None
-    if sum(_inked_along(binary, edge) for edge in range(4)) < EDGE_LINE_SIDES:
-        return None  # (most images: paper along their edges)
     thin = max(EDGE_LINE_PX, round(EDGE_LINE_THIN * min(H, W)))
+    thick = max(thin, round(EDGE_LINE_THICK * min(H, W)))
+    if sum(_inked_along(binary, edge) for edge in range(4)) < EDGE_LINE_SIDES:
+        return _cut_dividers(binary, thick)  # (most images: paper along their edges)
     mask = np.zeros_like(binary)
     views = [(binary, mask), (binary[::-1], mask[::-1]), (binary.T, mask.T)]
     views.append((binary.T[::-1], mask.T[::-1]))  # rows from each edge inwards
     inner: dict[int, int] = {}  # each side found: how far in from its edge it ends
+    centre: dict[int, float] = {}  # ... and where its middle runs, mostly
+    across: dict[int, tuple[float, float]] = {}  # ... the slope across it, its thickness
+    doubtful = 0  # sides found only thicker, or fitted again without a digit's stroke
     for side, (b, m) in enumerate(views):
         gap = 2 + round(EDGE_LINE_GAP * b.shape[1])
-        band = b[: gap + thin + 1] > 0
-        found = edge_line(band, thin)
+        band = b[: gap + thick + 1] > 0
+        found = edge_line(band[: gap + thin + 1], thin)
+        if found is None:
+            found = edge_line(band, thick, refit=True)
+            doubtful += found is not None
         if found is None:
             continue
-        near, start, run, depth = found
+        near, start, run, edge, depth = found
         end = max(1, len(near) // 10)
         if max(near[:end].mean(), near[-end:].mean()) < EDGE_LINE_END:
             continue  # a line along the middle of the edge: a box inside the image
         if start[near].min() > EDGE_LINE_TOUCH:
             continue  # a little way in all along: a box inside the image, too
         rows = np.arange(len(band))[:, None]
-        take = near & (rows >= start) & (rows < start + np.minimum(run, depth))
-        m[: len(band)][take] = 255
-        inner[side] = int(np.max(start[near] + np.minimum(run[near], depth)))
-    if len(inner) < EDGE_LINE_SIDES:
-        return None
+        stop = np.minimum(start + run, np.ceil(edge).astype(np.intp) + 1)
+        m[: len(band)][near & (rows >= start) & (rows < stop)] = 255
+        inner[side] = int(np.max(stop[near]))
+        centre[side] = float(np.median((start + stop)[near] / 2))
+        slope = (edge[-1] - edge[0]) / max(1, len(edge) - 1)
+        across[side] = (slope if side % 2 else -slope, depth - 1)
+    if len(inner) < (EDGE_LINE_SIDES if not doubtful else EDGE_LINE_DOUBTFUL_SIDES):
+        return _cut_dividers(binary, thick)
     # a row of boxes: its dividers run from its top side to its bottom side, or to the
     # image's edge where the crop cut that side off (a column of boxes: the same across)
-    if 0 in inner or 1 in inner:
-        _dividers(binary, mask, inner.get(0, 0), H - inner.get(1, 0), thin)
-    if 2 in inner or 3 in inner:
-        _dividers(binary.T, mask.T, inner.get(2, 0), W - inner.get(3, 0), thin)
+    for b, m, (a, z), (c, e) in (
+        (binary, mask, (0, 1), (2, 3)),
+        (binary.T, mask.T, (2, 3), (0, 1)),
+    ):
+        if a in inner or z in inner:
+            frame = across.get(a, across.get(z))
+        elif c in inner and e in inner:  # (cut off both ways: the dividers run as its sides)
+            slope, width = across.get(c, across[e])
+            frame = (-slope, width)
+            _slivers(b > 0, m, thick)
+        else:
+            continue
+        ends = (centre.get(c), None if e not in centre else len(b[0]) - centre[e])
+        _dividers(b, m, inner.get(a, 0), len(b) - inner.get(z, 0), thick, ends, frame)
     return mask
 
 
-def _dividers(binary: np.ndarray, mask: np.ndarray, top: int, bottom: int, thin: int) -> None:
+def _cut_dividers(binary: np.ndarray, thick: int) -> np.ndarray | None:
+    """0/255 mask of a row of boxes' dividers where the crop cut its frame off, or None: at
+    least ``CUT_DIVIDERS`` upright runs (``_upright_runs``) from the image's top edge to its
+    bottom one, as slanted as each other (a skewed scan's), on a grid of equal boxes. (A
+    column of boxes: the same across.) A crop inside a skewed row's frame leaves dividers
+    no longer than the digits are tall, too short for the line search, joined by what is
+    left of the frame along the edges, and they were read as "1"s."""
+    for b in (binary, binary.T):
+        if b.shape[1] < CUT_ROW * b.shape[0] or not (b[0].any() and b[-1].any()):
+            continue  # (no row of boxes, or paper along an edge)
+        ink = b > 0
+        h = len(b)
+        reach = int(EDGE_LINE_GAP * h)
+        best: list[tuple[float, _Run]] = []
+        for tilt in range(-reach, reach + 1):
+            runs = _upright_runs(ink, tilt / max(1, h - 1), thick - 1)
+            if len(runs) > len(best):
+                best = runs
+        grid = _box_grid([at for at, _ in best], h)
+        best = [r for r in best if grid is not None and _on_grid(r[0], grid)]
+        if len(best) >= CUT_DIVIDERS:
+            mask = np.zeros_like(b)
+            for _, run in best:
+                _paint_run(ink, mask, run)
+            _slivers(ink, mask, thick)
+            return mask if b is binary else np.ascontiguousarray(mask.T)
+    return None
+
+
+def _slivers(ink: np.ndarray, mask: np.ndarray, thick: int) -> None:
+    """Paint onto ``mask`` what a crop left of a row's top and bottom sides along the image's
+    top and bottom edges (``ink``: bool): ink that starts on the edge and ends within half
+    of ``thick`` from it. Joined to the row's dividers or sides, it was read as a digit."""
+    rows = np.arange(thick + 1)[:, None]
+    for band, m in ((ink, mask), (ink[::-1], mask[::-1])):
+        start, run = first_runs(band[: thick + 1])
+        m[: thick + 1][(start == 0) & (run <= thick // 2) & (rows < run)] = 255
+
+
+def _dividers(
+    binary: np.ndarray,
+    mask: np.ndarray,
+    top: int,
+    bottom: int,
+    thin: int,
+    ends: tuple[float | None, float | None] = (None, None),
+    frame: tuple[float, float] | None = None,
+) -> None:
     """Paint onto ``mask`` the dividers of a row of boxes cut out along its frame: pieces of
     ink that meet both rows ``top`` and ``bottom`` (its top and bottom sides, which ``mask``
     holds, or the image's edge where the crop cut a side off), at most ``thin`` thick,
@@ -705,17 +790,151 @@ def _dividers(binary: np.ndarray, mask: np.ndarray, top: int, bottom: int, thin:
     inside = cv2.bitwise_and(binary[top:bottom], cv2.bitwise_not(mask[top:bottom]))
     n, lab, st, _ = cv2.connectedComponentsWithStats(inside, connectivity=8)
     height = bottom - top
+    sides = [e for e in ends if e is not None]
+    merged, found = [], []  # pieces that may hold a divider; (slope, width, column, piece)
     for i in range(1, n):
         x, y, w, h, area = (int(v) for v in st[i])
-        if y > 1 or y + h < height - 1 or w > thin + EDGE_LINE_GAP * h or area > thin * h:
+        if y > 1 or y + h < height - 1:
             continue  # a divider meets both sides (a "1" written in a box stands clear)
+        if w > thin + EDGE_LINE_GAP * h or area > thin * h:
+            merged.append(i)
+            continue
         ys, xs = np.nonzero(lab[y : y + h, x : x + w] == i)
         centre = np.bincount(ys, xs, minlength=h) / np.maximum(np.bincount(ys, minlength=h), 1)
         at = np.arange(h, dtype=np.float64)
         slope, icpt = np.polyfit(at, centre, 1)
         if np.median(np.abs(centre - (slope * at + icpt))) <= EDGE_LINE_WOBBLE:
-            piece = mask[top + y : top + y + h, x : x + w]
-            piece[lab[y : y + h, x : x + w] == i] = 255
+            found.append((slope, area / h, x + icpt + slope * (h - 1) / 2, i))
+    grid = _box_grid([f[2] for f in found], height, sides)
+    if grid is not None:  # a "1" that meets both sides stands in a box's middle
+        found = [f for f in found if _on_grid(f[2], grid)]
+    elif len(sides) == 2:
+        found = []  # (no grid of boxes fits between the sides: one box, a "1" in it)
+    for slope, width, col, i in found:
+        x, y, w, h, _ = (int(v) for v in st[i])
+        mask[top + y : top + y + h, x : x + w][lab[y : y + h, x : x + w] == i] = 255
+        _ends(binary, mask, (top + y + (h - 1) / 2, col), slope, width / 2, (top, bottom))
+    # a divider that a digit (or a side's cut-off sliver) touches: as slanted and as thick
+    # as the row's other dividers (or its frame's sides), where the row's boxes put one
+    if found:
+        slope, width = (float(v) for v in np.median(np.array([f[:2] for f in found]), 0))
+    elif frame is not None:
+        slope, width = frame
+    if not merged or not (found or frame):
+        return
+    runs = []
+    for i in merged:
+        x, y, w, h, _ = (int(v) for v in st[i])
+        comp = lab[y : y + h, x : x + w] == i
+        runs += [(x + at, run, comp, (y, x)) for at, run in _upright_runs(comp, slope, width)]
+    grid = _box_grid([f[2] for f in found] + [r[0] for r in runs], height, sides)
+    runs = [r for r in runs if grid is not None and _on_grid(r[0], grid)]
+    if not found and len(runs) < 2:
+        return  # (only the sides known: two runs or more must make a regular row with them)
+    for col, run, comp, (y, x) in runs:
+        _paint_run(comp, mask[top + y : top + y + len(comp), x : x + comp.shape[1]], run)
+        point = (top + y + (len(comp) - 1) / 2, col)
+        _ends(binary, mask, point, slope, (run[1] - run[0]) / 2, (top, bottom))
+
+
+def _box_grid(
+    at: list[float], height: int, sides: list[float] | None = None
+) -> tuple[float, float] | None:
+    """Where a row of boxes (``height`` tall) puts its dividers, from the columns ``at`` of
+    its dividers found (a "1" may be among them) and of its ``sides`` (three or more in
+    all): (a column on the grid, the boxes' width), or None.
+
+    Each gap between them, or a half or a third of it (a divider may be missing), and each
+    whole share of their span, over ``DIVIDER_PITCH`` of the height, is tried as the
+    width, from each of them (from a side,
+    when one is known: a side is always on the grid). A grid scores one for each of its
+    places one of them is on, less a half for each of the others and one for each place
+    between them where none was found; of two that score the same, the wider boxes win. A
+    grid must have two more of them on it than off it."""
+    sides = sides or []
+    at = sorted(at + sides)
+    if len(at) < 3:
+        return None
+    best, grid = -np.inf, None
+    gaps = {(b - a) / k for a, b in zip(at, at[1:], strict=False) for k in (1, 2, 3)}
+    gaps |= {(at[-1] - at[0]) / k for k in range(1, 2 * len(at))}
+    for pitch in (g for g in gaps if g > DIVIDER_PITCH * height):
+        for anchor in sides[:1] or at:
+            if not all(_on_grid(a, (anchor, pitch)) for a in sides):
+                continue
+            fit = len({round((a - anchor) / pitch) for a in at if _on_grid(a, (anchor, pitch))})
+            if fit < 2 + len(at) - fit:
+                continue  # (most of them off it: squared paper's lines, not a row of boxes)
+            places = round((at[-1] - at[0]) / pitch) + 1
+            score = fit - 0.5 * (len(at) - fit) - max(0, places - fit)
+            if score > best or (score == best and grid is not None and pitch > grid[1]):
+                best, grid = score, (anchor, pitch)
+    return grid
+
+
+def _on_grid(at: float, grid: tuple[float, float]) -> bool:
+    """Whether column ``at`` lies on ``grid`` (``_box_grid``), give or take ``DIVIDER_AT`` of a
+    box and a pixel."""
+    anchor, pitch = grid
+    off = (at - anchor) / pitch
+    return abs(off - round(off)) * pitch <= DIVIDER_AT * pitch + 1
+
+
+def _ends(
+    binary: np.ndarray,
+    mask: np.ndarray,
+    point: tuple[float, float],
+    slope: float,
+    half: float,
+    rows: tuple[int, int],
+) -> None:
+    """Paint onto ``mask`` a divider's ends beyond ``rows`` (where its row's top and bottom
+    sides begin), out to where its ink stops: the divider runs through ``point`` (row,
+    column), ``slope`` px per row, ``half`` its width and a pixel more either side. The
+    sides are taken only up to their own inner edge, and the divider's stubs between were
+    left standing, joined to a digit that touched them."""
+    H, W = binary.shape
+    for way in (range(rows[0] - 1, -1, -1), range(rows[1], H)):
+        for r in way:
+            c = point[1] + slope * (r - point[0])
+            a, b = max(0, round(c - half) - 1), min(W, round(c + half) + 2)
+            ink = binary[r, a:b] > 0
+            if not ink.any():
+                break
+            mask[r, a:b][ink] = 255
+
+
+def _upright_runs(comp: np.ndarray, slope: float, width: float) -> list[tuple[float, _Run]]:
+    """The dividers inside ``comp`` (bool, a piece of ink that meets a row of boxes' top and
+    bottom sides): columns as slanted as the row's other dividers (``slope``, px per row),
+    with ink in ``DIVIDER_FULL`` of the piece's rows, together at most a pixel wider than
+    the others (``width``). Each as its centre's column at the middle row, and its columns
+    when the piece is sheared upright (the first, the one past the last, each row's shift).
+
+    A digit that touches a divider makes one piece with it, and the divider was read as a
+    "1" beside the digit."""
+    h, w = comp.shape
+    shift = np.rint(((h - 1) / 2 - np.arange(h)) * slope).astype(np.intp)  # (upright)
+    shift -= shift.min()
+    sheared = np.zeros((h, w + int(shift.max())), bool)
+    sheared[np.arange(h)[:, None], np.arange(w) + shift[:, None]] = comp
+    full = sheared.sum(0) >= DIVIDER_FULL * h
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], full.view(np.int8), [0]))))
+    mid = shift[(h - 1) // 2]
+    return [
+        ((a + b - 1) / 2 - mid, (a, b, shift))
+        for a, b in zip(edges[::2], edges[1::2], strict=True)
+        if b - a <= width + 1  # (wider: a digit's stroke along the divider)
+    ]
+
+
+def _paint_run(comp: np.ndarray, out: np.ndarray, run: _Run) -> None:
+    """Paint onto ``out`` the pixels of ``comp`` in a divider's columns (``_upright_runs``)
+    and a pixel either side (its edges, grey on paper, fall either way)."""
+    first, stop, shift = run
+    for r in range(len(comp)):
+        a, b = max(0, first - 1 - shift[r]), max(0, stop + 1 - shift[r])
+        out[r, a:b][comp[r, a:b]] = 255
 
 
 def _inked_along(binary: np.ndarray, edge: int) -> bool:
@@ -733,17 +952,36 @@ def _inked_along(binary: np.ndarray, edge: int) -> bool:
     return np.count_nonzero(inked[n // 10 : n - n // 10]) >= need
 
 
+#: a divider's columns in a piece sheared upright: the first, the one past the last, and each
+#: row's shift (``_upright_runs``)
+_Run = tuple[int, int, np.ndarray]
+
+
+class EdgeLine(NamedTuple):
+    """A printed line along an image's edge (``edge_line``), per column of the edge: whether
+    the line is there, where its first ink starts and how far that run lasts (going in from
+    the edge), and where its inner side runs (fitted); and the line's thickness and a pixel
+    more."""
+
+    near: np.ndarray
+    start: np.ndarray
+    run: np.ndarray
+    inner: np.ndarray
+    depth: int
+
+
 def edge_line(
-    band: np.ndarray, thin: int, along: float = EDGE_LINE_ALONG
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+    band: np.ndarray, thin: int, along: float = EDGE_LINE_ALONG, refit: bool = False
+) -> EdgeLine | None:
     """A printed line along an edge of an image, in ``band`` (bool, its rows going in from
-    the edge; ink True), or None: (the columns whose first ink starts close to the edge,
-    where it starts, how far it runs, the line's thickness and a pixel more).
+    the edge; ink True), or None.
 
     The line is the first ink, close to the edge and at most ``thin`` thick, in ``along``
     of the edge's middle, and its inner edge is straight (``EDGE_LINE_WOBBLE``): the edge
     may cut a slanted line's outer side away, never its inner one. A thin pen's "0" cropped
-    tight runs close along each edge too, but curved."""
+    tight runs close along each edge too, but curved. With ``refit`` the straight line is
+    fitted twice, the second time without the half of the columns farthest from the first:
+    where a digit runs close to the edge, its stroke is no part of the line."""
     n = band.shape[1]
     start, run = first_runs(band)
     near = (run > 0) & (start <= 2 + round(EDGE_LINE_GAP * n))
@@ -752,10 +990,15 @@ def edge_line(
         return None
     at = np.flatnonzero(line)
     inner = (start + run)[at].astype(np.float64)
-    slope, icpt = np.polyfit(at, inner, 1)
-    if np.median(np.abs(inner - (slope * at + icpt))) > EDGE_LINE_WOBBLE:
+    fit = np.polyfit(at, inner, 1)
+    if refit:
+        off = np.abs(inner - np.polyval(fit, at))
+        fit = np.polyfit(at[off <= np.median(off)], inner[off <= np.median(off)], 1)
+    if np.median(np.abs(inner - np.polyval(fit, at))) > EDGE_LINE_WOBBLE:
         return None
-    return near, start, run, int(np.median(run[line])) + 1
+    edge = np.polyval(fit, np.arange(n))
+    near &= (start <= edge + 0.5) & (start + run >= edge - 1.5)  # (not a stroke's column)
+    return EdgeLine(near, start, run, edge, int(np.median(run[line])) + 1)
 
 
 def first_runs(band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

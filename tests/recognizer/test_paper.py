@@ -225,6 +225,73 @@ def test_a_row_of_boxes_cut_out_along_its_border_from_a_skewed_scan_is_read(mnis
     assert right >= 70 and too_many <= 20
 
 
+def _row_cut_askew(turn: float, boxes: str, line: int = 3, inset: int = -1) -> bytes:
+    """A row of boxes cut out along its border from a page scanned ``turn`` degrees askew:
+    the crop cuts the row's top and bottom sides into wedges. In each box, by ``boxes``: "0"
+    a zero in its middle, "o" a zero touching the divider (or the frame's side) on its
+    right, "1" a one from the box's top side to its bottom side. The lines ``line`` px thick;
+    the crop ``inset`` px inside the row's top and bottom edges."""
+    page = np.full((220, 80 + 60 * len(boxes)), 230, np.uint8)
+    x0, y0, bw, bh = 40, 70, 60, 64
+    lines = np.zeros_like(page)
+    cv2.rectangle(lines, (x0, y0), (x0 + len(boxes) * bw, y0 + bh), 255, line)
+    for i in range(1, len(boxes)):
+        cv2.line(lines, (x0 + i * bw, y0), (x0 + i * bw, y0 + bh), 255, line)
+    page[lines > 0] = 70
+    for i, kind in enumerate(boxes):
+        middle = x0 + i * bw + bw // 2
+        if kind == "1":
+            cv2.line(page, (middle + 3, y0 + 2), (middle - 3, y0 + bh - 2), 20, 4)
+        else:
+            cx = x0 + (i + 1) * bw - 19 if kind == "o" else middle
+            cv2.ellipse(page, (cx, y0 + bh // 2), (15, 21), 0, 0, 360, 20, 4)
+    turned = cv2.getRotationMatrix2D((x0 + len(boxes) * bw / 2, y0 + bh / 2), turn, 1.0)
+    page = cv2.warpAffine(page, turned, page.shape[::-1], borderValue=230)
+    crop = page[y0 + inset : y0 + bh + 1 - inset, x0 - 1 : x0 + len(boxes) * bw + 2]
+    return cv2.imencode(".png", crop)[1].tobytes()
+
+
+@pytest.mark.parametrize("boxes", ["0o00", "oooo"])
+def test_a_divider_a_digit_touches_in_a_row_of_boxes_cut_from_a_skewed_scan_is_no_digit(
+    shipped_model, boxes
+):
+    # a "0" touching a divider made one piece with it, and the divider was read as a "1"
+    # beside it (old: "00100" and "0101010" at 1.5 degrees). The divider is found inside the
+    # piece: full-height columns as slanted as the row's other dividers (or, with every
+    # divider touched, its frame's sides), on the row's grid of boxes (``lines._box_grid``)
+    for turn in (-2.5, -1.5, 1.5, 2.5):
+        assert shipped_model.recognize(_row_cut_askew(turn, boxes)).text == "0000", turn
+
+
+@pytest.mark.parametrize("boxes", ["0000", "0o0o0", "00100"])
+def test_a_row_of_boxes_cut_out_inside_its_frame_from_a_skewed_scan_is_read(shipped_model, boxes):
+    # cut 4-5 px inside the row's top and bottom sides, its dividers run from the image's
+    # top edge to its bottom one, no longer than the digits are tall, and what is left of
+    # the sides joins them along the edges (old: "0101010" for "0000"). Upright runs on a
+    # grid of equal boxes are the dividers, found either way: as the frame's sides
+    # (``lines.edge_frame``) or with no frame at all (``_cut_dividers``)
+    for turn in (-2.5, -1.5, 1.5, 2.5):
+        for inset in (4, 5):
+            assert shipped_model.recognize(
+                _row_cut_askew(turn, boxes, inset=inset)
+            ).text == boxes.replace("o", "0"), (turn, inset)
+
+
+def test_a_row_of_boxes_printed_thick_cut_from_a_skewed_scan_is_read(shipped_model):
+    # sides 6 px thick on a row 67 px tall (binarized, over a tenth of it) were no frame,
+    # and the dividers were read as "1"s (old: "0101010"). A side up to 0.14 of the row
+    # counts on a frame along three edges or more (``lines.EDGE_LINE_THICK``)
+    for turn in (-2.5, -1.5, 1.5, 2.5):
+        assert shipped_model.recognize(_row_cut_askew(turn, "0000", line=6)).text == "0000", turn
+
+
+def test_a_one_from_its_box_s_top_side_to_its_bottom_one_is_no_divider(shipped_model):
+    # a straight "1" meeting both sides of its box was taken out with the dividers (old:
+    # "000" for "00100"): a divider stands on the row's grid of boxes, a "1" in a box's middle
+    for turn in (-2.5, -1.5, 1.5, 2.5):
+        assert shipped_model.recognize(_row_cut_askew(turn, "00100")).text == "00100", turn
+
+
 def _probe_rows(mnist, name: str, seed: int, n: int) -> tuple[list[bytes], list[str]]:
     """``n`` inputs of ``bench.unseen``'s probe ``name`` (one that makes its own text, of
     several test digits) and their texts."""
