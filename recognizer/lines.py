@@ -775,14 +775,18 @@ def _dividers(
     mask: np.ndarray,
     top: int,
     bottom: int,
-    thin: int,
+    thick: int,
     ends: tuple[float | None, float | None] = (None, None),
     frame: tuple[float, float] | None = None,
 ) -> None:
     """Paint onto ``mask`` the dividers of a row of boxes cut out along its frame: pieces of
     ink that meet both rows ``top`` and ``bottom`` (its top and bottom sides, which ``mask``
-    holds, or the image's edge where the crop cut a side off), at most ``thin`` thick,
-    slanted as far as a skewed scan turns them (``EDGE_LINE_GAP``), and straight.
+    holds, or the image's edge where the crop cut a side off), at most ``thick``,
+    slanted as far as a skewed scan turns them (``EDGE_LINE_GAP``), and straight, on the
+    row's grid of boxes (``_box_grid``; ``ends``: the columns of its left and right sides,
+    where found); and the dividers a digit touches, inside the pieces they make with it
+    (``_upright_runs``: as slanted and thick as the others, or with none, as ``frame``, the
+    frame's (slope, thickness), says).
 
     Cut from a skewed scan, the row's top and bottom sides are wedges along the edges, no
     straight runs, and the dividers met no frame's corners: each was read as a "1". A digit
@@ -796,7 +800,7 @@ def _dividers(
         x, y, w, h, area = (int(v) for v in st[i])
         if y > 1 or y + h < height - 1:
             continue  # a divider meets both sides (a "1" written in a box stands clear)
-        if w > thin + EDGE_LINE_GAP * h or area > thin * h:
+        if w > thick + EDGE_LINE_GAP * h or area > thick * h:
             merged.append(i)
             continue
         ys, xs = np.nonzero(lab[y : y + h, x : x + w] == i)
