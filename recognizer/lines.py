@@ -671,9 +671,12 @@ def edge_frame(binary: np.ndarray) -> np.ndarray | None:
     from an edge, such a side is the first ink, close to the edge and thin, nearly all along
     it, running into one of its ends and touching it (``EDGE_LINE_*``); on two edges or
     more it is a frame (a shaded field's box inside the image runs along two edges a little
-    way in, and its other two sides were left as "1"s). Its pixels are taken up to the
-    line's own thickness (the median, and a pixel more): a stroke that touches the side
-    from inside keeps its ink."""
+    way in, and its other two sides were left as "1"s). A side up to ``EDGE_LINE_THICK``
+    thick, or straight only without a digit's stroke (``edge_line``'s ``refit``), needs a
+    frame along three edges. Its pixels are taken up to its fitted inner edge and a pixel
+    more: a stroke that touches the side from inside keeps its ink. A row of boxes' dividers
+    go with it (``_dividers``); with no frame found, dividers from edge to edge may still
+    be (``_cut_dividers``)."""
     H, W = binary.shape
     if min(H, W) < MIN_SIDE:
         return None
@@ -721,7 +724,7 @@ def edge_frame(binary: np.ndarray) -> np.ndarray | None:
         if a in inner or z in inner:
             frame = across.get(a, across.get(z))
         elif c in inner and e in inner:  # (cut off both ways: the dividers run as its sides)
-            slope, width = across.get(c, across[e])
+            slope, width = across[c]
             frame = (-slope, width)
             _slivers(b > 0, m, thick)
         else:
