@@ -67,10 +67,27 @@ def _features_side(n: int) -> int:
 
 
 def _windows(x: np.ndarray) -> np.ndarray:
-    """(N, H, W, C) -> (N * H' * W', k * k * C): every k x k window as a row (a copy)."""
+    """(N, H, W, C) -> (N * H' * W', k * k * C): every k x k window as a row (a copy).
+
+    One channel (the first layer's input) is copied a window row at a time, then a window
+    column at a time: the same rows, in under half the time of the general copy."""
+    if x.shape[3] == 1:
+        return _windows_one_channel(x)
     v = np.lib.stride_tricks.sliding_window_view(x, (KERNEL, KERNEL), axis=(1, 2))
     n, h, w = v.shape[:3]
     return np.ascontiguousarray(v.transpose(0, 1, 2, 4, 5, 3)).reshape(n * h * w, -1)
+
+
+def _windows_one_channel(x: np.ndarray) -> np.ndarray:
+    n, h, w, c = x.shape
+    oh, ow = h - KERNEL + 1, w - KERNEL + 1
+    rows = np.empty((n, oh, w, KERNEL, c), x.dtype)
+    for i in range(KERNEL):
+        rows[:, :, :, i] = x[:, i : i + oh]
+    out = np.empty((n, oh, ow, KERNEL, KERNEL, c), x.dtype)
+    for j in range(KERNEL):
+        out[:, :, :, :, j] = rows[:, :, j : j + ow]
+    return out.reshape(n * oh * ow, -1)
 
 
 def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,12 +104,15 @@ def _pool(x: np.ndarray) -> np.ndarray:
     return np.maximum(top, np.maximum(x[:, 1::2, 0::2], x[:, 1::2, 1::2]), out=top)
 
 
-def _unpool(x: np.ndarray, pooled: np.ndarray, grad: np.ndarray) -> np.ndarray:
-    """The gradient of 2x2 max pooling: to the places that held the maximum."""
+def _unpool_relu(x: np.ndarray, pooled: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """The gradient of 2x2 max pooling of ReLU outputs ``x``: to the places that held the
+    maximum, where it is above 0. (A window whose maximum is 0 holds only 0s, so the ReLU's
+    own mask is the pooled one's: a quarter of the work of masking ``x``.)"""
     n, h, w, c = x.shape
     v = x.reshape(n, h // 2, 2, w // 2, 2, c)
     mask = v == pooled[:, :, None, :, None, :]
-    return (mask * grad[:, :, None, :, None, :]).reshape(x.shape)
+    live = grad * (pooled > 0)
+    return (mask * live[:, :, None, :, None, :]).reshape(x.shape)
 
 
 def _relu(x: np.ndarray) -> np.ndarray:
@@ -233,11 +253,11 @@ class ConvNet:
             dh *= keep
         g["w3"], g["b3"] = f.T @ dh, dh.sum(0)
         dp2 = (dh @ self.w3.T).reshape(p2.shape)
-        dr2 = _unpool(r2, p2, dp2) * (r2 > 0)
+        dr2 = _unpool_relu(r2, p2, dp2)
         d2 = dr2.reshape(-1, dr2.shape[3])
         g["w2"], g["b2"] = (cols2.T @ d2).reshape(self.w2.shape), d2.sum(0)
         dp1 = _col2im(d2 @ self.w2.reshape(-1, self.w2.shape[3]).T, p1.shape)
-        dr1 = _unpool(r1, p1, dp1) * (r1 > 0)
+        dr1 = _unpool_relu(r1, p1, dp1)
         d1 = dr1.reshape(-1, dr1.shape[3])
         g["w1"], g["b1"] = (cols1.T @ d1).reshape(self.w1.shape), d1.sum(0)
         return loss, g

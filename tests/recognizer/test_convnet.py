@@ -47,6 +47,16 @@ def test_gradients_match_finite_differences(name):
     assert slope == pytest.approx(float((d * d).sum()), rel=0.05)
 
 
+@pytest.mark.parametrize("shape", [(3, 28, 28, 1), (2, 28, 56, 1), (2, 12, 12, 4)])
+def test_windows_are_every_window_of_the_input_in_order(shape):
+    """The first layer's one-channel copy and the general one give each window as a row,
+    its rows, then its columns, then its channels."""
+    x = np.random.default_rng(4).random(shape).astype(np.float32)
+    v = np.lib.stride_tricks.sliding_window_view(x, (5, 5), axis=(1, 2))
+    expected = v.transpose(0, 1, 2, 4, 5, 3).reshape(-1, 25 * shape[3])
+    assert np.array_equal(convnet._windows(x), expected)
+
+
 def test_inference_is_the_training_forward_pass():
     net = _net()
     rng = np.random.default_rng(3)
