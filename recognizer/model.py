@@ -124,6 +124,22 @@ def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def _pieces_read(
+    chosen: list[tuple[Extracted, list[int]] | None],
+    asked: list[tuple[int, Joined]],
+    probs: np.ndarray,
+) -> list[float]:
+    """For each ``asked`` join (image, join): how surely the less sure of its two pieces reads
+    apart (``probs``: by the rows of ``chosen``)."""
+    out = []
+    for n, join in asked:
+        kept = chosen[n]
+        assert kept is not None  # (only a readable image has joins)
+        rows = kept[1][join.index : join.index + 2]
+        out.append(float(probs[rows].max(1).min()))
+    return out
+
+
 def _kept_readings(
     extracted: list[Extracted | RecognizerError], ways: list[list[Extracted]], probs: np.ndarray
 ) -> list[tuple[Extracted, list[int]] | None]:
@@ -579,7 +595,8 @@ class Model:
             np.stack([join.digit for _, join in asked]), with_features=True
         )
         base = len(labels)
-        for n, taken in self._one_digit(asked, j_probs).items():
+        pieces_read = _pieces_read(chosen, asked, probs)
+        for n, taken in self._one_digit(asked, j_probs, pieces_read).items():
             kept = chosen[n]
             assert kept is not None  # (only a readable image has joins)
             e, rows = kept
@@ -596,11 +613,12 @@ class Model:
         )
 
     def _one_digit(
-        self, asked: list[tuple[int, Joined]], probs: np.ndarray
+        self, asked: list[tuple[int, Joined]], probs: np.ndarray, pieces_read: list[float]
     ) -> dict[int, list[int]]:
         """By image, which of the ``asked`` joins (image, join) are one digit: read joined
         confidently (``pairs.join_read``, ``probs``) and by the pair reader as one digit
-        (``pairs.is_one``). The surest first: a segment joins once."""
+        (``pairs.is_one``, given how surely the two pieces read apart: ``pieces_read``, the
+        less sure of the two). The surest first: a segment joins once."""
         sure = np.flatnonzero(probs.max(1) >= pairs.join_read(self.pair_settings)).tolist()
         if not sure:
             return {}
@@ -613,7 +631,7 @@ class Model:
         for p_one, k in sorted(zip(one, sure, strict=True), reverse=True):
             n, join = asked[k]
             pieces = {(n, join.index), (n, join.index + 1)}  # (image, segment)
-            if pairs.is_one(self.pair_settings, p_one) and not used & pieces:
+            if pairs.is_one(self.pair_settings, p_one, pieces_read[k]) and not used & pieces:
                 used |= pieces
                 taken.setdefault(n, []).append(k)
         return taken

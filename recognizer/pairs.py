@@ -124,8 +124,13 @@ WEIGHT = 2.0
 #: two neighbouring segments are one digit in pieces (``pipeline.Joined``) when the
 #: classifier reads their joined crop at least this confidently ...
 JOIN_READ = 0.9
-#: ... and the reader is this sure it is one digit
+#: ... and the reader is this sure it is one digit, ...
 JOIN = 0.9
+#: ... or, where the pieces read unsure (the less sure of the two under ``JOIN_PIECES``),
+#: only leans to one digit (a pen that skips: its pieces are no digits the reader has seen,
+#: and two digits written close each read as themselves)
+JOIN_LEANS = 0.5
+JOIN_PIECES = 0.8
 
 
 def _setting(settings: dict[str, Any], key: str, default: float) -> float:
@@ -162,10 +167,14 @@ def join_read(settings: dict[str, Any]) -> float:
     return _setting(settings, "join_read", JOIN_READ)
 
 
-def is_one(settings: dict[str, Any], p_one: float) -> bool:
+def is_one(settings: dict[str, Any], p_one: float, pieces_read: float = 1.0) -> bool:
     """Whether two neighbouring segments whose joined crop the reader gives ``p_one`` of
-    being one digit are one digit in pieces (``JOIN``)."""
-    return p_one >= _setting(settings, "join", JOIN)
+    being one digit, and the less sure of which reads at ``pieces_read``, are one digit in
+    pieces (``JOIN``; ``JOIN_LEANS`` where the pieces read under ``JOIN_PIECES``)."""
+    if p_one >= _setting(settings, "join", JOIN):
+        return True
+    unsure = pieces_read < _setting(settings, "join_pieces", JOIN_PIECES)
+    return unsure and p_one >= _setting(settings, "join_leans", JOIN_LEANS)
 
 
 def may_rescue(settings: dict[str, Any], reader: Reading | None, detector: float) -> bool:
