@@ -167,7 +167,7 @@ def join_read(settings: dict[str, Any]) -> float:
     return _setting(settings, "join_read", JOIN_READ)
 
 
-def is_one(settings: dict[str, Any], p_one: float, pieces_read: float = 1.0) -> bool:
+def is_one(settings: dict[str, Any], p_one: float, pieces_read: float) -> bool:
     """Whether two neighbouring segments whose joined crop the reader gives ``p_one`` of
     being one digit, and the less sure of which reads at ``pieces_read``, are one digit in
     pieces (``JOIN``; ``JOIN_LEANS`` where the pieces read under ``JOIN_PIECES``)."""
