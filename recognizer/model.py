@@ -23,7 +23,7 @@ from typing import Any, Literal, overload
 import cv2
 import numpy as np
 
-from . import convnet, modelfile, pairs, split
+from . import convnet, hand, modelfile, pairs, split
 from . import features as F
 from .errors import (
     ImageTooLarge,
@@ -575,7 +575,24 @@ class Model:
                 found.append((ex, digits, raw[rows].max(1), feats[rows]))
         with _single_threaded_cv2():
             self._split_touching(found)
+        for reading in out:
+            self._read_in_hand(reading)
         return out
+
+    def _read_in_hand(self, reading: Reading) -> None:
+        """In a string whose writer crosses a "7", a "7" with no bar is read "1" where that
+        is then likelier (``hand``; in place)."""
+        digits = reading.digits
+        if len(digits) < 2 or not hand.crossed_hand(
+            [d.label for d in digits],
+            [np.asarray(d.probabilities) for d in digits],
+            [d.normalized for d in digits],
+        ):
+            return
+        for k, d in enumerate(digits):
+            q = hand.as_one(np.asarray(d.probabilities), d.normalized)
+            if q is not None:
+                digits[k] = self._digit(hand.ONE, q, d.box, d.normalized)
 
     def _join_pieces(
         self,
