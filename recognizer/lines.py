@@ -9,7 +9,7 @@ if one of these holds (a digit's own straight stroke never satisfies them):
 * part of a frame: both of its ends meet candidates of the other direction that themselves
   meet at both ends (a printed box);
 * a comb tooth: a vertical candidate with an end on a form line, with at least two more teeth
-  of about the same length on that line.
+  of about the same length on that line, on one grid of equal steps with them.
 
 Dashed and dotted lines are bridged first (``_bridge_dashes``) and then judged the same way;
 squared paper (``_grid``: lines across the whole image, both ways) is removed whole.
@@ -39,6 +39,10 @@ GATE_SIDE = 80
 #: comb teeth: at least this many on one line, lengths within this ratio
 MIN_TEETH = 3
 TEETH_RATIO = 0.75
+#: ... standing on one grid of equal steps, within this share of a step (``_on_comb_grid``)
+GRID_SLACK = 0.15
+#: ... the grid that best explains them: a slot left empty costs half a tooth found
+EMPTY_SLOT = 0.5
 #: a tooth is at least this many times longer than it is thick (a page turned level spreads a
 #: short tooth over a column more; standing on a line, evenly spaced, it is still a tooth)
 TEETH_ELONGATION = 4.5
@@ -574,8 +578,8 @@ def _edge(m: np.ndarray, b: np.ndarray, a0: int, a1: int, c0: int, c1: int, out:
 
 
 def _regular(teeth: list[_Seg]) -> list[_Seg]:
-    """The teeth of a comb: about the same length and evenly spaced (a written 1 standing on
-    the line is neither)."""
+    """The teeth of a comb: about the same length and on one grid of equal steps (a written
+    1 standing on the line is neither)."""
     lens = np.array([v.length for v in teeth], np.float64)
     med = float(np.median(lens))
     teeth = [
@@ -584,18 +588,35 @@ def _regular(teeth: list[_Seg]) -> list[_Seg]:
     if len(teeth) < MIN_TEETH:
         return []
     teeth.sort(key=lambda v: v.x0)
-    xs = np.array([(v.x0 + v.x1) / 2.0 for v in teeth])
-    gaps = np.diff(xs)
-    step = float(np.median(gaps))
-    if step <= 0:
-        return []
-    # a tooth is kept if a neighbour sits about one (or a whole number of) step(s) away
-    keep = []
-    for i, v in enumerate(teeth):
-        d = np.abs(np.delete(xs, i) - xs[i]) / step
-        if np.any((d > 0.8) & (np.abs(d - np.round(d)) < 0.15)):
-            keep.append(v)
-    return keep
+    on = _on_comb_grid(np.array([(v.x0 + v.x1) / 2.0 for v in teeth]))
+    return [v for v, k in zip(teeth, on, strict=True) if k]
+
+
+def _on_comb_grid(xs: np.ndarray) -> np.ndarray:
+    """Which of the sorted tooth centres ``xs`` stand on the comb's grid: of the grids whose
+    step is a gap between two neighbouring centres and which pass through one of them, the
+    one whose slots from its first tooth to its last are best filled (slots with a tooth less
+    ``EMPTY_SLOT`` for each slot left empty, where a digit hid its tooth; the longer step on
+    a tie). A tooth is on it within ``GRID_SLACK`` of a step.
+
+    Strokes that stand like teeth (a "1" written close to a tooth, a "7"'s stem) split the
+    gaps: the median gap, the step once taken, was shorter than the comb's, such strokes
+    stood a whole number of those steps from one another, and they were taken out as teeth.
+    Half the step fits every tooth too, but leaves every other slot empty; twice the step
+    leaves none empty, but fits half the teeth."""
+    best, on = (0.0, 0.0), np.zeros(len(xs), bool)
+    for step in np.unique(np.diff(xs)):
+        if step <= 0:
+            continue
+        for x0 in xs:
+            d = (xs - x0) / step
+            fit = np.abs(d - np.round(d)) < GRID_SLACK
+            slots = np.unique(np.round(d[fit]))
+            empty = slots[-1] - slots[0] + 1 - len(slots)
+            score = (len(slots) - EMPTY_SLOT * empty, float(step))
+            if score > best:
+                best, on = score, fit
+    return on
 
 
 def _cornered(s: _Seg, others: list[_Seg], slack: int = 0) -> bool:
