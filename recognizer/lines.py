@@ -446,7 +446,7 @@ def _solid_lines(
         if len(similar) >= MIN_TEETH:
             thick = max(thick, _paint(mask, vlab, similar))
             _tooth_edges(mask, binary, similar)
-            _missing_teeth(mask, binary, similar)
+            _missing_teeth(mask, binary, similar, line)
     return mask, thick
 
 
@@ -521,19 +521,21 @@ def _tooth_edges(mask: np.ndarray, binary: np.ndarray, teeth: list[_Seg]) -> Non
             _edge(m, b, s.y0, s.y1, c0, c1, out)
 
 
-def _missing_teeth(mask: np.ndarray, binary: np.ndarray, teeth: list[_Seg]) -> None:
+def _missing_teeth(mask: np.ndarray, binary: np.ndarray, teeth: list[_Seg], line: _Seg) -> None:
     """Paint onto ``mask`` the teeth that no candidate found at the comb's own spacing between
-    its first tooth and its last: the columns there whose ink runs along ``EDGE_RUN`` of the
-    teeth's rows, as wide as a tooth. A digit's stroke that touches a tooth makes one
-    component with it that is no straight run, and the tooth was left as a "1"."""
+    its first tooth and its last, and beyond them as far as its ``line`` runs: the columns
+    there whose ink runs along ``EDGE_RUN`` of the teeth's rows, as wide as a tooth. A
+    digit's stroke that touches a tooth makes one component with it that is no straight
+    run, and the tooth was left as a "1" (at the comb's ends too)."""
     xs = np.array(sorted((t.x0 + t.x1) / 2.0 for t in teeth))
     step = float(np.median(np.diff(xs)))
     width = int(np.median([t.thick for t in teeth]))
     y0 = int(np.median([t.y0 for t in teeth]))
     y1 = int(np.median([t.y1 for t in teeth]))
     ink = np.count_nonzero(binary[y0:y1], axis=0)
-    for k in range(1, round((xs[-1] - xs[0]) / step)):
-        at = xs[0] + k * step
+    first = -int((xs[0] - line.x0 + step / 4) // step)  # grid slots along the whole line
+    last = int((line.x1 - xs[0] + step / 4) // step)
+    for at in (xs[0] + k * step for k in range(first, last + 1)):
         if np.min(np.abs(xs - at)) < step / 3:
             continue  # found
         lo, hi = max(0, round(at - step / 4)), min(binary.shape[1], round(at + step / 4) + 1)

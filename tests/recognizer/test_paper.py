@@ -849,6 +849,24 @@ def test_a_form_photographed_turned_with_a_comb_whose_digits_stand_like_teeth_is
     assert sum(r == t for r, t in zip(read, texts, strict=True)) >= 135
 
 
+@pytest.mark.parametrize("end", [50, 470])
+def test_a_comb_s_end_tooth_that_a_digit_touches_is_still_a_tooth(end):
+    # a loop touching the comb's first (last) tooth makes one component with it that is no
+    # straight run: the teeth the candidates miss were looked for between the first tooth
+    # found and the last only, and an end tooth was left as a "1" (old: none of it taken)
+    b = np.zeros((200, 520), np.uint8)
+    b[150:153, 40:480] = 255
+    for x in range(50, 480, 60):
+        b[118:150, x : x + 3] = 255
+    for x in range(60, 420, 60):
+        cv2.ellipse(b, (x + 20, 100), (12, 22), 0, 0, 360, 255, 3)
+    side = 1 if end == 50 else -1
+    cv2.ellipse(b, (end + 1 + side * 13, 125), (12, 20), 0, 0, 360, 255, 3)
+    mask, _ = lines.find_lines(b)
+    tooth = b[122:148, end : end + 3] > 0
+    assert np.count_nonzero(mask[122:148, end : end + 3][tooth]) == np.count_nonzero(tooth)
+
+
 def test_comb_teeth_that_run_through_their_line_and_fade_at_their_edges_are_lines(mnist):
     # a comb as a page turned level gives it: each tooth runs on past the line's core (its
     # square end turned slantwise), and its outer columns are fainter and shorter than its
