@@ -610,14 +610,18 @@ def _on_comb_grid(xs: np.ndarray) -> np.ndarray:
     for step in np.unique(np.diff(xs)):
         if step <= 0:
             continue
-        for x0 in xs:
-            d = (xs - x0) / step
-            fit = np.abs(d - np.round(d)) < GRID_SLACK
-            slots = np.unique(np.round(d[fit]))
-            empty = slots[-1] - slots[0] + 1 - len(slots)
-            score = (len(slots) - EMPTY_SLOT * empty, float(step))
-            if score > best:
-                best, on = score, fit
+        d = (xs[None, :] - xs[:, None]) / step  # a row for each tooth the grid passes through
+        k = np.round(d)
+        fit = np.abs(d - k) < GRID_SLACK
+        # the fitted slots, sorted, then placeholders past them that never repeat
+        slot = np.sort(np.where(fit, k, 1e9 + np.arange(len(xs))), axis=1)
+        n_fit = fit.sum(1)
+        filled = n_fit - (np.diff(slot, axis=1) == 0).sum(1)
+        span = slot[np.arange(len(xs)), n_fit - 1] - slot[:, 0] + 1
+        score = filled - EMPTY_SLOT * (span - filled)
+        r = int(np.argmax(score))
+        if (float(score[r]), float(step)) > best:
+            best, on = (float(score[r]), float(step)), fit[r]
     return on
 
 
