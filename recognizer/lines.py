@@ -39,7 +39,7 @@ GATE_SIDE = 80
 #: comb teeth: at least this many on one line, lengths within this ratio
 MIN_TEETH = 3
 TEETH_RATIO = 0.75
-#: ... standing on one grid of equal steps, within this share of a step (``_on_comb_grid``)
+#: ... standing on one grid of equal steps, within this share of a step (``_comb_grid``)
 GRID_SLACK = 0.15
 #: ... the grid that best explains them: a slot left empty costs half a tooth found
 EMPTY_SLOT = 0.5
@@ -442,11 +442,11 @@ def _solid_lines(
         teeth = [v for v in vsegs if v.thick <= thin and _reaches(v, line)]
         if len(teeth) < MIN_TEETH:
             continue
-        similar = _regular(teeth)
+        similar, step = _regular(teeth)
         if len(similar) >= MIN_TEETH:
             thick = max(thick, _paint(mask, vlab, similar))
             _tooth_edges(mask, binary, similar)
-            _missing_teeth(mask, binary, similar, line)
+            _missing_teeth(mask, binary, similar, line, step)
     return mask, thick
 
 
@@ -521,14 +521,20 @@ def _tooth_edges(mask: np.ndarray, binary: np.ndarray, teeth: list[_Seg]) -> Non
             _edge(m, b, s.y0, s.y1, c0, c1, out)
 
 
-def _missing_teeth(mask: np.ndarray, binary: np.ndarray, teeth: list[_Seg], line: _Seg) -> None:
-    """Paint onto ``mask`` the teeth that no candidate found at the comb's own spacing between
-    its first tooth and its last, and beyond them as far as its ``line`` runs: the columns
-    there whose ink runs along ``EDGE_RUN`` of the teeth's rows, as wide as a tooth. A
-    digit's stroke that touches a tooth makes one component with it that is no straight
-    run, and the tooth was left as a "1" (at the comb's ends too)."""
+def _missing_teeth(
+    mask: np.ndarray, binary: np.ndarray, teeth: list[_Seg], line: _Seg, step: float
+) -> None:
+    """Paint onto ``mask`` the teeth that no candidate found on the comb's grid (``step``, as
+    ``_comb_grid`` found it, fitted to the teeth) between its first tooth and its last, and
+    beyond them as far as its ``line`` runs: the columns there whose ink runs along
+    ``EDGE_RUN`` of the teeth's rows, as wide as a tooth. A digit's stroke that touches a
+    tooth makes one component with it that is no straight run, and the tooth was left as a
+    "1" (at the comb's ends too; and where teeth were missing, the median gap between those
+    found, once taken for the step, was longer than the comb's)."""
     xs = np.array(sorted((t.x0 + t.x1) / 2.0 for t in teeth))
-    step = float(np.median(np.diff(xs)))
+    k = np.round((xs - xs[0]) / step)
+    if k[-1] > 0:
+        step = float(np.polyfit(k, xs, 1)[0])
     width = int(np.median([t.thick for t in teeth]))
     y0 = int(np.median([t.y0 for t in teeth]))
     y1 = int(np.median([t.y1 for t in teeth]))
@@ -579,27 +585,27 @@ def _edge(m: np.ndarray, b: np.ndarray, a0: int, a1: int, c0: int, c1: int, out:
         m[edge, a0:a1][run] = 255
 
 
-def _regular(teeth: list[_Seg]) -> list[_Seg]:
-    """The teeth of a comb: about the same length and on one grid of equal steps (a written
-    1 standing on the line is neither)."""
+def _regular(teeth: list[_Seg]) -> tuple[list[_Seg], float]:
+    """The teeth of a comb -- about the same length and on one grid of equal steps (a written
+    1 standing on the line is neither) -- and the grid's step."""
     lens = np.array([v.length for v in teeth], np.float64)
     med = float(np.median(lens))
     teeth = [
         v for v, n in zip(teeth, lens, strict=True) if TEETH_RATIO * med <= n <= med / TEETH_RATIO
     ]
     if len(teeth) < MIN_TEETH:
-        return []
+        return [], 0.0
     teeth.sort(key=lambda v: v.x0)
-    on = _on_comb_grid(np.array([(v.x0 + v.x1) / 2.0 for v in teeth]))
-    return [v for v, k in zip(teeth, on, strict=True) if k]
+    on, step = _comb_grid(np.array([(v.x0 + v.x1) / 2.0 for v in teeth]))
+    return [v for v, k in zip(teeth, on, strict=True) if k], step
 
 
-def _on_comb_grid(xs: np.ndarray) -> np.ndarray:
-    """Which of the sorted tooth centres ``xs`` stand on the comb's grid: of the grids whose
-    step is a gap between two neighbouring centres and which pass through one of them, the
-    one whose slots from its first tooth to its last are best filled (slots with a tooth less
-    ``EMPTY_SLOT`` for each slot left empty, where a digit hid its tooth; the longer step on
-    a tie). A tooth is on it within ``GRID_SLACK`` of a step.
+def _comb_grid(xs: np.ndarray) -> tuple[np.ndarray, float]:
+    """Which of the sorted tooth centres ``xs`` stand on the comb's grid, and its step: of
+    the grids whose step is a gap between two neighbouring centres and which pass through
+    one of them, the one whose slots from its first tooth to its last are best filled
+    (slots with a tooth less ``EMPTY_SLOT`` for each slot left empty, where a digit hid its
+    tooth; the longer step on a tie). A tooth is on it within ``GRID_SLACK`` of a step.
 
     Strokes that stand like teeth (a "1" written close to a tooth, a "7"'s stem) split the
     gaps: the median gap, the step once taken, was shorter than the comb's, such strokes
@@ -622,7 +628,7 @@ def _on_comb_grid(xs: np.ndarray) -> np.ndarray:
         r = int(np.argmax(score))
         if (float(score[r]), float(step)) > best:
             best, on = (float(score[r]), float(step)), fit[r]
-    return on
+    return on, best[1]
 
 
 def _cornered(s: _Seg, others: list[_Seg], slack: int = 0) -> bool:

@@ -828,14 +828,15 @@ def test_strokes_that_stand_like_teeth_between_a_comb_s_teeth_are_off_its_grid()
     # (21 here) was taken for the step, the two strokes stood a step apart and were taken
     # out as teeth (old: every centre below kept)
     teeth = [0.0, 28.0, 56.0, 84.0, 112.0, 140.0]
-    on = lines._on_comb_grid(np.array(sorted([*teeth, 64.0, 119.0, 7.0])))
+    on = lines._comb_grid(np.array(sorted([*teeth, 64.0, 119.0, 7.0])))[0]
     assert [x for x, k in zip(sorted([*teeth, 64.0, 119.0, 7.0]), on, strict=True) if k] == teeth
     # a "1" in the middle of its box: half the step fits it, but leaves every other slot
     # empty; a tooth a digit hides leaves one slot empty, and the step stands
     xs = np.array([0.0, 28.0, 42.0, 56.0, 84.0, 112.0])
-    assert lines._on_comb_grid(xs).tolist() == [True, True, False, True, True, True]
+    assert lines._comb_grid(xs)[0].tolist() == [True, True, False, True, True, True]
     xs = np.array([0.0, 27.0, 55.0, 110.0, 137.0, 165.0, 192.0])
-    assert lines._on_comb_grid(xs).all()
+    on, step = lines._comb_grid(xs)
+    assert on.all() and 27.0 <= step <= 28.0
 
 
 def test_a_form_photographed_turned_with_a_comb_whose_digits_stand_like_teeth_is_read(
@@ -865,6 +866,22 @@ def test_a_comb_s_end_tooth_that_a_digit_touches_is_still_a_tooth(end):
     mask, _ = lines.find_lines(b)
     tooth = b[122:148, end : end + 3] > 0
     assert np.count_nonzero(mask[122:148, end : end + 3][tooth]) == np.count_nonzero(tooth)
+
+
+def test_teeth_digits_touch_are_looked_for_at_the_comb_s_own_step():
+    # three teeth a loop touches are no candidates: the gaps between the teeth found were
+    # 120, 60, 180 and 60 px, and their median (90), once taken for the step, put the
+    # teeth looked for between the teeth (old: none of the three taken)
+    b = np.zeros((200, 520), np.uint8)
+    b[150:153, 40:480] = 255
+    for x in range(50, 480, 60):
+        b[118:150, x : x + 3] = 255
+    for x in (110, 290, 350):
+        cv2.ellipse(b, (x + 14, 125), (12, 20), 0, 0, 360, 255, 3)
+    mask, _ = lines.find_lines(b)
+    for x in (110, 290, 350):
+        tooth = b[122:148, x : x + 3] > 0
+        assert np.count_nonzero(mask[122:148, x : x + 3][tooth]) == np.count_nonzero(tooth), x
 
 
 def test_comb_teeth_that_run_through_their_line_and_fade_at_their_edges_are_lines(mnist):
