@@ -43,6 +43,8 @@ TEETH_RATIO = 0.75
 GRID_SLACK = 0.15
 #: ... the grid that best explains them: a slot left empty costs half a tooth found
 EMPTY_SLOT = 0.5
+#: ... and its step is over this share of the teeth's length (a box is no narrower)
+COMB_STEP = 0.5
 #: a tooth is at least this many times longer than it is thick (a page turned level spreads a
 #: short tooth over a column more; standing on a line, evenly spaced, it is still a tooth)
 TEETH_ELONGATION = 4.5
@@ -532,9 +534,9 @@ def _missing_teeth(
     "1" (at the comb's ends too; and where teeth were missing, the median gap between those
     found, once taken for the step, was longer than the comb's)."""
     xs = np.array(sorted((t.x0 + t.x1) / 2.0 for t in teeth))
-    k = np.round((xs - xs[0]) / step)
-    if k[-1] > 0:
-        step = float(np.polyfit(k, xs, 1)[0])
+    slots = np.round((xs - xs[0]) / step)
+    if slots[-1] > 0:
+        step = float(np.polyfit(slots, xs, 1)[0])
     width = int(np.median([t.thick for t in teeth]))
     y0 = int(np.median([t.y0 for t in teeth]))
     y1 = int(np.median([t.y1 for t in teeth]))
@@ -596,16 +598,19 @@ def _regular(teeth: list[_Seg]) -> tuple[list[_Seg], float]:
     if len(teeth) < MIN_TEETH:
         return [], 0.0
     teeth.sort(key=lambda v: v.x0)
-    on, step = _comb_grid(np.array([(v.x0 + v.x1) / 2.0 for v in teeth]))
+    on, step = _comb_grid(np.array([(v.x0 + v.x1) / 2.0 for v in teeth]), COMB_STEP * med)
     return [v for v, k in zip(teeth, on, strict=True) if k], step
 
 
-def _comb_grid(xs: np.ndarray) -> tuple[np.ndarray, float]:
+def _comb_grid(xs: np.ndarray, least: float = 0.0) -> tuple[np.ndarray, float]:
     """Which of the sorted tooth centres ``xs`` stand on the comb's grid, and its step: of
     the grids whose step is a gap between two neighbouring centres and which pass through
     one of them, the one whose slots from its first tooth to its last are best filled
     (slots with a tooth less ``EMPTY_SLOT`` for each slot left empty, where a digit hid its
-    tooth; the longer step on a tie). A tooth is on it within ``GRID_SLACK`` of a step.
+    tooth; the longer step on a tie). A tooth is on it within ``GRID_SLACK`` of a step, and
+    the step is over ``least`` (no teeth and a step of 0 without one): three candidates a
+    pixel or two apart (a tooth's edges, a stroke beside it) filled every slot of a grid that
+    small, and the missing teeth were looked for along the whole line on it.
 
     Strokes that stand like teeth (a "1" written close to a tooth, a "7"'s stem) split the
     gaps: the median gap, the step once taken, was shorter than the comb's, such strokes
@@ -614,7 +619,7 @@ def _comb_grid(xs: np.ndarray) -> tuple[np.ndarray, float]:
     leaves none empty, but fits half the teeth."""
     best, on = (0.0, 0.0), np.zeros(len(xs), bool)
     for step in np.unique(np.diff(xs)):
-        if step <= 0:
+        if step <= max(0.0, least):
             continue
         d = (xs[None, :] - xs[:, None]) / step  # a row for each tooth the grid passes through
         k = np.round(d)

@@ -800,6 +800,19 @@ def test_a_loop_standing_on_a_box_side_leaves_the_side_a_line():
     assert not mask[74, 55] and not mask[78, 55]  # the loop stays
 
 
+def _comb(line_from: int = 20, digits: bool = True) -> np.ndarray:
+    """A comb, white on black (200 x 520): its line along rows 150-152 from ``line_from`` to
+    x = 480, a tooth 3 px wide every 60 px from x = 50 (rows 118-149) and, with ``digits``,
+    a "0" (a loop) above the line in each of the first six boxes."""
+    b = np.zeros((200, 520), np.uint8)
+    b[150:153, line_from:480] = 255
+    for x in range(50, 480, 60):
+        b[118:150, x : x + 3] = 255
+    for x in range(60, 420, 60) if digits else ():
+        cv2.ellipse(b, (x + 20, 100), (12, 22), 0, 0, 360, 255, 3)
+    return b
+
+
 @pytest.mark.parametrize("touch", ["runs on from it", "beside it"])
 def test_a_comb_s_tooth_that_a_digit_touches_is_still_a_tooth(touch):
     # a stroke that runs on up from a tooth made its longest column longer than the rest,
@@ -807,12 +820,7 @@ def test_a_comb_s_tooth_that_a_digit_touches_is_still_a_tooth(touch):
     # one component with it that is no straight run, and it was no candidate at all. Either
     # way the tooth was left beside the digits and read as a "1" (old: none of its pixels
     # taken). A tooth is looked for at the comb's own spacing, as wide as its other teeth
-    b = np.zeros((200, 520), np.uint8)
-    b[150:153, 20:480] = 255
-    for x in range(50, 480, 60):
-        b[118:150, x : x + 3] = 255
-    for x in range(60, 420, 60):
-        cv2.ellipse(b, (x + 20, 100), (12, 22), 0, 0, 360, 255, 3)
+    b = _comb()
     if touch == "runs on from it":
         cv2.line(b, (231, 60), (231, 118), 255, 2)
     else:
@@ -837,6 +845,10 @@ def test_strokes_that_stand_like_teeth_between_a_comb_s_teeth_are_off_its_grid()
     xs = np.array([0.0, 27.0, 55.0, 110.0, 137.0, 165.0, 192.0])
     on, step = lines._comb_grid(xs)
     assert on.all() and 27.0 <= step <= 28.0
+    # three candidates 2 px apart (a tooth's edges, a stroke beside it) are no comb: a grid
+    # that small had every slot filled, and teeth were looked for along the line on it
+    on, step = lines._comb_grid(np.array([50.0, 52.0, 54.0]), least=10.0)
+    assert not on.any() and step == 0.0
 
 
 def test_a_form_photographed_turned_with_a_comb_whose_digits_stand_like_teeth_is_read(
@@ -855,12 +867,7 @@ def test_a_comb_s_end_tooth_that_a_digit_touches_is_still_a_tooth(end):
     # a loop touching the comb's first (last) tooth makes one component with it that is no
     # straight run: the teeth the candidates miss were looked for between the first tooth
     # found and the last only, and an end tooth was left as a "1" (old: none of it taken)
-    b = np.zeros((200, 520), np.uint8)
-    b[150:153, 40:480] = 255
-    for x in range(50, 480, 60):
-        b[118:150, x : x + 3] = 255
-    for x in range(60, 420, 60):
-        cv2.ellipse(b, (x + 20, 100), (12, 22), 0, 0, 360, 255, 3)
+    b = _comb(line_from=40)
     side = 1 if end == 50 else -1
     cv2.ellipse(b, (end + 1 + side * 13, 125), (12, 20), 0, 0, 360, 255, 3)
     mask, _ = lines.find_lines(b)
@@ -872,10 +879,7 @@ def test_teeth_digits_touch_are_looked_for_at_the_comb_s_own_step():
     # three teeth a loop touches are no candidates: the gaps between the teeth found were
     # 120, 60, 180 and 60 px, and their median (90), once taken for the step, put the
     # teeth looked for between the teeth (old: none of the three taken)
-    b = np.zeros((200, 520), np.uint8)
-    b[150:153, 40:480] = 255
-    for x in range(50, 480, 60):
-        b[118:150, x : x + 3] = 255
+    b = _comb(line_from=40, digits=False)
     for x in (110, 290, 350):
         cv2.ellipse(b, (x + 14, 125), (12, 20), 0, 0, 360, 255, 3)
     mask, _ = lines.find_lines(b)
