@@ -583,14 +583,14 @@ class Model:
         """In a string whose writer crosses a "7", a "7" with no bar is read "1" where that
         is then likelier (``hand``; in place)."""
         digits = reading.digits
-        if len(digits) < 2 or not hand.crossed_hand(
-            [d.label for d in digits],
-            [np.asarray(d.probabilities) for d in digits],
-            [d.normalized for d in digits],
-        ):
+        if len(digits) < 2:
             return
-        for k, d in enumerate(digits):
-            q = hand.as_one(np.asarray(d.probabilities), d.normalized)
+        probs = [np.asarray(d.probabilities) for d in digits]
+        labels, images = [d.label for d in digits], [d.normalized for d in digits]
+        if not hand.crossed_hand(labels, probs, images):
+            return
+        for k, (d, p) in enumerate(zip(digits, probs, strict=True)):
+            q = hand.as_one(p, d.normalized)
             if q is not None:
                 digits[k] = self._digit(hand.ONE, q, d.box, d.normalized)
 
